@@ -1,0 +1,135 @@
+#include "slimrt/tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+
+#include "slimrt/shape.h"
+
+namespace slimrt {
+
+
+std::string_view memory_kind_name(MemoryKind k) {
+  switch (k) {
+    case MemoryKind::kHost: return "host";
+    case MemoryKind::kPinnedHost: return "pinned";
+    case MemoryKind::kDevice: return "device";
+  }
+  return "unknown";
+}
+
+int64_t numel_of(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+Result<Tensor> Tensor::allocate(DataType dtype, std::vector<int64_t> shape) {
+  if (dtype == DataType::kUndefined) return invalid_argument("cannot allocate a tensor of undefined dtype");
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0) return invalid_argument("cannot allocate a tensor with negative dim " + shape_to_string(shape));
+    if (d != 0 && n > std::numeric_limits<int64_t>::max() / d / 8)
+      return out_of_memory("tensor shape " + shape_to_string(shape) + " is too large to allocate");
+    n *= d;
+  }
+  const size_t bytes = static_cast<size_t>(n) * dtype_size(dtype);
+  const size_t rounded = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, rounded);
+  if (!p) return out_of_memory("host allocation of " + std::to_string(bytes) + " bytes failed");
+  std::memset(p, 0, rounded);
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.kind_ = MemoryKind::kHost;
+  t.data_ = p;
+  t.storage_ = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+  return t;
+}
+
+Tensor Tensor::wrap(void* data, DataType dtype, std::vector<int64_t> shape, MemoryKind kind) {
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.kind_ = kind;
+  t.data_ = data;
+  return t;
+}
+
+Tensor Tensor::adopt(void* data, DataType dtype, std::vector<int64_t> shape, MemoryKind kind,
+                     std::function<void(void*)> deleter) {
+  Tensor t = wrap(data, dtype, std::move(shape), kind);
+  t.storage_ = std::shared_ptr<void>(data, std::move(deleter));
+  return t;
+}
+
+Result<Tensor> Tensor::reshaped(std::vector<int64_t> shape) const {
+  if (numel_of(shape) != numel())
+    return invalid_argument("cannot view " + shape_to_string(shape_) + " as " + shape_to_string(shape));
+  Tensor t = *this;
+  t.shape_ = std::move(shape);
+  return t;
+}
+
+Result<Tensor> Tensor::clone() const {
+  if (kind_ == MemoryKind::kDevice) return invalid_argument("Tensor::clone of a device tensor");
+  SLIMRT_ASSIGN_OR_RETURN(Tensor t, allocate(dtype_, shape_));
+  if (bytes()) std::memcpy(t.data_, data_, bytes());
+  return t;
+}
+
+double Tensor::get_as_double(int64_t i) const {
+  switch (dtype_) {
+    case DataType::kFloat32: return data<float>()[i];
+    case DataType::kFloat16: return half_to_float(data<uint16_t>()[i]);
+    case DataType::kBFloat16: return bfloat16_to_float(data<uint16_t>()[i]);
+    case DataType::kFloat64: return data<double>()[i];
+    case DataType::kInt8: return data<int8_t>()[i];
+    case DataType::kUInt8: return data<uint8_t>()[i];
+    case DataType::kInt32: return data<int32_t>()[i];
+    case DataType::kInt64: return static_cast<double>(data<int64_t>()[i]);
+    case DataType::kBool: return data<uint8_t>()[i] ? 1.0 : 0.0;
+    case DataType::kUndefined: break;
+  }
+  return 0.0;
+}
+
+int64_t Tensor::get_as_int64(int64_t i) const {
+  switch (dtype_) {
+    case DataType::kInt8: return data<int8_t>()[i];
+    case DataType::kUInt8: return data<uint8_t>()[i];
+    case DataType::kInt32: return data<int32_t>()[i];
+    case DataType::kInt64: return data<int64_t>()[i];
+    case DataType::kBool: return data<uint8_t>()[i] ? 1 : 0;
+    default: return static_cast<int64_t>(get_as_double(i));
+  }
+}
+
+std::vector<int64_t> Tensor::to_int64_vector() const {
+  std::vector<int64_t> v(static_cast<size_t>(numel()));
+  for (int64_t i = 0; i < numel(); ++i) v[static_cast<size_t>(i)] = get_as_int64(i);
+  return v;
+}
+
+void Tensor::poison() {
+  if (!data_ || kind_ == MemoryKind::kDevice) return;
+  const int64_t n = numel();
+  switch (dtype_) {
+    case DataType::kFloat32:
+      for (int64_t i = 0; i < n; ++i) data<float>()[i] = std::numeric_limits<float>::quiet_NaN();
+      return;
+    case DataType::kFloat64:
+      for (int64_t i = 0; i < n; ++i) data<double>()[i] = std::numeric_limits<double>::quiet_NaN();
+      return;
+    case DataType::kFloat16:
+      for (int64_t i = 0; i < n; ++i) data<uint16_t>()[i] = 0x7e00;
+      return;
+    case DataType::kBFloat16:
+      for (int64_t i = 0; i < n; ++i) data<uint16_t>()[i] = 0x7fc0;
+      return;
+    default:
+      std::memset(data_, 0x5A, bytes());
+  }
+}
+
+}  // namespace slimrt

@@ -1,0 +1,44 @@
+// Helpers shared by the test suites: fresh random inputs, reference comparison, and running a
+// single op on the CPU backend.
+//
+//   Tensor x = random_tensor(DataType::kFloat32, {2, 3, 5}, rng);
+//   auto out = run_single_op("Relu", {x}, {});       // outputs of a one-node graph
+//   EXPECT_LT(rel_l2(out[0], expected), 1e-6);
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "slimrt/backend.h"
+#include "slimrt/graph.h"
+#include "slimrt/tensor.h"
+
+namespace slimrt::testing {
+
+// Seeded from the test name unless SLIMRT_TEST_SEED is set, printed on failure by callers.
+std::mt19937_64 make_rng(uint64_t salt = 0);
+
+// Uniform in [lo, hi) for floats; integers in [lo, hi).
+Tensor random_tensor(DataType dtype, const std::vector<int64_t>& shape, std::mt19937_64& rng,
+                     double lo = -1.0, double hi = 1.0);
+
+// Relative L2 error ||a-b|| / max(||b||, tiny), over all elements (any dtypes, host tensors).
+// Shapes must match; a mismatch returns +inf. NaN anywhere returns NaN.
+double rel_l2(const Tensor& a, const Tensor& b);
+// Max |a-b|; +inf on shape mismatch.
+double max_abs_diff(const Tensor& a, const Tensor& b);
+
+// Builds a graph with one node of `op_type` whose inputs are graph inputs (or initializers for
+// inputs listed in `constant_inputs`), infers shapes and runs it on the CPU backend with outputs
+// poisoned. Inputs may be undefined Tensors for absent optional inputs.
+struct SingleOpResult {
+  Status status;
+  std::vector<Tensor> outputs;
+};
+SingleOpResult run_single_op(const std::string& op_type, const std::vector<Tensor>& inputs,
+                             const std::vector<std::pair<std::string, Attribute>>& attrs,
+                             size_t num_outputs = 1, const std::vector<size_t>& constant_inputs = {});
+
+}  // namespace slimrt::testing
