@@ -1,0 +1,36 @@
+// The CLI's subcommands. Each registers its options on a CLI11 app and runs from them.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace slimrt::cli {
+
+struct RunOptions {
+  std::string model;
+  std::string backend = "cpu";
+  std::vector<std::string> inputs;  // NAME=FILE.npy
+  std::vector<std::string> shapes;  // NAME:1x3x224x224
+  std::string output_dir;
+  uint64_t seed = 0;
+  int iterations = 1;
+  int warmup = 0;
+  bool json = false;
+};
+
+void add_run_command(CLI::App& app, RunOptions& opts, int& exit_code);
+void add_ops_command(CLI::App& app, int& exit_code);
+
+// "1x3x224x224" -> {1,3,224,224}; "NAME:1x3x224x224" -> {"NAME", {...}}. Empty on error with
+// `error` set.
+bool parse_dims(const std::string& text, std::vector<int64_t>* dims, std::string* error);
+bool parse_shape_arg(const std::string& arg, std::pair<std::string, std::vector<int64_t>>* out, std::string* error);
+// Replaces every character outside [A-Za-z0-9._-] by '_' (an empty result becomes "output").
+std::string sanitize_file_name(const std::string& name);
+
+}  // namespace slimrt::cli

@@ -1,0 +1,314 @@
+// `slimrt run MODEL.onnx`: import, prepare on a backend, run on random or .npy inputs, report.
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
+#include "slimrt/backend.h"
+#include "slimrt/npy.h"
+#include "slimrt/onnx_importer.h"
+
+namespace slimrt::cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+struct InputReport {
+  std::string name;
+  std::vector<int64_t> shape;
+  DataType dtype;
+  std::string source;  // "random(seed=N)" or the .npy path
+};
+
+struct OutputStats {
+  double min = 0, max = 0, mean = 0, stddev = 0;
+  int64_t nan = 0, inf = 0;
+  std::vector<double> head;
+};
+
+OutputStats compute_stats(const Tensor& t) {
+  OutputStats s;
+  const int64_t n = t.numel();
+  double sum = 0, sq = 0;
+  int64_t finite = 0;
+  s.min = INFINITY;
+  s.max = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = t.get_as_double(i);
+    if (static_cast<int64_t>(s.head.size()) < 6) s.head.push_back(v);
+    if (std::isnan(v)) {
+      ++s.nan;
+      continue;
+    }
+    if (std::isinf(v)) ++s.inf;
+    s.min = std::min(s.min, v);
+    s.max = std::max(s.max, v);
+    if (std::isfinite(v)) {
+      sum += v;
+      sq += v * v;
+      ++finite;
+    }
+  }
+  if (finite) {
+    s.mean = sum / static_cast<double>(finite);
+    s.stddev = std::sqrt(std::max(0.0, sq / static_cast<double>(finite) - s.mean * s.mean));
+  }
+  if (s.min > s.max) s.min = s.max = NAN;
+  return s;
+}
+
+Tensor random_input(DataType dtype, const std::vector<int64_t>& shape, std::mt19937_64& rng) {
+  Tensor t = Tensor::allocate(dtype, shape).value();
+  std::uniform_real_distribution<float> uf(-1.0f, 1.0f);
+  std::uniform_int_distribution<int> ui(0, 9);  // small non-negative ints: valid token ids / indices
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    switch (dtype) {
+      case DataType::kFloat32: t.data<float>()[i] = uf(rng); break;
+      case DataType::kFloat64: t.data<double>()[i] = uf(rng); break;
+      case DataType::kFloat16: t.data<uint16_t>()[i] = float_to_half(uf(rng)); break;
+      case DataType::kBFloat16: t.data<uint16_t>()[i] = float_to_bfloat16(uf(rng)); break;
+      case DataType::kInt8: t.data<int8_t>()[i] = static_cast<int8_t>(ui(rng)); break;
+      case DataType::kUInt8: t.data<uint8_t>()[i] = static_cast<uint8_t>(ui(rng)); break;
+      case DataType::kInt32: t.data<int32_t>()[i] = ui(rng); break;
+      case DataType::kInt64: t.data<int64_t>()[i] = ui(rng); break;
+      case DataType::kBool: t.data<uint8_t>()[i] = static_cast<uint8_t>(ui(rng) & 1); break;
+      case DataType::kUndefined: break;
+    }
+  }
+  return t;
+}
+
+// Concrete shape for a random input: static dims as declared, symbolic dims 1 (with a note).
+std::vector<int64_t> concrete_shape(const Value& v, std::vector<std::string>* notes) {
+  std::vector<int64_t> dims;
+  if (!v.has_shape()) {
+    notes->push_back(fmt::format("input '{}' has no declared shape; using a scalar (pass --shapes {}:DIMS)", v.name(), v.name()));
+    return dims;
+  }
+  for (const Dim& d : v.shape()) {
+    if (auto x = d.value()) {
+      dims.push_back(*x);
+    } else {
+      notes->push_back(fmt::format("input '{}': dim '{}' set to 1 (pass --shapes {}:DIMS to choose)", v.name(), d.to_string(), v.name()));
+      dims.push_back(1);
+    }
+  }
+  return dims;
+}
+
+Status execute(const RunOptions& opts) {
+  ImportOptions import_opts;
+  std::set<std::string> seen;
+  for (const std::string& arg : opts.shapes) {
+    std::pair<std::string, std::vector<int64_t>> parsed;
+    std::string err;
+    if (!parse_shape_arg(arg, &parsed, &err)) return invalid_argument("--shapes " + arg + ": " + err);
+    if (!seen.insert(parsed.first).second) return invalid_argument("--shapes names input '" + parsed.first + "' twice");
+    import_opts.input_shapes.push_back(std::move(parsed));
+  }
+  if (opts.iterations < 1) return invalid_argument("--iterations must be at least 1");
+  if (opts.warmup < 0) return invalid_argument("--warmup must not be negative");
+
+  auto t0 = Clock::now();
+  SLIMRT_ASSIGN_OR_RETURN(Graph graph, import_onnx_file(opts.model, import_opts));
+  const double import_ms = ms_since(t0);
+
+  SLIMRT_ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend, create_backend(opts.backend));
+  t0 = Clock::now();
+  SLIMRT_ASSIGN_OR_RETURN(std::unique_ptr<Executable> exe, backend->prepare(graph));
+  const double prepare_ms = ms_since(t0);
+
+  // Inputs: .npy files first, then random data for the rest.
+  std::map<std::string, std::string> files;
+  for (const std::string& arg : opts.inputs) {
+    const size_t eq = arg.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == arg.size())
+      return invalid_argument("--input " + arg + ": expected NAME=FILE.npy");
+    if (!files.emplace(arg.substr(0, eq), arg.substr(eq + 1)).second)
+      return invalid_argument("--input names '" + arg.substr(0, eq) + "' twice");
+  }
+  std::vector<std::string> input_names;
+  for (const Value* in : graph.inputs()) input_names.push_back(in->name());
+  for (const auto& [name, file] : files) {
+    if (std::find(input_names.begin(), input_names.end(), name) == input_names.end())
+      return invalid_argument(fmt::format("--input {}: the model has no input '{}' (inputs: {})", name, name,
+                                          fmt::join(input_names, ", ")));
+  }
+  std::mt19937_64 rng(opts.seed);
+  std::vector<NamedTensor> feeds;
+  std::vector<InputReport> input_reports;
+  std::vector<std::string> notes;
+  for (const Value* in : graph.inputs()) {
+    auto it = files.find(in->name());
+    if (it != files.end()) {
+      Result<Tensor> t = read_npy(it->second);
+      if (!t.ok()) return t.status().with_context("--input " + in->name());
+      input_reports.push_back({in->name(), t->shape(), t->dtype(), it->second});
+      feeds.push_back({in->name(), std::move(t).value()});
+    } else {
+      std::vector<int64_t> shape = concrete_shape(*in, &notes);
+      input_reports.push_back({in->name(), shape, in->dtype(), fmt::format("random(seed={})", opts.seed)});
+      feeds.push_back({in->name(), random_input(in->dtype(), shape, rng)});
+    }
+  }
+
+  std::vector<NamedTensor> outputs;
+  for (int i = 0; i < opts.warmup; ++i) SLIMRT_RETURN_IF_ERROR(exe->run(feeds, &outputs));
+  std::vector<double> run_ms;
+  for (int i = 0; i < opts.iterations; ++i) {
+    t0 = Clock::now();
+    SLIMRT_RETURN_IF_ERROR(exe->run(feeds, &outputs));
+    run_ms.push_back(ms_since(t0));
+  }
+  std::sort(run_ms.begin(), run_ms.end());
+  const double median_ms = run_ms[run_ms.size() / 2];
+
+  // Outputs to files.
+  std::vector<std::string> out_files(outputs.size());
+  if (!opts.output_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(opts.output_dir, ec);
+    if (ec) return io_error("cannot create --output-dir '" + opts.output_dir + "': " + ec.message());
+    std::set<std::string> used;
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      std::string base = sanitize_file_name(outputs[i].name);
+      std::string file = base;
+      for (int k = 1; !used.insert(file).second; ++k) file = base + "_" + std::to_string(k);
+      out_files[i] = (std::filesystem::path(opts.output_dir) / (file + ".npy")).string();
+      Tensor t = outputs[i].tensor;
+      if (t.dtype() == DataType::kBFloat16) {  // numpy has no bfloat16: write float32
+        Tensor f = Tensor::allocate(DataType::kFloat32, t.shape()).value();
+        for (int64_t k = 0; k < t.numel(); ++k) f.data<float>()[k] = static_cast<float>(t.get_as_double(k));
+        t = f;
+      }
+      SLIMRT_RETURN_IF_ERROR(write_npy(out_files[i], t));
+    }
+  }
+
+  if (opts.json) {
+    nlohmann::json j;
+    j["model"] = opts.model;
+    j["backend"] = opts.backend;
+    j["timing_ms"] = {{"import", import_ms}, {"prepare", prepare_ms}, {"run_median", median_ms},
+                      {"run_min", run_ms.front()}, {"run_max", run_ms.back()}, {"iterations", opts.iterations},
+                      {"warmup", opts.warmup}};
+    j["inputs"] = nlohmann::json::array();
+    for (const auto& r : input_reports)
+      j["inputs"].push_back({{"name", r.name}, {"shape", r.shape}, {"dtype", dtype_name(r.dtype)}, {"source", r.source}});
+    j["outputs"] = nlohmann::json::array();
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      const Tensor& t = outputs[i].tensor;
+      OutputStats s = compute_stats(t);
+      auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
+      nlohmann::json o = {{"name", outputs[i].name}, {"shape", t.shape()}, {"dtype", dtype_name(t.dtype())},
+                          {"min", num(s.min)}, {"max", num(s.max)}, {"mean", num(s.mean)}, {"std", num(s.stddev)},
+                          {"nan_count", s.nan}, {"inf_count", s.inf}};
+      if (!out_files[i].empty()) o["file"] = out_files[i];
+      j["outputs"].push_back(o);
+    }
+    j["notes"] = notes;
+    fmt::print("{}\n", j.dump(2));
+    return Status::OK();
+  }
+
+  for (const std::string& n : notes) fmt::print(stderr, "note: {}\n", n);
+  fmt::print("model    {}\nbackend  {}\n", opts.model, opts.backend);
+  for (const auto& r : input_reports)
+    fmt::print("input    {} {} {} <- {}\n", r.name, dtype_name(r.dtype), shape_to_string(r.shape), r.source);
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const Tensor& t = outputs[i].tensor;
+    OutputStats s = compute_stats(t);
+    fmt::print("output   {} {} {}  min {:.6g}  max {:.6g}  mean {:.6g}  std {:.6g}", outputs[i].name,
+               dtype_name(t.dtype()), shape_to_string(t.shape()), s.min, s.max, s.mean, s.stddev);
+    if (s.nan || s.inf) fmt::print("  nan {}  inf {}", s.nan, s.inf);
+    fmt::print("\n         first [{:.6g}]\n", fmt::join(s.head, ", "));
+    if (!out_files[i].empty()) fmt::print("         -> {}\n", out_files[i]);
+  }
+  fmt::print("timing   import {:.2f} ms, prepare {:.2f} ms, run {:.2f} ms (median of {}, min {:.2f}, max {:.2f}, {} warm-up)\n",
+             import_ms, prepare_ms, median_ms, opts.iterations, run_ms.front(), run_ms.back(), opts.warmup);
+  return Status::OK();
+}
+
+}  // namespace
+
+bool parse_dims(const std::string& text, std::vector<int64_t>* dims, std::string* error) {
+  dims->clear();
+  if (text.empty()) return true;  // a scalar
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t x = text.find('x', pos);
+    if (x == std::string::npos) x = text.size();
+    const std::string part = text.substr(pos, x - pos);
+    if (part.empty() || part.find_first_not_of("0123456789") != std::string::npos || part.size() > 15) {
+      *error = "'" + text + "' is not a shape like 1x3x224x224";
+      return false;
+    }
+    dims->push_back(std::stoll(part));
+    pos = x + 1;
+  }
+  return true;
+}
+
+bool parse_shape_arg(const std::string& arg, std::pair<std::string, std::vector<int64_t>>* out, std::string* error) {
+  const size_t colon = arg.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    *error = "expected NAME:DIMS, e.g. input:1x3x224x224";
+    return false;
+  }
+  out->first = arg.substr(0, colon);
+  return parse_dims(arg.substr(colon + 1), &out->second, error);
+}
+
+std::string sanitize_file_name(const std::string& name) {
+  std::string s = name;
+  for (char& c : s) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) c = '_';
+  }
+  if (s.empty() || s == "." || s == "..") s = "output";
+  return s;
+}
+
+void add_run_command(CLI::App& app, RunOptions& opts, int& exit_code) {
+  CLI::App* run = app.add_subcommand("run", "Run a model and print its outputs and timing");
+  run->add_option("model", opts.model, "ONNX model (.onnx)")->required();
+  run->add_option("--backend", opts.backend, "Backend to run on")->default_val("cpu");
+  run->add_option("--input", opts.inputs, "NAME=FILE.npy: feed an input from a .npy file (repeatable)");
+  run->add_option("--shapes", opts.shapes, "NAME:1x3x224x224: fix an input's shape (repeatable)");
+  run->add_option("--output-dir", opts.output_dir, "Write each output as DIR/NAME.npy");
+  run->add_option("--seed", opts.seed, "Seed for random inputs")->default_val(0);
+  run->add_option("--iterations", opts.iterations, "Timed runs; the median is reported")->default_val(1);
+  run->add_option("--warmup", opts.warmup, "Untimed runs before timing")->default_val(0);
+  run->add_flag("--json", opts.json, "Print machine-readable results");
+  run->footer("Inputs not given with --input get uniform random values in [-1, 1) (integers in [0, 9]),\n"
+              "from --seed. Symbolic dims not fixed by --shapes are set to 1.\n"
+              "Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad input.");
+  run->callback([&opts, &exit_code] {
+    Status s = execute(opts);
+    exit_code = s.ok() ? kExitOk : report_error(s);
+  });
+}
+
+void add_ops_command(CLI::App& app, int& exit_code) {
+  CLI::App* ops = app.add_subcommand("ops", "List the supported ONNX ops");
+  ops->callback([&exit_code] {
+    for (const std::string& op : supported_ops()) fmt::print("{}\n", op);
+    exit_code = kExitOk;
+  });
+}
+
+}  // namespace slimrt::cli
