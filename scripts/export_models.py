@@ -10,11 +10,13 @@ For each model, OUT_DIR/<model>/ receives
     input_<name>.npy      fresh seeded random inputs at a shape unlike the export dummy's
     output_<i>.npy        PyTorch's outputs on those inputs
     meta.json             input/output names, shapes, dtypes, files; parameter count
-A model whose files all exist is skipped (the build directory caches them); --force redoes it.
+A model whose files all exist and were written by this same script (meta.json records its
+SHA-256) is skipped: the build directory caches them. --force redoes it.
 Weights are random (weights=None / fresh init, seeded), models in eval mode.
 """
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -161,16 +163,21 @@ class TinyLlama(nn.Module):
 
 # ---- the model list ------------------------------------------------------------------------
 
-def randomize_batchnorm(model, gen):
-    # Fresh BatchNorm statistics are mean 0 / var 1, which would make every BN an identity and
-    # hide folding or epsilon mistakes; give them plausible trained-looking values instead.
+def calibrate_batchnorm(model, gen):
+    # Fresh BatchNorm statistics (mean 0, var 1) with kaiming-initialized convs let activations
+    # drift until the logits hardly depend on the input (MobileNetV2's two batch rows then agree
+    # to 2e-7), which would make the comparison weak. Random affine parameters plus statistics
+    # measured on a random batch (as training would) keep every layer normalized and input-driven.
     for m in model.modules():
         if isinstance(m, nn.BatchNorm2d):
             c = m.num_features
-            m.running_mean.copy_(torch.randn(c, generator=gen) * 0.1)
-            m.running_var.copy_(torch.rand(c, generator=gen) + 0.5)
-            m.weight.data.copy_(torch.rand(c, generator=gen) + 0.5)
-            m.bias.data.copy_(torch.randn(c, generator=gen) * 0.1)
+            m.weight.copy_(torch.rand(c, generator=gen) + 0.5)
+            m.bias.copy_(torch.randn(c, generator=gen) * 0.1)
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average over the calibration batch
+    model.train()
+    model(torch.randn(4, 3, 224, 224, generator=gen))
+    model.eval()
 
 
 def vision(name):
@@ -179,7 +186,14 @@ def vision(name):
         model = getattr(torchvision.models, name)(weights=None)
         gen = torch.Generator().manual_seed(1234)
         with torch.no_grad():
-            randomize_batchnorm(model, gen)
+            calibrate_batchnorm(model, gen)
+            # ViT initializes its classification head to zeros, which would make the output
+            # identically 0 and the comparison vacuous.
+            for m in model.modules():
+                if isinstance(m, nn.Linear) and not m.weight.any():
+                    m.weight.copy_(torch.randn(m.weight.shape, generator=gen) * 0.02)
+                    if m.bias is not None:
+                        m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * 0.02)
         return model
 
     def inputs(batch, gen):
@@ -236,6 +250,12 @@ def npy_dtype_name(a):
     return {"float32": "float32", "int64": "int64", "bool": "bool"}.get(str(a.dtype), str(a.dtype))
 
 
+def script_digest():
+    # A cached export is stale once this script changes (different models, seeds or inputs).
+    with open(os.path.abspath(__file__), "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
 def is_cached(out_dir):
     meta_path = os.path.join(out_dir, "meta.json")
     if not os.path.exists(os.path.join(out_dir, "model.onnx")) or not os.path.exists(meta_path):
@@ -244,6 +264,8 @@ def is_cached(out_dir):
         with open(meta_path) as f:
             meta = json.load(f)
     except (OSError, ValueError):
+        return False
+    if meta.get("script_sha256") != script_digest():
         return False
     files = [e["file"] for e in meta.get("inputs", []) + meta.get("outputs", [])]
     return bool(files) and all(os.path.exists(os.path.join(out_dir, f)) for f in files)
@@ -273,8 +295,15 @@ def export_one(name, spec, root, seed):
     outs = model(*feeds.values())
     if isinstance(outs, torch.Tensor):
         outs = (outs,)
+    # Guard against vacuous references: the rows of a batch must differ, or an error in how the
+    # input flows through the network could hide under the input-independent part.
+    first = outs[0].detach()
+    spread = float((first[0] - first[1]).norm() / first[0].norm().clamp_min(1e-30))
+    if spread < 1e-2:
+        raise RuntimeError(f"{name}: outputs barely depend on the input (batch rows differ by {spread:.2e})")
 
     meta = {"model": name, "opset": OPSET, "params": int(params), "torch": torch.__version__,
+            "batch_row_spread": spread, "script_sha256": script_digest(),
             "export_shapes": {k: list(v.shape) for k, v in dummy.items()},
             "inputs": [], "outputs": []}
     for k, v in feeds.items():

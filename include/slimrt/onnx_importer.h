@@ -8,6 +8,15 @@
 // semantics are rewritten into the IR's canonical (opset 21) form at import. Initializers may be
 // inline or in external data files, which resolve relative to the model file and whose offsets
 // and lengths are checked against the file size; external data is memory-mapped, not copied.
+//
+// Errors name the model file and the node or tensor at fault:
+//   kInvalidArgument  not an ONNX protobuf (or truncated, or empty), malformed graphs, external
+//                     data paths that are absolute or leave the model's directory
+//   kUnsupported      ops outside slimrt (every missing op type is listed), other domains,
+//                     opsets > 21, IR versions outside 3-10, subgraphs, element types slimrt lacks
+//   kNotFound / kIoError  missing or unreadable files (the model or its external data)
+//   kDataLoss         tensor data shorter or longer than its shape needs
+//   kShapeError       shape inference failures (node, op and input shapes)
 #pragma once
 
 #include <string>

@@ -5,11 +5,11 @@
 //   Dim tokens = s[0] * s[1];                 // batch*seq
 //   (tokens / s[1]) == s[0]                   // true: symbols cancel exactly
 //
-// A Dim is a monomial: an integer coefficient times a product of named symbols with integer
-// exponents (batch*seq, 12*seq, 768). Products and exact quotients stay exact, so the shape
-// arithmetic of Reshape(-1), Flatten and attention head splits resolves symbolically. A sum of
-// different monomials (past_seq + seq) becomes an opaque symbol named by its expression, so it
-// still compares equal to the same sum computed elsewhere.
+// A Dim is a polynomial over named symbols with integer coefficients: a sum of terms, each an
+// integer times a product of symbols (batch*seq, 12*seq, past+seq, seq-2, 768). Sums, differences
+// and products stay exact, and a quotient is exact when the divisor divides every term, so the
+// shape arithmetic of Reshape(-1), Flatten, attention head splits and KV caches
+// ((past+seq)-past == seq) resolves symbolically.
 #pragma once
 
 #include <cstdint>
@@ -22,34 +22,43 @@ namespace slimrt {
 
 class Dim {
  public:
-  Dim() : coeff_(0) {}
-  Dim(int64_t value) : coeff_(value) {}  // NOLINT: implicit by design
+  using Factors = std::vector<std::pair<std::string, int>>;  // sorted by name, exponents > 0
+  struct Term {
+    int64_t coeff;
+    Factors factors;
+    bool operator==(const Term& o) const { return coeff == o.coeff && factors == o.factors; }
+  };
+
+  Dim() = default;                                   // 0
+  Dim(int64_t value);                                // NOLINT: implicit by design
   static Dim symbol(std::string name);
 
-  bool is_static() const { return factors_.empty(); }
+  bool is_static() const;
   // The value when static; nullopt when symbolic.
   std::optional<int64_t> value() const;
-  int64_t coeff() const { return coeff_; }
-  // Sorted by name; exponents are never zero.
-  const std::vector<std::pair<std::string, int>>& factors() const { return factors_; }
+  // The name when this Dim is exactly one symbol ("batch"), else nullopt.
+  std::optional<std::string> as_symbol() const;
+  // Every symbol that appears, sorted, without repeats.
+  std::vector<std::string> symbols() const;
+  // Terms sorted by their factors, none with coefficient 0; empty for the value 0.
+  const std::vector<Term>& terms() const { return terms_; }
 
   Dim operator*(const Dim& o) const;
-  // Exact division. Returns nullopt when the quotient is not a monomial with an integer
-  // coefficient (e.g. 7/2, or batch/seq where that leaves a negative exponent is allowed only
-  // when the caller multiplies it back: callers should check).
-  std::optional<Dim> divide(const Dim& o) const;
   Dim operator+(const Dim& o) const;
   Dim operator-(const Dim& o) const;
+  // Exact division: nullopt unless the quotient is a polynomial with integer coefficients that
+  // slimrt can find (a divisor of one term dividing every term, or a multiple of the divisor).
+  std::optional<Dim> divide(const Dim& o) const;
 
-  bool operator==(const Dim& o) const { return coeff_ == o.coeff_ && factors_ == o.factors_; }
+  bool operator==(const Dim& o) const { return terms_ == o.terms_; }
   bool operator!=(const Dim& o) const { return !(*this == o); }
 
-  // "768", "batch", "12*seq", "batch*seq", "(past+seq)".
+  // "768", "batch", "12*seq", "batch*seq", "past+seq", "seq-2".
   std::string to_string() const;
 
  private:
-  int64_t coeff_;
-  std::vector<std::pair<std::string, int>> factors_;
+  void normalize();
+  std::vector<Term> terms_;
 };
 
 using Shape = std::vector<Dim>;

@@ -1,26 +1,61 @@
 #include "slimrt/shape.h"
 
 #include <algorithm>
+#include <map>
 
 namespace slimrt {
 
+Dim::Dim(int64_t value) {
+  if (value != 0) terms_.push_back({value, {}});
+}
+
 Dim Dim::symbol(std::string name) {
-  Dim d(1);
-  d.factors_.push_back({std::move(name), 1});
+  Dim d;
+  d.terms_.push_back({1, {{std::move(name), 1}}});
   return d;
 }
 
+void Dim::normalize() {
+  std::map<Factors, int64_t> sum;
+  for (const Term& t : terms_) sum[t.factors] += t.coeff;
+  terms_.clear();
+  for (auto& [factors, coeff] : sum) {
+    if (coeff != 0) terms_.push_back({coeff, factors});
+  }
+}
+
+bool Dim::is_static() const {
+  return terms_.empty() || (terms_.size() == 1 && terms_[0].factors.empty());
+}
+
 std::optional<int64_t> Dim::value() const {
-  if (!factors_.empty()) return std::nullopt;
-  return coeff_;
+  if (terms_.empty()) return 0;
+  if (terms_.size() == 1 && terms_[0].factors.empty()) return terms_[0].coeff;
+  return std::nullopt;
+}
+
+std::optional<std::string> Dim::as_symbol() const {
+  if (terms_.size() != 1 || terms_[0].coeff != 1 || terms_[0].factors.size() != 1 ||
+      terms_[0].factors[0].second != 1)
+    return std::nullopt;
+  return terms_[0].factors[0].first;
+}
+
+std::vector<std::string> Dim::symbols() const {
+  std::vector<std::string> out;
+  for (const Term& t : terms_) {
+    for (const auto& f : t.factors) out.push_back(f.first);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
 
 namespace {
-// Merges two sorted factor lists, adding exponents with sign `s` for the second.
-std::vector<std::pair<std::string, int>> merge_factors(const std::vector<std::pair<std::string, int>>& a,
-                                                       const std::vector<std::pair<std::string, int>>& b,
-                                                       int s) {
-  std::vector<std::pair<std::string, int>> out;
+
+// Product (s = +1) or quotient (s = -1) of two factor lists; exponents that reach 0 drop out.
+Dim::Factors merge_factors(const Dim::Factors& a, const Dim::Factors& b, int s) {
+  Dim::Factors out;
   size_t i = 0, j = 0;
   while (i < a.size() || j < b.size()) {
     if (j == b.size() || (i < a.size() && a[i].first < b[j].first)) {
@@ -29,7 +64,7 @@ std::vector<std::pair<std::string, int>> merge_factors(const std::vector<std::pa
       out.push_back({b[j].first, s * b[j].second});
       ++j;
     } else {
-      int e = a[i].second + s * b[j].second;
+      const int e = a[i].second + s * b[j].second;
       if (e != 0) out.push_back({a[i].first, e});
       ++i;
       ++j;
@@ -37,59 +72,89 @@ std::vector<std::pair<std::string, int>> merge_factors(const std::vector<std::pa
   }
   return out;
 }
+
+std::string term_to_string(const Dim::Term& t, bool with_sign) {
+  std::string s;
+  int64_t c = t.coeff;
+  if (with_sign) {
+    s = c < 0 ? "-" : "+";
+    c = c < 0 ? -c : c;
+  }
+  std::string body;
+  if (t.factors.empty() || c != 1) body = (c == -1 && !t.factors.empty()) ? "-" : std::to_string(c);
+  for (const auto& [name, e] : t.factors) {
+    for (int k = 0; k < e; ++k) {
+      if (!body.empty() && body != "-") body += "*";
+      body += name;
+    }
+  }
+  return s + body;
+}
+
 }  // namespace
 
 Dim Dim::operator*(const Dim& o) const {
-  Dim d(coeff_ * o.coeff_);
-  if (d.coeff_ != 0) d.factors_ = merge_factors(factors_, o.factors_, 1);
-  return d;
-}
-
-std::optional<Dim> Dim::divide(const Dim& o) const {
-  if (o.coeff_ == 0) return std::nullopt;
-  if (coeff_ % o.coeff_ != 0) return std::nullopt;
-  Dim d(coeff_ / o.coeff_);
-  if (d.coeff_ == 0) return d;
-  d.factors_ = merge_factors(factors_, o.factors_, -1);
-  for (const auto& f : d.factors_) {
-    if (f.second < 0) return std::nullopt;
+  Dim d;
+  for (const Term& a : terms_) {
+    for (const Term& b : o.terms_) d.terms_.push_back({a.coeff * b.coeff, merge_factors(a.factors, b.factors, 1)});
   }
+  d.normalize();
   return d;
 }
 
 Dim Dim::operator+(const Dim& o) const {
-  if (factors_ == o.factors_) {
-    Dim d(coeff_ + o.coeff_);
-    if (d.coeff_ != 0) d.factors_ = factors_;
-    return d;
-  }
-  if (coeff_ == 0) return o;
-  if (o.coeff_ == 0) return *this;
-  std::string a = to_string(), b = o.to_string();
-  if (b < a) std::swap(a, b);  // commutative: the same sum gets the same name
-  return Dim::symbol("(" + a + "+" + b + ")");
+  Dim d = *this;
+  d.terms_.insert(d.terms_.end(), o.terms_.begin(), o.terms_.end());
+  d.normalize();
+  return d;
 }
 
 Dim Dim::operator-(const Dim& o) const {
-  if (factors_ == o.factors_) {
-    Dim d(coeff_ - o.coeff_);
-    if (d.coeff_ != 0) d.factors_ = factors_;
-    return d;
+  Dim d = *this;
+  for (const Term& t : o.terms_) d.terms_.push_back({-t.coeff, t.factors});
+  d.normalize();
+  return d;
+}
+
+std::optional<Dim> Dim::divide(const Dim& o) const {
+  if (o.terms_.empty()) return std::nullopt;
+  if (terms_.empty()) return Dim(0);
+  if (o.terms_.size() == 1) {
+    const Term& div = o.terms_[0];
+    Dim q;
+    for (const Term& t : terms_) {
+      if (t.coeff % div.coeff != 0) return std::nullopt;
+      Factors f = merge_factors(t.factors, div.factors, -1);
+      for (const auto& p : f) {
+        if (p.second < 0) return std::nullopt;
+      }
+      q.terms_.push_back({t.coeff / div.coeff, std::move(f)});
+    }
+    q.normalize();
+    return q;
   }
-  if (o.coeff_ == 0) return *this;
-  return Dim::symbol("(" + to_string() + "-" + o.to_string() + ")");
+  // A polynomial divisor: try the quotient of the leading terms and check by multiplying back.
+  Dim lead;
+  lead.terms_.push_back(terms_.front());
+  Dim lead_div;
+  lead_div.terms_.push_back(o.terms_.front());
+  std::optional<Dim> q = lead.divide(lead_div);
+  if (q && *q * o == *this) return q;
+  return std::nullopt;
 }
 
 std::string Dim::to_string() const {
-  if (factors_.empty()) return std::to_string(coeff_);
-  std::string s;
-  if (coeff_ != 1) s = std::to_string(coeff_);
-  for (const auto& [name, e] : factors_) {
-    for (int k = 0; k < e; ++k) {
-      if (!s.empty()) s += "*";
-      s += name;
-    }
+  if (terms_.empty()) return "0";
+  // Symbolic terms first (sorted), the constant last: "past+seq", "seq-2".
+  std::vector<const Term*> order;
+  for (const Term& t : terms_) {
+    if (!t.factors.empty()) order.push_back(&t);
   }
+  for (const Term& t : terms_) {
+    if (t.factors.empty()) order.push_back(&t);
+  }
+  std::string s;
+  for (size_t i = 0; i < order.size(); ++i) s += term_to_string(*order[i], i > 0);
   return s;
 }
 
@@ -135,10 +200,14 @@ std::optional<std::vector<int64_t>> shape_to_static(const Shape& s) {
 Shape shape_from_static(const std::vector<int64_t>& dims) { return Shape(dims.begin(), dims.end()); }
 
 Dim dim_substitute(const Dim& d, const std::vector<std::pair<std::string, int64_t>>& bindings) {
-  Dim out(d.coeff());
-  for (const auto& [name, e] : d.factors()) {
-    auto it = std::find_if(bindings.begin(), bindings.end(), [&](const auto& b) { return b.first == name; });
-    for (int k = 0; k < e; ++k) out = out * (it != bindings.end() ? Dim(it->second) : Dim::symbol(name));
+  Dim out;
+  for (const Dim::Term& t : d.terms()) {
+    Dim term(t.coeff);
+    for (const auto& [name, e] : t.factors) {
+      auto it = std::find_if(bindings.begin(), bindings.end(), [&](const auto& b) { return b.first == name; });
+      for (int k = 0; k < e; ++k) term = term * (it != bindings.end() ? Dim(it->second) : Dim::symbol(name));
+    }
+    out = out + term;
   }
   return out;
 }

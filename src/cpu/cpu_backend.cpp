@@ -167,8 +167,8 @@ class CpuExecutable final : public Executable {
         for (size_t d = 0; ok && d < s.size(); ++d) {
           if (auto fixed = s[d].value()) {
             ok = *fixed == t.dim(d);
-          } else if (s[d].factors().size() == 1 && s[d].coeff() == 1 && s[d].factors()[0].second == 1) {
-            auto [it, fresh] = symbols.emplace(s[d].factors()[0].first, t.dim(d));
+          } else if (auto sym = s[d].as_symbol()) {
+            auto [it, fresh] = symbols.emplace(*sym, t.dim(d));
             ok = fresh || it->second == t.dim(d);
           }
         }

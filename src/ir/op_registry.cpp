@@ -22,9 +22,19 @@ const std::vector<Dim>* ShapeContext::input_value(size_t i) const {
   if (in.value) return in.value;
   const Tensor* c = in.constant;
   if (!c || c->rank() > 1 || c->numel() > kMaxValueElements) return nullptr;
-  if (!dtype_is_integer(c->dtype()) && c->dtype() != DataType::kBool) return nullptr;
+  if (c->memory_kind() == MemoryKind::kDevice) return nullptr;
   std::vector<Dim>& out = converted_values_[i];
   if (out.empty() && c->numel() > 0) {
+    if (dtype_is_float(c->dtype())) {
+      // Float scalars and vectors carry values only when every element is an exact integer
+      // (Range(0.0, Cast(seq), 1.0) as PyTorch exports torch.arange).
+      for (int64_t k = 0; k < c->numel(); ++k) {
+        const double x = c->get_as_double(k);
+        if (!(std::fabs(x) < 9.0e15) || x != std::floor(x)) return nullptr;
+      }
+    } else if (!dtype_is_integer(c->dtype()) && c->dtype() != DataType::kBool) {
+      return nullptr;
+    }
     out.reserve(static_cast<size_t>(c->numel()));
     for (int64_t k = 0; k < c->numel(); ++k) out.emplace_back(c->get_as_int64(k));
   }

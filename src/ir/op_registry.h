@@ -41,7 +41,8 @@ class ShapeContext {
   int64_t input_rank(size_t i) const { return has_shape(i) ? static_cast<int64_t>(inputs_[i].shape->size()) : -1; }
   const Tensor* input_constant(size_t i) const { return has_input(i) ? inputs_[i].constant : nullptr; }
   // Element values of an integer input of rank <= 1, from its constant or from symbolic
-  // propagation; nullptr when unknown.
+  // propagation; nullptr when unknown. Float inputs have values only when every element is an
+  // exact integer (a constant such as 1.0, or Cast(int -> float) of a known value).
   const std::vector<Dim>* input_value(size_t i) const;
   // Same, but only when every element is a static integer.
   std::optional<std::vector<int64_t>> input_static_value(size_t i) const;

@@ -1,15 +1,371 @@
+// ONNX ModelProto -> Graph: graph inputs, initializers, nodes (canonicalized), graph outputs,
+// then shape inference with constant folding on the CPU.
+#include <algorithm>
+#include <filesystem>
+
+#include "onnx/onnx_internal.h"
+#include "slimrt/backend.h"
 #include "slimrt/onnx_importer.h"
 
 namespace slimrt {
 
-Result<Graph> import_onnx_file(const std::string& path, const ImportOptions&) {
-  return unsupported("ONNX import is not implemented yet: " + path);
+namespace onnx_import {
+namespace {
+
+std::string node_label(const onnx::NodeProto& n, const std::string& name) {
+  return "node '" + name + "' (" + n.op_type() + ")";
 }
-Result<Graph> import_onnx_bytes(const void*, size_t, const std::string&, const ImportOptions&) {
-  return unsupported("ONNX import is not implemented yet");
+
+Result<Attribute> convert_attribute(const onnx::AttributeProto& a, const std::string& node_desc,
+                                    ExternalDataResolver* resolver) {
+  using A = onnx::AttributeProto;
+  A::AttributeType type = a.type();
+  // Very old files leave the type unset; infer it from the field that is present.
+  if (type == A::UNDEFINED) {
+    if (a.has_f()) type = A::FLOAT;
+    else if (a.has_i()) type = A::INT;
+    else if (a.has_s()) type = A::STRING;
+    else if (a.has_t()) type = A::TENSOR;
+    else if (a.has_g()) type = A::GRAPH;
+    else if (a.floats_size() > 0) type = A::FLOATS;
+    else if (a.ints_size() > 0) type = A::INTS;
+    else if (a.strings_size() > 0) type = A::STRINGS;
+    else if (a.graphs_size() > 0) type = A::GRAPHS;
+    else if (a.tensors_size() > 0) type = A::TENSORS;
+  }
+  const std::string what = node_desc + " attribute '" + a.name() + "'";
+  switch (type) {
+    case A::INT: return Attribute(static_cast<int64_t>(a.i()));
+    case A::FLOAT: return Attribute(a.f());
+    case A::STRING: return Attribute(a.s());
+    case A::TENSOR: {
+      SLIMRT_ASSIGN_OR_RETURN(Tensor t, tensor_from_proto(a.t(), what, resolver));
+      return Attribute(std::move(t));
+    }
+    case A::INTS: return Attribute(std::vector<int64_t>(a.ints().begin(), a.ints().end()));
+    case A::FLOATS: return Attribute(std::vector<float>(a.floats().begin(), a.floats().end()));
+    case A::STRINGS: return Attribute(std::vector<std::string>(a.strings().begin(), a.strings().end()));
+    case A::GRAPH:
+    case A::GRAPHS:
+      return unsupported(what + " is a subgraph; control flow (If, Loop, Scan) is not supported by slimrt");
+    case A::UNDEFINED:
+      // An empty list carries no type information; an empty int list is the safe reading.
+      return Attribute(std::vector<int64_t>{});
+    default:
+      return unsupported(what + " has attribute type " + A::AttributeType_Name(type) +
+                         ", which slimrt does not support");
+  }
 }
+
+// Orders node indices so producers come before consumers (ONNX requires it; some exporters do
+// not comply). Names produced by no node must be graph inputs or initializers.
+Result<std::vector<int>> node_order(const onnx::GraphProto& g, const std::set<std::string>& available,
+                                    const std::vector<std::string>& names) {
+  const int n = g.node_size();
+  std::map<std::string, int> producer;
+  for (int i = 0; i < n; ++i) {
+    for (const std::string& o : g.node(i).output()) {
+      if (!o.empty()) producer.emplace(o, i);
+    }
+  }
+  std::vector<int> pending(static_cast<size_t>(n), 0);
+  std::vector<std::vector<int>> users(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    std::set<int> deps;
+    for (const std::string& in : g.node(i).input()) {
+      if (in.empty() || available.count(in)) continue;
+      auto it = producer.find(in);
+      if (it == producer.end()) {
+        return invalid_argument(node_label(g.node(i), names[static_cast<size_t>(i)]) + " reads '" + in +
+                                "', which no node, graph input or initializer defines");
+      }
+      if (it->second != i) deps.insert(it->second);
+    }
+    pending[static_cast<size_t>(i)] = static_cast<int>(deps.size());
+    for (int d : deps) users[static_cast<size_t>(d)].push_back(i);
+  }
+  std::vector<int> order;
+  order.reserve(static_cast<size_t>(n));
+  std::vector<int> ready;
+  for (int i = n - 1; i >= 0; --i) {
+    if (pending[static_cast<size_t>(i)] == 0) ready.push_back(i);
+  }
+  while (!ready.empty()) {
+    const int i = ready.back();
+    ready.pop_back();
+    order.push_back(i);
+    // Keep the file's order where it is already valid: push users in reverse so the smallest
+    // index pops first.
+    std::vector<int> now;
+    for (int u : users[static_cast<size_t>(i)]) {
+      if (--pending[static_cast<size_t>(u)] == 0) now.push_back(u);
+    }
+    for (auto it = now.rbegin(); it != now.rend(); ++it) ready.push_back(*it);
+  }
+  if (order.size() != static_cast<size_t>(n)) {
+    for (int i = 0; i < n; ++i) {
+      if (pending[static_cast<size_t>(i)] > 0) {
+        return invalid_argument(node_label(g.node(i), names[static_cast<size_t>(i)]) +
+                                " is part of (or depends on) a cycle");
+      }
+    }
+  }
+  return order;
+}
+
+Status check_node_support(const onnx::ModelProto& model, const std::vector<std::string>& node_names,
+                          int64_t opset) {
+  const onnx::GraphProto& gp = model.graph();
+  int first = -1;
+  std::vector<std::string> others;
+  for (int i = 0; i < gp.node_size(); ++i) {
+    const onnx::NodeProto& np = gp.node(i);
+    const std::string& name = node_names[static_cast<size_t>(i)];
+    if (!np.domain().empty() && np.domain() != "ai.onnx") {
+      std::string ver;
+      for (const auto& imp : model.opset_import()) {
+        if (imp.domain() == np.domain()) ver = ", opset " + std::to_string(imp.version());
+      }
+      return unsupported(node_label(np, name) + " is in domain '" + np.domain() + "'" + ver +
+                         "; slimrt supports only the default ONNX domain (\"\" / \"ai.onnx\")");
+    }
+    if (opset == 0) {
+      return invalid_argument(node_label(np, name) +
+                              " is in the default ONNX domain, but the model has no opset_import for it");
+    }
+    // Control flow gets its own message: the op and its subgraph attribute are named.
+    for (const auto& a : np.attribute()) {
+      if (a.type() == onnx::AttributeProto::GRAPH || a.type() == onnx::AttributeProto::GRAPHS || a.has_g()) {
+        return unsupported("node '" + name + "' (" + np.op_type() + ", opset " + std::to_string(opset) +
+                           ") attribute '" + a.name() +
+                           "' is a subgraph; control flow (If, Loop, Scan) is not supported by slimrt");
+      }
+    }
+    if (np.op_type() == "Constant" || is_supported_op(canonical_op_type(np.op_type()))) continue;
+    if (first < 0) {
+      first = i;
+    } else if (np.op_type() != gp.node(first).op_type() &&
+               std::find(others.begin(), others.end(), np.op_type()) == others.end()) {
+      others.push_back(np.op_type());
+    }
+  }
+  if (first < 0) return Status::OK();
+  return unsupported_op_error(node_names[static_cast<size_t>(first)], gp.node(first).op_type(), opset, others);
+}
+
+Result<std::optional<Shape>> input_shape(const onnx::ValueInfoProto& vi) {
+  const auto& tt = vi.type().tensor_type();
+  if (!tt.has_shape()) return std::optional<Shape>();
+  Shape s;
+  for (int i = 0; i < tt.shape().dim_size(); ++i) {
+    const auto& d = tt.shape().dim(i);
+    if (d.has_dim_value()) {
+      if (d.dim_value() < 0)
+        return invalid_argument("graph input '" + vi.name() + "' has a negative dim " + std::to_string(d.dim_value()));
+      s.emplace_back(d.dim_value());
+    } else if (d.has_dim_param() && !d.dim_param().empty()) {
+      s.push_back(Dim::symbol(d.dim_param()));
+    } else {
+      s.push_back(Dim::symbol(vi.name() + "_d" + std::to_string(i)));
+    }
+  }
+  return std::optional<Shape>(std::move(s));
+}
+
+// Applies ImportOptions::input_shapes: fixes the named inputs and binds their symbols in the
+// other inputs too.
+Status apply_input_shapes(Graph& g, const ImportOptions& options) {
+  std::vector<std::pair<std::string, int64_t>> bindings;
+  for (const auto& [name, dims] : options.input_shapes) {
+    Value* v = nullptr;
+    for (Value* in : g.inputs()) {
+      if (in->name() == name) v = in;
+    }
+    if (!v) {
+      std::string list;
+      for (Value* in : g.inputs()) list += (list.empty() ? "" : ", ") + in->name();
+      return invalid_argument("input shape given for '" + name + "', which is not a graph input (inputs: " +
+                              (list.empty() ? std::string("none") : list) + ")");
+    }
+    for (int64_t d : dims) {
+      if (d < 0)
+        return invalid_argument("input shape " + shape_to_string(dims) + " for '" + name + "' has a negative dim");
+    }
+    if (v->has_shape()) {
+      const Shape& declared = v->shape();
+      if (declared.size() != dims.size()) {
+        return invalid_argument("input shape " + shape_to_string(dims) + " for '" + name + "' has rank " +
+                                std::to_string(dims.size()) + " but the model declares " +
+                                shape_to_string(declared) + " (rank " + std::to_string(declared.size()) + ")");
+      }
+      for (size_t i = 0; i < dims.size(); ++i) {
+        const auto fixed = declared[i].value();
+        if (fixed && *fixed != dims[i]) {
+          return invalid_argument("input shape " + shape_to_string(dims) + " for '" + name +
+                                  "' does not match the model's " + shape_to_string(declared) + " at dim " +
+                                  std::to_string(i));
+        }
+        if (auto sym = declared[i].as_symbol()) bindings.emplace_back(*sym, dims[i]);
+      }
+    }
+    v->set_shape(shape_from_static(dims));
+  }
+  for (Value* in : g.inputs()) {
+    if (!in->has_shape()) continue;
+    Shape s = in->shape();
+    for (Dim& d : s) d = dim_substitute(d, bindings);
+    in->set_shape(std::move(s));
+  }
+  return Status::OK();
+}
+
+// Errors name nodes and tensors; callers add the model's name as context.
+Result<Graph> import_model(onnx::ModelProto& model, const std::string& base_dir, const ImportOptions& options) {
+  SLIMRT_ASSIGN_OR_RETURN(int64_t opset, check_model_versions(model, "the model"));
+  onnx::GraphProto& gp = *model.mutable_graph();
+  Graph g;
+  g.name = gp.name();
+  g.source_opset = opset;
+  ExternalDataResolver resolver(base_dir);
+
+  if (gp.sparse_initializer_size() > 0) {
+    return unsupported("initializer '" + gp.sparse_initializer(0).values().name() +
+                       "' is sparse; slimrt does not support sparse tensors");
+  }
+
+  // Every name of the model is reserved so that values made by rewrites never take one.
+  std::set<std::string> reserved;
+  for (const auto& t : gp.initializer()) reserved.insert(t.name());
+  for (const auto& vi : gp.input()) reserved.insert(vi.name());
+  std::vector<std::string> node_names;
+  for (int i = 0; i < gp.node_size(); ++i) {
+    const auto& n = gp.node(i);
+    for (const auto& o : n.output()) reserved.insert(o);
+    node_names.push_back(n.name().empty() ? n.op_type() + "_" + std::to_string(i) : n.name());
+  }
+  for (const auto& nm : node_names) reserved.insert(nm);
+  GraphBuilder b(g, opset, reserved);
+  for (const auto& n : gp.node()) {
+    for (const auto& in : n.input()) b.used_names().insert(in);
+  }
+  for (const auto& vi : gp.output()) b.used_names().insert(vi.name());
+
+  std::set<std::string> init_names;
+  for (const auto& t : gp.initializer()) init_names.insert(t.name());
+  // Old exporters list weights among the inputs: those are initializers, not runtime inputs.
+  for (const auto& vi : gp.input()) {
+    if (init_names.count(vi.name())) continue;
+    if (vi.name().empty()) return invalid_argument("a graph input has an empty name");
+    if (b.values().count(vi.name())) return invalid_argument("graph input '" + vi.name() + "' is listed twice");
+    if (!vi.type().has_tensor_type()) {
+      return unsupported("graph input '" + vi.name() +
+                         "' is not a tensor (sequence, map and optional types are not supported)");
+    }
+    const int32_t et = vi.type().tensor_type().elem_type();
+    const std::optional<DataType> dt = dtype_from_onnx(et);
+    if (!dt) {
+      return unsupported("graph input '" + vi.name() + "' has element type " + onnx_dtype_name(et) +
+                         ", which slimrt does not support");
+    }
+    SLIMRT_ASSIGN_OR_RETURN(std::optional<Shape> shape, input_shape(vi));
+    b.values()[vi.name()] = g.add_input(vi.name(), *dt, std::move(shape));
+  }
+  SLIMRT_RETURN_IF_ERROR(apply_input_shapes(g, options));
+  // Ops and domains are checked before any weight is read, so an unsupported model fails fast
+  // and the message lists every op it lacks.
+  SLIMRT_RETURN_IF_ERROR(check_node_support(model, node_names, opset));
+
+  for (auto& t : *gp.mutable_initializer()) {
+    if (b.values().count(t.name()) && !b.values()[t.name()]->is_graph_input())
+      return invalid_argument("initializer '" + t.name() + "' is defined twice");
+    SLIMRT_ASSIGN_OR_RETURN(Tensor tensor, tensor_from_proto(t, "initializer '" + t.name() + "'", &resolver));
+    b.values()[t.name()] = g.add_initializer(t.name(), std::move(tensor));
+    // The tensor holds its own copy: free the proto's bytes now to keep the peak memory low.
+    std::string().swap(*t.mutable_raw_data());
+  }
+
+  std::set<std::string> available;
+  for (const auto& [name, v] : b.values()) available.insert(name);
+  SLIMRT_ASSIGN_OR_RETURN(std::vector<int> order, node_order(gp, available, node_names));
+
+  for (int idx : order) {
+    const onnx::NodeProto& np = gp.node(idx);
+    const std::string& name = node_names[static_cast<size_t>(idx)];
+    NodeSpec spec;
+    spec.op_type = np.op_type();
+    spec.name = name;
+    const std::string desc = "node '" + name + "' (" + np.op_type() + ", opset " + std::to_string(opset) + ")";
+    for (const std::string& in : np.input()) {
+      if (in.empty()) {
+        spec.inputs.push_back(nullptr);
+        continue;
+      }
+      auto it = b.values().find(in);
+      if (it == b.values().end())
+        return internal_error(desc + " reads '" + in + "' before it is defined");
+      spec.inputs.push_back(it->second);
+    }
+    for (const auto& a : np.attribute()) {
+      SLIMRT_ASSIGN_OR_RETURN(Attribute attr, convert_attribute(a, desc, &resolver));
+      spec.attrs[a.name()] = std::move(attr);
+    }
+    spec.output_names.assign(np.output().begin(), np.output().end());
+    SLIMRT_RETURN_IF_ERROR(canonicalize_and_emit(b, std::move(spec)));
+  }
+
+  for (const auto& vi : gp.output()) {
+    auto it = b.values().find(vi.name());
+    if (it == b.values().end())
+      return invalid_argument("graph output '" + vi.name() + "' is not produced by any node, input or initializer");
+    g.add_output(it->second);
+  }
+  SLIMRT_RETURN_IF_ERROR(fold_cast_like_helpers(b));
+
+  if (options.infer_shapes) {
+    std::unique_ptr<ConstantEvaluator> eval = make_cpu_constant_evaluator();
+    ShapeInferenceOptions so;
+    so.evaluator = eval.get();
+    SLIMRT_RETURN_IF_ERROR(infer_shapes(g, so));
+    SLIMRT_RETURN_IF_ERROR(fold_cast_like_helpers(b));
+  }
+  return g;
+}
+
+}  // namespace
+}  // namespace onnx_import
+
+Result<Graph> import_onnx_bytes(const void* data, size_t size, const std::string& base_dir,
+                                const ImportOptions& options) {
+  onnx::ModelProto model;
+  const std::string label = "ONNX model (" + std::to_string(size) + " bytes in memory)";
+  SLIMRT_RETURN_IF_ERROR(onnx_import::parse_model(data, size, label, &model));
+  Result<Graph> g = onnx_import::import_model(model, base_dir, options);
+  if (!g.ok()) return g.status().with_context("importing " + label);
+  return g;
+}
+
+Result<Graph> import_onnx_file(const std::string& path, const ImportOptions& options) {
+  // Mapped, not read: the parsed model is the only copy held in memory.
+  SLIMRT_ASSIGN_OR_RETURN(std::shared_ptr<onnx_import::MappedFile> file,
+                          onnx_import::MappedFile::open(path, "ONNX model"));
+  const std::string label = "'" + path + "'";
+  onnx::ModelProto model;
+  SLIMRT_RETURN_IF_ERROR(onnx_import::parse_model(file->data(), file->size(), label, &model));
+  file.reset();
+  const std::string base_dir = std::filesystem::path(path).parent_path().string();
+  Result<Graph> g = onnx_import::import_model(model, base_dir, options);
+  if (!g.ok()) return g.status().with_context("importing '" + path + "'");
+  return g;
+}
+
 Result<Tensor> read_onnx_tensor_file(const std::string& path) {
-  return unsupported("TensorProto reading is not implemented yet: " + path);
+  SLIMRT_ASSIGN_OR_RETURN(std::string bytes, onnx_import::read_file(path, "TensorProto file"));
+  onnx::TensorProto proto;
+  if (!proto.ParseFromString(bytes))
+    return invalid_argument("'" + path + "' is not a valid serialized ONNX TensorProto (protobuf parse failed)");
+  onnx_import::ExternalDataResolver resolver(std::filesystem::path(path).parent_path().string());
+  const std::string what = "tensor '" + (proto.name().empty() ? path : proto.name()) + "'";
+  return onnx_import::tensor_from_proto(proto, what, &resolver);
 }
 
 }  // namespace slimrt

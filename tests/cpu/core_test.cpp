@@ -91,8 +91,33 @@ TEST(Dim, SymbolicArithmeticCancels) {
   EXPECT_EQ((b + s), (s + b));
   EXPECT_EQ((b - b), Dim(0));
   EXPECT_FALSE((b + Dim(1)).is_static());
+  EXPECT_EQ(b.as_symbol(), "batch");
+  EXPECT_FALSE((Dim(2) * b).as_symbol().has_value());
   EXPECT_EQ(shape_to_string(Shape{b, s, 768}), "[batch,seq,768]");
   EXPECT_EQ(dim_substitute(tokens, {{"batch", 2}, {"seq", 3}}), Dim(2 * 3 * 768));
+}
+
+TEST(Dim, SumsCancelLikeKvCacheShapes) {
+  Dim past = Dim::symbol("past"), seq = Dim::symbol("seq"), b = Dim::symbol("batch");
+  Dim total = past + seq;
+  EXPECT_EQ(total.to_string(), "past+seq");
+  EXPECT_EQ(total - past, seq);                          // key length - cache length
+  EXPECT_EQ(total - (total - seq), seq);                 // ((past+seq)-((past+seq)-seq))
+  EXPECT_EQ((seq - Dim(2)).to_string(), "seq-2");
+  EXPECT_EQ((Dim(2) - seq).to_string(), "-seq+2");
+  Dim tokens = b * total;                                 // batch*(past+seq), expanded
+  EXPECT_EQ(tokens.to_string(), "batch*past+batch*seq");
+  ASSERT_TRUE(tokens.divide(b).has_value());
+  EXPECT_EQ(*tokens.divide(b), total);
+  ASSERT_TRUE(tokens.divide(total).has_value());          // polynomial divisor
+  EXPECT_EQ(*tokens.divide(total), b);
+  EXPECT_FALSE(total.divide(seq).has_value());
+  EXPECT_FALSE((Dim(2) * seq + Dim(1)).divide(Dim(2)).has_value());
+  EXPECT_EQ((Dim(4) * seq + Dim(8)).divide(Dim(4)), seq + Dim(2));
+  EXPECT_EQ(total.symbols(), (std::vector<std::string>{"past", "seq"}));
+  EXPECT_EQ(dim_substitute(tokens, {{"batch", 2}, {"past", 5}, {"seq", 3}}), Dim(16));
+  EXPECT_EQ(Dim(0).to_string(), "0");
+  EXPECT_EQ(Dim(0), Dim(5) - Dim(5));
 }
 
 TEST(Tensor, AllocateWrapPoison) {

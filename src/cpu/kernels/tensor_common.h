@@ -1,0 +1,86 @@
+// Helpers shared by the tensor family's CPU kernels (src/cpu/kernels/tensor*.cpp).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "cpu/dispatch.h"
+#include "cpu/kernel_registry.h"
+
+namespace slimrt::cpu::tensor_kernels {
+
+// Row-major strides, in elements.
+inline std::vector<int64_t> strides_of(const std::vector<int64_t>& shape) {
+  std::vector<int64_t> s(shape.size(), 1);
+  for (size_t k = shape.size(); k-- > 1;) s[k - 1] = s[k] * shape[k];
+  return s;
+}
+
+inline int64_t product(const std::vector<int64_t>& shape, size_t from, size_t to) {
+  int64_t p = 1;
+  for (size_t k = from; k < to && k < shape.size(); ++k) p *= shape[k];
+  return p;
+}
+
+// Calls f(index) for every multi-index of `shape` in row-major order (once for a scalar,
+// never for an empty shape).
+template <typename F>
+void for_each_index(const std::vector<int64_t>& shape, F&& f) {
+  for (int64_t d : shape) {
+    if (d <= 0) return;
+  }
+  std::vector<int64_t> idx(shape.size(), 0);
+  while (true) {
+    f(idx);
+    size_t k = shape.size();
+    while (k > 0) {
+      --k;
+      if (++idx[k] < shape[k]) break;
+      idx[k] = 0;
+      if (k == 0) return;
+    }
+    if (shape.empty()) return;
+  }
+}
+
+// A normalized axis attribute; the shape inference already validated it.
+inline int64_t axis_attr(const Node& n, const char* name, int64_t def, int64_t rank) {
+  int64_t a = n.attr_int(name, def);
+  return a < 0 ? a + rank : a;
+}
+
+inline Status copy_bytes(KernelContext& ctx) {
+  const Tensor& in = *ctx.input(0);
+  Tensor& out = ctx.output(0);
+  if (in.bytes() != out.bytes()) return ctx.invalid("input and output sizes differ");
+  if (in.bytes()) std::memcpy(out.raw(), in.raw(), in.bytes());
+  return Status::OK();
+}
+
+// ONNX slice of one static axis: the first index and the element count.
+struct SliceRange {
+  int64_t start = 0;
+  int64_t count = 0;
+};
+
+inline SliceRange slice_range(int64_t dim, int64_t start, int64_t end, int64_t step) {
+  if (start < 0) start += dim;
+  if (end < 0) end += dim;
+  if (step > 0) {
+    start = std::clamp<int64_t>(start, 0, dim);
+    end = std::clamp<int64_t>(end, 0, dim);
+  } else {
+    start = std::clamp<int64_t>(start, 0, dim - 1);
+    end = std::clamp<int64_t>(end, -1, dim - 1);
+  }
+  // Unsigned magnitudes: steps as large as INT64_MIN/MAX must not overflow.
+  const uint64_t stride = step > 0 ? static_cast<uint64_t>(step) : 0 - static_cast<uint64_t>(step);
+  int64_t count = 0;
+  if (step > 0 && end > start) count = static_cast<int64_t>(static_cast<uint64_t>(end - start - 1) / stride + 1);
+  if (step < 0 && start > end) count = static_cast<int64_t>(static_cast<uint64_t>(start - end - 1) / stride + 1);
+  return {start, count};
+}
+
+}  // namespace slimrt::cpu::tensor_kernels

@@ -1,0 +1,66 @@
+// Helpers shared by the tensor op family's shape inference (src/ir/ops/tensor*.cpp).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ir/op_registry.h"
+
+namespace slimrt::tensor_ops {
+
+// Values are propagated only for integer tensors this small: they are shape subgraphs, not data.
+inline constexpr int64_t kMaxPropagatedElements = 1 << 12;
+
+// Slice bounds at or beyond this magnitude mean "to the end" (exporters write INT64_MAX,
+// INT32_MAX or -INT64_MAX); no real dim is that large.
+inline constexpr int64_t kHugeBound = int64_t{1} << 30;
+
+// Bool included: Equal -> Where chains over shape values (torch's expand(-1) export) need it.
+inline bool carries_value(DataType t) { return dtype_is_integer(t) || t == DataType::kBool; }
+
+inline std::string ints_to_string(const std::vector<int64_t>& v) {
+  std::string s = "[";
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
+  return s + "]";
+}
+
+// The length of a 1-D input when its shape is known and static; nullopt otherwise.
+inline std::optional<int64_t> input_length(const ShapeContext& ctx, size_t i) {
+  if (!ctx.has_shape(i)) return std::nullopt;
+  const Shape& s = ctx.input_shape(i);
+  if (s.size() == 0) return 1;
+  if (s.size() != 1) return std::nullopt;
+  return s[0].value();
+}
+
+// Normalizes a list of axes against `rank`, rejecting out-of-range and repeated axes.
+inline Status normalize_axes(const ShapeContext& ctx, const std::vector<int64_t>& axes, int64_t rank,
+                             std::vector<int64_t>* out) {
+  out->clear();
+  std::vector<bool> seen(static_cast<size_t>(rank), false);
+  for (int64_t a : axes) {
+    int64_t n = 0;
+    SLIMRT_RETURN_IF_ERROR(normalize_axis(ctx, a, rank, &n));
+    if (seen[static_cast<size_t>(n)]) return ctx.error("axis " + std::to_string(a) + " is repeated in " + ints_to_string(axes));
+    seen[static_cast<size_t>(n)] = true;
+    out->push_back(n);
+  }
+  return Status::OK();
+}
+
+// Sets output `i`'s known value when its dtype carries values and it is small.
+inline void maybe_set_value(ShapeContext& ctx, size_t i, DataType dtype, std::vector<Dim> value) {
+  if (carries_value(dtype) && static_cast<int64_t>(value.size()) <= kMaxPropagatedElements)
+    ctx.set_output_value(i, std::move(value));
+}
+
+// Element values of input i when it is an integer tensor of rank <= 1 whose values are known.
+inline const std::vector<Dim>* value_of(const ShapeContext& ctx, size_t i) {
+  if (!ctx.has_input(i) || !carries_value(ctx.input_dtype(i))) return nullptr;
+  if (ctx.has_shape(i) && ctx.input_rank(i) > 1) return nullptr;
+  return ctx.input_value(i);
+}
+
+}  // namespace slimrt::tensor_ops

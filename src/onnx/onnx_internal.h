@@ -1,0 +1,157 @@
+// Internals of the ONNX importer (slimrt_builder only: this header pulls in protobuf classes).
+//
+// model_reader.cpp  reads and parses files, checks IR version and opsets, maps external data.
+// tensor_proto.cpp  TensorProto -> Tensor (inline, typed fields, external data).
+// canonicalize.cpp  rewrites each node of an older opset into the IR's opset-21 form.
+// importer.cpp      builds the Graph: inputs, initializers, nodes, outputs; runs inference.
+#pragma once
+
+#include <onnx/onnx_pb.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "slimrt/graph.h"
+#include "slimrt/status.h"
+#include "slimrt/tensor.h"
+
+namespace slimrt::onnx_import {
+
+// The supported range of the importer.
+inline constexpr int64_t kMinIrVersion = 3;
+inline constexpr int64_t kMaxIrVersion = 10;
+inline constexpr int64_t kMinOpset = 1;
+inline constexpr int64_t kMaxOpset = 21;
+
+// A whole file mapped read-only. Tensors that point into it hold a shared_ptr in their deleter,
+// so the mapping lives as long as the last of them.
+class MappedFile {
+ public:
+  // `what` names the file's role in messages ("external data file", "ONNX model").
+  static Result<std::shared_ptr<MappedFile>> open(const std::string& path, const std::string& what);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  const uint8_t* data() const { return data_; }
+  uint64_t size() const { return size_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  MappedFile() = default;
+  std::string path_;
+  const uint8_t* data_ = nullptr;
+  uint64_t size_ = 0;
+};
+
+// Resolves external data files relative to one directory and shares one mapping per file.
+class ExternalDataResolver {
+ public:
+  explicit ExternalDataResolver(std::string base_dir) : base_dir_(std::move(base_dir)) {}
+  // `tensor_name` is for messages only.
+  Result<std::shared_ptr<MappedFile>> map(const std::string& location, const std::string& tensor_name);
+  const std::string& base_dir() const { return base_dir_; }
+
+ private:
+  std::string base_dir_;
+  std::map<std::string, std::shared_ptr<MappedFile>> files_;
+};
+
+// ONNX TensorProto.DataType -> slimrt DataType; nullopt for types slimrt does not handle.
+std::optional<DataType> dtype_from_onnx(int32_t onnx_type);
+// A readable name for any ONNX element type number ("int16", "string", "float8e4m3fn", ...).
+std::string onnx_dtype_name(int32_t onnx_type);
+// An ONNX type name as used by Cast-1..5's string `to` attribute ("FLOAT", "INT64").
+std::optional<int32_t> onnx_dtype_from_string(const std::string& name);
+
+// Converts a TensorProto. `what` names it in messages ("initializer 'w'", "attribute 'value' of
+// node 'c'"). External data goes through `resolver` (nullptr: external data is an error).
+Result<Tensor> tensor_from_proto(const onnx::TensorProto& proto, const std::string& what,
+                                 ExternalDataResolver* resolver);
+
+// Reads a whole regular file into memory, with kNotFound / kIoError messages naming the path.
+Result<std::string> read_file(const std::string& path, const std::string& what);
+
+// Parses a ModelProto, raising protobuf's total-bytes limit. `label` names the model in messages.
+Status parse_model(const void* data, size_t size, const std::string& label, onnx::ModelProto* model);
+// Checks the IR version and the opset imports; returns the default-domain opset (0 when the
+// model does not import the default domain).
+Result<int64_t> check_model_versions(const onnx::ModelProto& model, const std::string& label);
+
+// One node as the canonicalizer sees it: ONNX names resolved to Values, attributes converted.
+struct NodeSpec {
+  std::string op_type;
+  std::string name;
+  std::vector<Value*> inputs;               // nullptr for absent optional inputs
+  std::map<std::string, Attribute> attrs;
+  std::vector<std::string> output_names;    // "" for absent optional outputs
+};
+
+// Where canonicalization puts what it makes: helper nodes, constants, the final node.
+class GraphBuilder {
+ public:
+  GraphBuilder(Graph& g, int64_t opset, std::set<std::string> reserved_names)
+      : g_(g), opset_(opset), reserved_(std::move(reserved_names)) {}
+
+  Graph& graph() { return g_; }
+  int64_t opset() const { return opset_; }
+
+  // A constant Value with a name that cannot clash with any name of the ONNX model.
+  Value* constant(const std::string& hint, Tensor t);
+  Value* int64_constant(const std::string& hint, const std::vector<int64_t>& v, bool scalar = false);
+  Value* float_constant(const std::string& hint, const std::vector<float>& v, bool scalar = false);
+  // A node whose outputs are fresh internal values; checks the op is supported.
+  Result<Node*> helper_node(const std::string& op_type, const std::string& name,
+                            const std::vector<Value*>& inputs, size_t num_outputs,
+                            const std::map<std::string, Attribute>& attrs = {});
+  // Emits the final node of a spec: outputs named as in the ONNX model.
+  Result<Node*> emit(NodeSpec spec);
+
+  // ONNX name -> Value, for node inputs and graph outputs.
+  std::map<std::string, Value*>& values() { return values_; }
+
+  // Infers shapes of everything built so far, so a rewrite can learn an input's rank (legacy
+  // broadcasting). Errors are returned; nothing is reported twice (inference runs again later).
+  Status infer_so_far();
+
+  // Helper nodes added to cast a float constant to another input's dtype (CastLike). After
+  // inference they are replaced by converted constants.
+  std::vector<Node*>& cast_like_nodes() { return cast_like_; }
+
+  // ONNX names read by some node or listed as graph outputs: optional outputs outside this set
+  // are dropped (Dropout's mask, BatchNormalization's training statistics).
+  std::set<std::string>& used_names() { return used_; }
+
+ private:
+  std::string fresh_name(const std::string& hint);
+  Graph& g_;
+  int64_t opset_;
+  std::set<std::string> reserved_;
+  std::map<std::string, Value*> values_;
+  std::vector<Node*> cast_like_;
+  std::set<std::string> used_;
+};
+
+// The IR op an ONNX op becomes (Upsample -> Resize, Scatter -> ScatterElements; others keep
+// their name). Constant becomes an initializer and has no IR op.
+std::string canonical_op_type(const std::string& onnx_op);
+// kUnsupported for a node whose op slimrt lacks; names the node, op, opset and where the list of
+// supported ops is. `others` lists further unsupported op types of the same model.
+Status unsupported_op_error(const std::string& node_name, const std::string& op, int64_t opset,
+                            const std::vector<std::string>& others = {});
+
+// Rewrites `spec` (any opset from 1 to 21) into the canonical form and emits it.
+Status canonicalize_and_emit(GraphBuilder& b, NodeSpec spec);
+
+// Converts a scalar/vector constant to another dtype (float, integer or bool).
+Result<Tensor> convert_constant(const Tensor& src, DataType to);
+
+// Replaces CastLike helpers whose target dtype is now known by converted constants.
+Status fold_cast_like_helpers(GraphBuilder& b);
+
+}  // namespace slimrt::onnx_import

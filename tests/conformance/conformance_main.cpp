@@ -1,0 +1,325 @@
+// slimrt_conformance: runs the ONNX backend test data (Debian package libonnx-testdata) on the
+// slimrt CPU backend and reports pass / fail / unsupported / skipped per case.
+//
+//   slimrt_conformance                                  # every suite, summary on stdout
+//   slimrt_conformance --filter 'test_conv' --verbose   # one family, a line per case
+//   slimrt_conformance --json-out results.json
+//
+// docs/conformance.md describes the classification and the skip-list policy. Each case runs in
+// a forked child so that a crash or a hang in one kernel is a failed case, not a lost run.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "case_runner.h"
+#include "compare.h"
+
+namespace fs = std::filesystem;
+using namespace slimrt::conformance;
+
+namespace {
+
+constexpr const char* kDefaultSuites[] = {"node", "pytorch-converted", "pytorch-operator", "simple"};
+
+struct SkipEntry {
+  std::string reason;
+  bool used = false;
+};
+
+// Lines "test_name  # reason" or "suite/test_name  # reason"; blank lines and lines starting
+// with '#' are comments. An entry without a reason is rejected: every skip must say why.
+bool load_skip_list(const std::string& path, std::map<std::string, SkipEntry>* out, std::string* error) {
+  std::ifstream in(path);
+  if (!in) {
+    *error = "cannot open skip list " + path;
+    return false;
+  }
+  std::string line;
+  int line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    const size_t first = line.find_first_not_of(" \t");
+    if (first == std::string::npos || line[first] == '#') continue;
+    const size_t hash = line.find('#', first);
+    std::string name = line.substr(first, hash == std::string::npos ? std::string::npos : hash - first);
+    name.erase(name.find_last_not_of(" \t\r") + 1);
+    std::string reason = hash == std::string::npos ? "" : line.substr(hash + 1);
+    reason.erase(0, reason.find_first_not_of(" \t"));
+    reason.erase(reason.find_last_not_of(" \t\r") + 1);
+    if (reason.empty()) {
+      *error = fmt::format("{}:{}: skip entry '{}' has no '# reason'", path, line_no, name);
+      return false;
+    }
+    (*out)[name] = SkipEntry{reason, false};
+  }
+  return true;
+}
+
+const char* signal_label(int sig) {
+  const char* s = strsignal(sig);
+  return s ? s : "unknown signal";
+}
+
+// Runs the case in a child process; the child sends its result back as JSON through a pipe.
+CaseResult run_case_isolated(const CaseSpec& spec, const RunCaseOptions& options, int timeout_s) {
+  std::fflush(stdout);
+  std::fflush(stderr);
+  int fds[2];
+  if (pipe(fds) != 0) return run_case(spec, options);
+  const pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return run_case(spec, options);
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    if (timeout_s > 0) alarm(static_cast<unsigned>(timeout_s));
+    const std::string text = case_result_to_json(run_case(spec, options)).dump();
+    size_t off = 0;
+    while (off < text.size()) {
+      const ssize_t n = write(fds[1], text.data() + off, text.size() - off);
+      if (n <= 0) break;
+      off += static_cast<size_t>(n);
+    }
+    close(fds[1]);
+    std::fflush(stdout);
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string text;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = read(fds[0], buf, sizeof(buf));
+    if (n <= 0) break;
+    text.append(buf, static_cast<size_t>(n));
+  }
+  close(fds[0]);
+  int wstatus = 0;
+  waitpid(pid, &wstatus, 0);
+
+  CaseResult r;
+  r.suite = spec.suite;
+  r.name = spec.name;
+  r.status = CaseStatus::kFail;
+  if (WIFSIGNALED(wstatus)) {
+    const int sig = WTERMSIG(wstatus);
+    r.ops = model_op_types((fs::path(spec.dir) / "model.onnx").string());
+    r.stage = "crash";
+    r.message = sig == SIGALRM ? fmt::format("crash: timed out after {} s", timeout_s)
+                               : fmt::format("crash: killed by signal {} ({})", sig, signal_label(sig));
+    return r;
+  }
+  try {
+    return case_result_from_json(nlohmann::json::parse(text));
+  } catch (const std::exception& e) {
+    r.stage = "crash";
+    r.message = fmt::format("crash: child exited with status {} and no result ({})",
+                            WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1, e.what());
+    return r;
+  }
+}
+
+struct Counts {
+  int pass = 0, fail = 0, unsupported = 0, skipped = 0;
+  void add(CaseStatus s) {
+    switch (s) {
+      case CaseStatus::kPass: ++pass; break;
+      case CaseStatus::kFail: ++fail; break;
+      case CaseStatus::kUnsupported: ++unsupported; break;
+      case CaseStatus::kSkipped: ++skipped; break;
+    }
+  }
+};
+
+std::string one_line(std::string s, size_t max_len) {
+  std::replace(s.begin(), s.end(), '\n', ' ');
+  if (s.size() > max_len) s = s.substr(0, max_len - 3) + "...";
+  return s;
+}
+
+void print_summary(const std::vector<CaseResult>& results, const std::vector<std::string>& suites,
+                   int max_failures_listed) {
+  std::map<std::string, Counts> by_suite;
+  Counts total;
+  for (const CaseResult& r : results) {
+    by_suite[r.suite].add(r.status);
+    total.add(r.status);
+  }
+  fmt::print("\n{:<20} {:>6} {:>6} {:>12} {:>8}\n", "suite", "pass", "fail", "unsupported", "skipped");
+  for (const std::string& s : suites) {
+    const Counts& c = by_suite[s];
+    fmt::print("{:<20} {:>6} {:>6} {:>12} {:>8}\n", s, c.pass, c.fail, c.unsupported, c.skipped);
+  }
+  fmt::print("{:<20} {:>6} {:>6} {:>12} {:>8}\n", "total", total.pass, total.fail, total.unsupported,
+             total.skipped);
+  const int supported = total.pass + total.fail;
+  if (supported > 0) {
+    fmt::print("pass rate of supported cases: {:.2f}% ({}/{})\n", 100.0 * total.pass / supported, total.pass,
+               supported);
+  }
+
+  // Which ops the failures involve, so they can be routed to the family that owns them.
+  std::map<std::string, int> fail_ops;
+  std::vector<const CaseResult*> failures;
+  for (const CaseResult& r : results) {
+    if (r.status != CaseStatus::kFail) continue;
+    failures.push_back(&r);
+    for (const std::string& op : r.ops) ++fail_ops[op];
+  }
+  if (!failures.empty()) {
+    fmt::print("\nfailing cases ({}):\n", failures.size());
+    int listed = 0;
+    for (const CaseResult* r : failures) {
+      if (listed++ == max_failures_listed) {
+        fmt::print("  ... and {} more (--json-out has them all)\n", failures.size() - max_failures_listed);
+        break;
+      }
+      fmt::print("  {:<44} {}\n", r->name, one_line(r->message, 150));
+    }
+    std::vector<std::pair<int, std::string>> ranked;
+    for (const auto& [op, n] : fail_ops) ranked.emplace_back(-n, op);
+    std::sort(ranked.begin(), ranked.end());
+    std::string line;
+    for (const auto& [neg, op] : ranked) line += fmt::format("{}{} {}", line.empty() ? "" : ", ", op, -neg);
+    fmt::print("ops in failing cases: {}\n", one_line(line, 600));
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Runs the ONNX backend conformance test data on the slimrt CPU backend"};
+  std::string data_dir = SLIMRT_ONNX_TESTDATA_DEFAULT;
+  std::string skip_list = SLIMRT_CONFORMANCE_SKIP_LIST_DEFAULT;
+  std::vector<std::string> suites;
+  std::string filter;
+  std::string json_out;
+  bool verbose = false;
+  bool no_fork = false;
+  int timeout_s = 300;
+  int max_listed = 30;
+  double rtol = kDefaultRtol;
+  double atol = kDefaultAtol;
+  app.add_option("--data", data_dir, "libonnx-testdata data directory")->capture_default_str();
+  app.add_option("--suite", suites, "suite(s) to run (default: node pytorch-converted pytorch-operator simple)")
+      ->delimiter(',');
+  app.add_option("--filter", filter, "ECMAScript regex searched in case names");
+  app.add_option("--skip-list", skip_list, "reviewed skip list")->capture_default_str();
+  app.add_option("--json-out", json_out, "write every case's result as JSON");
+  app.add_option("--timeout", timeout_s, "seconds per case before it counts as failed (0: none)")
+      ->capture_default_str();
+  app.add_option("--max-listed", max_listed, "failing cases listed in the summary")->capture_default_str();
+  app.add_option("--rtol", rtol, "relative tolerance")->capture_default_str();
+  app.add_option("--atol", atol, "absolute tolerance")->capture_default_str();
+  app.add_flag("--verbose,-v", verbose, "print a line per case");
+  app.add_flag("--no-fork", no_fork, "run cases in this process (for debuggers)");
+  CLI11_PARSE(app, argc, argv);
+  if (suites.empty()) suites.assign(std::begin(kDefaultSuites), std::end(kDefaultSuites));
+
+  std::map<std::string, SkipEntry> skips;
+  if (!skip_list.empty()) {
+    std::string error;
+    if (!load_skip_list(skip_list, &skips, &error)) {
+      fmt::print(stderr, "slimrt_conformance: {}\n", error);
+      return 2;
+    }
+  }
+  std::regex filter_re;
+  try {
+    filter_re = std::regex(filter.empty() ? std::string(".") : filter);
+  } catch (const std::regex_error& e) {
+    fmt::print(stderr, "slimrt_conformance: bad --filter '{}': {}\n", filter, e.what());
+    return 2;
+  }
+
+  std::vector<CaseSpec> cases;
+  for (const std::string& suite : suites) {
+    const fs::path suite_dir = fs::path(data_dir) / suite;
+    if (!fs::is_directory(suite_dir)) {
+      fmt::print(stderr, "slimrt_conformance: no suite directory {}\n", suite_dir.string());
+      return 2;
+    }
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(suite_dir)) {
+      if (entry.is_directory()) names.push_back(entry.path().filename().string());
+    }
+    std::sort(names.begin(), names.end());
+    for (const std::string& name : names) {
+      if (std::regex_search(name, filter_re)) cases.push_back({suite, name, (suite_dir / name).string()});
+    }
+  }
+
+  RunCaseOptions options;
+  options.rtol = rtol;
+  options.atol = atol;
+  options.verbose = verbose;
+  std::vector<CaseResult> results;
+  for (const CaseSpec& spec : cases) {
+    CaseResult r;
+    auto skip = skips.find(spec.suite + "/" + spec.name);
+    if (skip == skips.end()) skip = skips.find(spec.name);
+    if (skip != skips.end()) {
+      skip->second.used = true;
+      r.suite = spec.suite;
+      r.name = spec.name;
+      r.status = CaseStatus::kSkipped;
+      r.stage = "skip-list";
+      r.message = "skipped: " + skip->second.reason;
+      r.ops = model_op_types((fs::path(spec.dir) / "model.onnx").string());
+    } else {
+      r = no_fork ? run_case(spec, options) : run_case_isolated(spec, options, timeout_s);
+    }
+    if (verbose) {
+      fmt::print("{:<12} {}/{} ({:.2f} s){}{}\n", case_status_name(r.status), spec.suite, spec.name, r.seconds,
+                 r.message.empty() ? "" : ": ", one_line(r.message, 200));
+    }
+    results.push_back(std::move(r));
+  }
+
+  // A skip entry that matches nothing is stale (renamed case, or a mistyped name); report it so
+  // the list stays honest. Only meaningful when nothing was filtered out.
+  if (filter.empty() && suites.size() == std::size(kDefaultSuites)) {
+    for (const auto& [name, entry] : skips) {
+      if (!entry.used) fmt::print("warning: skip-list entry '{}' matches no case\n", name);
+    }
+  }
+
+  print_summary(results, suites, max_listed);
+
+  if (!json_out.empty()) {
+    nlohmann::json j;
+    j["data_dir"] = data_dir;
+    j["rtol"] = rtol;
+    j["atol"] = atol;
+    j["cases"] = nlohmann::json::array();
+    for (const CaseResult& r : results) j["cases"].push_back(case_result_to_json(r));
+    std::ofstream out(json_out);
+    out << j.dump(1) << "\n";
+    if (!out) {
+      fmt::print(stderr, "slimrt_conformance: cannot write {}\n", json_out);
+      return 2;
+    }
+  }
+
+  Counts total;
+  for (const CaseResult& r : results) total.add(r.status);
+  fmt::print("conformance: {} passed, {} failed, {} unsupported, {} skipped\n", total.pass, total.fail,
+             total.unsupported, total.skipped);
+  return total.fail == 0 ? 0 : 1;
+}
