@@ -8,83 +8,21 @@
 #include <limits>
 
 #include "slimrt/graph.h"
+#include "support/elementwise_reference.h"
 #include "support/test_util.h"
 
 namespace slimrt {
 namespace {
 
+using testing::make;
 using testing::make_rng;
+using testing::ref_nary;
+using testing::set_from_double;
+using testing::values_of;
 using testing::max_abs_diff;
 using testing::random_tensor;
 using testing::rel_l2;
 using testing::run_single_op;
-
-void put(Tensor& t, int64_t i, double v) {
-  switch (t.dtype()) {
-    case DataType::kFloat32: t.data<float>()[i] = static_cast<float>(v); break;
-    case DataType::kFloat64: t.data<double>()[i] = v; break;
-    case DataType::kFloat16: t.data<uint16_t>()[i] = float_to_half(static_cast<float>(v)); break;
-    case DataType::kBFloat16: t.data<uint16_t>()[i] = float_to_bfloat16(static_cast<float>(v)); break;
-    case DataType::kInt8: t.data<int8_t>()[i] = static_cast<int8_t>(v); break;
-    case DataType::kUInt8: t.data<uint8_t>()[i] = static_cast<uint8_t>(v); break;
-    case DataType::kInt32: t.data<int32_t>()[i] = static_cast<int32_t>(v); break;
-    case DataType::kInt64: t.data<int64_t>()[i] = static_cast<int64_t>(v); break;
-    case DataType::kBool: t.data<uint8_t>()[i] = v != 0 ? 1 : 0; break;
-    case DataType::kUndefined: break;
-  }
-}
-
-Tensor make(DataType dt, const std::vector<int64_t>& shape, const std::vector<double>& v) {
-  Tensor t = Tensor::allocate(dt, shape).value();
-  for (size_t i = 0; i < v.size(); ++i) put(t, static_cast<int64_t>(i), v[i]);
-  return t;
-}
-
-std::vector<double> values_of(const Tensor& t) {
-  std::vector<double> v(static_cast<size_t>(t.numel()));
-  for (int64_t i = 0; i < t.numel(); ++i) v[static_cast<size_t>(i)] = t.get_as_double(i);
-  return v;
-}
-
-std::vector<int64_t> broadcast(const std::vector<std::vector<int64_t>>& shapes) {
-  size_t rank = 0;
-  for (const auto& s : shapes) rank = std::max(rank, s.size());
-  std::vector<int64_t> out(rank, 1);
-  for (const auto& s : shapes) {
-    for (size_t k = 0; k < s.size(); ++k) {
-      if (s[k] != 1) out[rank - s.size() + k] = s[k];
-    }
-  }
-  return out;
-}
-
-int64_t source_index(const std::vector<int64_t>& out, int64_t flat, const std::vector<int64_t>& in) {
-  int64_t idx = 0, stride = 1;
-  for (size_t k = out.size(); k-- > 0;) {
-    const int64_t coord = flat % out[k];
-    flat /= out[k];
-    const size_t lead = out.size() - in.size();
-    if (k >= lead) {
-      const int64_t d = in[k - lead];
-      if (d != 1) idx += coord * stride;
-      stride *= d;
-    }
-  }
-  return idx;
-}
-
-Tensor ref_nary(const std::vector<Tensor>& ins, DataType dt, const std::function<double(const std::vector<double>&)>& f) {
-  std::vector<std::vector<int64_t>> shapes;
-  for (const Tensor& t : ins) shapes.push_back(t.shape());
-  const std::vector<int64_t> out_shape = broadcast(shapes);
-  Tensor out = Tensor::allocate(dt, out_shape).value();
-  std::vector<double> args(ins.size());
-  for (int64_t i = 0; i < out.numel(); ++i) {
-    for (size_t j = 0; j < ins.size(); ++j) args[j] = ins[j].get_as_double(source_index(out_shape, i, ins[j].shape()));
-    put(out, i, f(args));
-  }
-  return out;
-}
 
 // ---- variadic --------------------------------------------------------------------------------------
 
@@ -256,8 +194,9 @@ TEST(ElementwiseCast, EveryPairOfDtypes) {
     const Tensor x0 = make(from, {static_cast<int64_t>(vals.size())}, vals);
     Tensor x = x0;
     if (dtype_is_float(from)) {
-      x = make(from, {static_cast<int64_t>(vals.size() + float_extra.size())}, vals);
-      for (size_t i = 0; i < float_extra.size(); ++i) put(x, static_cast<int64_t>(vals.size() + i), float_extra[i]);
+      std::vector<double> all = vals;
+      all.insert(all.end(), float_extra.begin(), float_extra.end());
+      x = make(from, {static_cast<int64_t>(all.size())}, all);
     }
     for (DataType to : kAllDataTypes) {
       auto r = run_single_op("Cast", {x}, {{"to", static_cast<int64_t>(to)}});
@@ -370,7 +309,7 @@ TEST(ElementwiseShapes, SymbolicBroadcastAndDtypes) {
 // Builds `op(inputs)` where each input is an int64 graph input of rank <= 1 with a known value.
 struct ValueGraph {
   Graph g;
-  Value* input(const std::vector<Dim>& v, bool scalar = false) {
+  Value* inset_from_double(const std::vector<Dim>& v, bool scalar = false) {
     Value* in = g.add_input("v" + std::to_string(g.inputs().size()), DataType::kInt64,
                             scalar ? Shape{} : Shape{static_cast<int64_t>(v.size())});
     in->set_known_value(v);
@@ -391,67 +330,73 @@ TEST(ElementwiseShapes, ValuePropagationForShapeSubgraphs) {
   {
     // BERT: Reshape target [batch, seq, 12, Div(768, 12)] and batch*seq surviving Mul.
     ValueGraph vg;
-    const auto* q = vg.run("Div", {vg.input({768}), vg.input({12}, true)});
+    const auto* q = vg.run("Div", {vg.inset_from_double({768}), vg.inset_from_double({12}, true)});
     ASSERT_TRUE(q);
     EXPECT_EQ(*q, (std::vector<Dim>{64}));
-    const auto* p = vg.run("Mul", {vg.input({batch}), vg.input({seq})});
+    const auto* p = vg.run("Mul", {vg.inset_from_double({batch}), vg.inset_from_double({seq})});
     ASSERT_TRUE(p);
     EXPECT_EQ(*p, (std::vector<Dim>{batch * seq}));
-    const auto* d = vg.run("Div", {vg.input({batch * seq, Dim(7), Dim(-7)}), vg.input({seq, Dim(2), Dim(2)})});
+    const auto* d = vg.run("Div", {vg.inset_from_double({batch * seq, Dim(7), Dim(-7)}), vg.inset_from_double({seq, Dim(2), Dim(2)})});
     ASSERT_TRUE(d);
     EXPECT_EQ(*d, (std::vector<Dim>{batch, 3, -3}));
-    EXPECT_EQ(vg.run("Div", {vg.input({batch}), vg.input({2})}), nullptr);  // not exact
-    EXPECT_EQ(vg.run("Div", {vg.input({5}), vg.input({0})}), nullptr);
+    EXPECT_EQ(vg.run("Div", {vg.inset_from_double({batch}), vg.inset_from_double({2})}), nullptr);  // not exact
+    EXPECT_EQ(vg.run("Div", {vg.inset_from_double({5}), vg.inset_from_double({0})}), nullptr);
   }
   {
     ValueGraph vg;
-    const auto* s = vg.run("Mul", {vg.input({2}, true), vg.input({batch, seq, 3})});
+    const auto* s = vg.run("Mul", {vg.inset_from_double({2}, true), vg.inset_from_double({batch, seq, 3})});
     ASSERT_TRUE(s);
     EXPECT_EQ(*s, (std::vector<Dim>{batch * Dim(2), seq * Dim(2), 6}));
-    const auto* a = vg.run("Add", {vg.input({seq}), vg.input({seq})});
+    const auto* a = vg.run("Add", {vg.inset_from_double({seq}), vg.inset_from_double({seq})});
     ASSERT_TRUE(a);
     EXPECT_EQ(*a, (std::vector<Dim>{seq * Dim(2)}));
-    const auto* sub = vg.run("Sub", {vg.input({seq, 10}), vg.input({1})});
+    const auto* sub = vg.run("Sub", {vg.inset_from_double({seq, 10}), vg.inset_from_double({1})});
     ASSERT_TRUE(sub);
     EXPECT_EQ((*sub)[1], Dim(9));
     EXPECT_EQ((*sub)[0], seq - Dim(1));
-    const auto* neg = vg.run("Neg", {vg.input({batch, -4})});
+    const auto* neg = vg.run("Neg", {vg.inset_from_double({batch, -4})});
     ASSERT_TRUE(neg);
     EXPECT_EQ(*neg, (std::vector<Dim>{batch * Dim(-1), 4}));
-    const auto* abs = vg.run("Abs", {vg.input({batch * Dim(-1), -4, 5})});
+    const auto* abs = vg.run("Abs", {vg.inset_from_double({batch * Dim(-1), -4, 5})});
     ASSERT_TRUE(abs);
     EXPECT_EQ(*abs, (std::vector<Dim>{batch, 4, 5}));
   }
   {
     ValueGraph vg;
-    const auto* mx = vg.run("Max", {vg.input({3, 9, batch}), vg.input({5, 2, batch}), vg.input({4}, true)});
+    const auto* mx = vg.run("Max", {vg.inset_from_double({3, 9, batch}), vg.inset_from_double({5, 2, batch}), vg.inset_from_double({4}, true)});
     EXPECT_EQ(mx, nullptr);  // Max(batch, 4) is not decidable
-    const auto* mx2 = vg.run("Max", {vg.input({3, 9}), vg.input({5, 2})});
+    const auto* mx2 = vg.run("Max", {vg.inset_from_double({3, 9}), vg.inset_from_double({5, 2})});
     ASSERT_TRUE(mx2);
     EXPECT_EQ(*mx2, (std::vector<Dim>{5, 9}));
-    const auto* mn = vg.run("Min", {vg.input({3, batch}), vg.input({5, batch})});
+    const auto* mn = vg.run("Min", {vg.inset_from_double({3, batch}), vg.inset_from_double({5, batch})});
     ASSERT_TRUE(mn);
     EXPECT_EQ(*mn, (std::vector<Dim>{3, batch}));
-    const auto* eq = vg.run("Equal", {vg.input({batch, 3, 4}), vg.input({batch, 3, 5})});
+    const auto* eq = vg.run("Equal", {vg.inset_from_double({batch, 3, 4}), vg.inset_from_double({batch, 3, 5})});
     ASSERT_TRUE(eq);
     EXPECT_EQ(*eq, (std::vector<Dim>{1, 1, 0}));
-    EXPECT_EQ(vg.run("Equal", {vg.input({batch}), vg.input({seq})}), nullptr);
+    EXPECT_EQ(vg.run("Equal", {vg.inset_from_double({batch}), vg.inset_from_double({seq})}), nullptr);
   }
   {
     // Where(Equal(shape, -1), ones, shape): the Expand-shape pattern of exporters.
     ValueGraph vg;
     Value* cond = vg.g.add_initializer("c", Tensor::from_vector<uint8_t>(DataType::kBool, {3}, {1, 0, 1}));
-    const auto* w = vg.run("Where", {cond, vg.input({batch, seq, 768}), vg.input({1}, true)});
+    const auto* w = vg.run("Where", {cond, vg.inset_from_double({batch, seq, 768}), vg.inset_from_double({1}, true)});
     ASSERT_TRUE(w);
     EXPECT_EQ(*w, (std::vector<Dim>{batch, 1, 768}));
-    const auto* c = vg.run("Cast", {vg.input({batch, 300})}, {{"to", static_cast<int64_t>(DataType::kInt32)}});
+    const auto* c = vg.run("Cast", {vg.inset_from_double({batch, 300})}, {{"to", static_cast<int64_t>(DataType::kInt32)}});
     ASSERT_TRUE(c);
     EXPECT_EQ(*c, (std::vector<Dim>{batch, 300}));
-    const auto* c8 = vg.run("Cast", {vg.input({300})}, {{"to", static_cast<int64_t>(DataType::kUInt8)}});
+    const auto* c8 = vg.run("Cast", {vg.inset_from_double({300})}, {{"to", static_cast<int64_t>(DataType::kUInt8)}});
     ASSERT_TRUE(c8);
     EXPECT_EQ(*c8, (std::vector<Dim>{44}));
-    EXPECT_EQ(vg.run("Cast", {vg.input({batch})}, {{"to", static_cast<int64_t>(DataType::kFloat32)}}), nullptr);
-    const auto* id = vg.run("Identity", {vg.input({seq, 2})});
+    // int -> float keeps exact integer values (torch.arange(seq) exports through a float Cast),
+    // but not one float32 cannot hold exactly.
+    const auto* cf = vg.run("Cast", {vg.inset_from_double({batch, 7})}, {{"to", static_cast<int64_t>(DataType::kFloat32)}});
+    ASSERT_TRUE(cf);
+    EXPECT_EQ(*cf, (std::vector<Dim>{batch, 7}));
+    EXPECT_EQ(vg.run("Cast", {vg.inset_from_double({(int64_t{1} << 24) + 1})}, {{"to", static_cast<int64_t>(DataType::kFloat32)}}),
+              nullptr);
+    const auto* id = vg.run("Identity", {vg.inset_from_double({seq, 2})});
     ASSERT_TRUE(id);
     EXPECT_EQ(*id, (std::vector<Dim>{seq, 2}));
   }

@@ -327,3 +327,70 @@ TEST(SymbolicShapes, InconsistentReshapeNamesNodeAndShapes) {
 
 }  // namespace
 }  // namespace slimrt
+
+namespace slimrt {
+namespace {
+
+// torch.arange(seq) exports as Range(0.0, Cast<float>(Gather(Shape(x), 1)), 1.0), and
+// x.expand(batch, -1, -1) as Expand(x, Where(Equal(shape, -1), Shape(x), shape)). Both must keep
+// batch and seq rather than fall back to fresh run-time dims.
+TEST(SymbolicShapes, FloatArangeAndExpandMinusOne) {
+  Builder b;
+  Value* ids = b.g.add_input("ids", DataType::kInt64, Shape{kBatch, kSeq});
+  Value* shape = b.node("Shape", {ids});
+  Value* seq = b.node("Gather", {shape, b.constant(scalar_i64(1))}, {{"axis", int64_t{0}}});
+  Value* seq_f = b.node("Cast", {seq}, {{"to", static_cast<int64_t>(DataType::kFloat32)}});
+  Value* zero = b.constant(Tensor::from_vector<float>(DataType::kFloat32, {}, {0.0f}));
+  Value* one = b.constant(Tensor::from_vector<float>(DataType::kFloat32, {}, {1.0f}));
+  Value* pos = b.node("Range", {zero, seq_f, one});
+  Value* pos3 = b.node("Unsqueeze", {pos, b.ints({0, 2})});                   // [1, seq, 1]
+  Value* target = b.node("Concat", {b.node("Unsqueeze", {b.node("Gather", {shape, b.constant(scalar_i64(0))}), b.ints({0})}),
+                                    b.ints({-1, -1})}, {{"axis", int64_t{0}}});  // [batch, -1, -1]
+  Value* keep = b.node("Equal", {target, b.ints({-1, -1, -1})});
+  Value* dims = b.node("Where", {keep, b.node("Shape", {pos3}), target});
+  Value* expanded = b.node("Expand", {pos3, dims});
+  b.g.add_output(expanded);
+  ASSERT_TRUE(infer_shapes(b.g).ok());
+  expect_value(seq_f, {kSeq});
+  expect_shape(pos, {kSeq});
+  expect_value(keep, {Dim(0), Dim(1), Dim(1)});
+  expect_shape(expanded, {kBatch, kSeq, Dim(1)});
+
+  auto exe = create_backend("cpu").value()->prepare(b.g);
+  ASSERT_TRUE(exe.ok());
+  auto rng = make_rng();
+  std::vector<NamedTensor> outs;
+  ASSERT_TRUE(exe.value()->run({{"ids", random_tensor(DataType::kInt64, {2, 5}, rng, 0, 9)}}, &outs).ok());
+  ASSERT_EQ(outs[0].tensor.shape(), (std::vector<int64_t>{2, 5, 1}));
+  for (int64_t bi = 0; bi < 2; ++bi) {
+    for (int64_t s = 0; s < 5; ++s) EXPECT_EQ(outs[0].tensor.data<float>()[bi * 5 + s], static_cast<float>(s));
+  }
+}
+
+// A float Range whose bounds are not exact integers keeps a fresh dim at build time and gets the
+// exact length at run time; an int -> float Cast of a value too large for float32 drops it.
+TEST(SymbolicShapes, InexactFloatValuesAreNotPropagated) {
+  Builder b;
+  Value* x = b.g.add_input("x", DataType::kFloat32, Shape{kSeq});
+  Value* half = b.constant(Tensor::from_vector<float>(DataType::kFloat32, {}, {0.5f}));
+  Value* limit = b.node("Cast", {b.node("Gather", {b.node("Shape", {x}), b.constant(scalar_i64(0))})},
+                        {{"to", static_cast<int64_t>(DataType::kFloat32)}});
+  Value* r = b.node("Range", {half, limit, b.constant(Tensor::from_vector<float>(DataType::kFloat32, {}, {1.0f}))});
+  Value* big = b.node("Cast", {b.constant(scalar_i64((int64_t{1} << 24) + 1))}, {{"to", static_cast<int64_t>(DataType::kFloat32)}});
+  b.g.add_output(r);
+  b.g.add_output(big);
+  ASSERT_TRUE(infer_shapes(b.g).ok());
+  ASSERT_TRUE(r->has_shape());
+  EXPECT_FALSE(r->shape()[0].is_static());
+  EXPECT_NE(r->shape()[0], kSeq);
+  EXPECT_EQ(big->known_value(), nullptr);
+  auto exe = create_backend("cpu").value()->prepare(b.g);
+  std::vector<NamedTensor> outs;
+  auto rng = make_rng();
+  ASSERT_TRUE(exe.value()->run({{"x", random_tensor(DataType::kFloat32, {4}, rng)}}, &outs).ok());
+  EXPECT_EQ(outs[0].tensor.shape(), (std::vector<int64_t>{4}));  // 0.5, 1.5, 2.5, 3.5
+  EXPECT_EQ(outs[0].tensor.data<float>()[3], 3.5f);
+}
+
+}  // namespace
+}  // namespace slimrt

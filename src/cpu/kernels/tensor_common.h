@@ -8,6 +8,7 @@
 
 #include "cpu/dispatch.h"
 #include "cpu/kernel_registry.h"
+#include "ir/ops/tensor_common.h"
 
 namespace slimrt::cpu::tensor_kernels {
 
@@ -59,28 +60,6 @@ inline Status copy_bytes(KernelContext& ctx) {
   return Status::OK();
 }
 
-// ONNX slice of one static axis: the first index and the element count.
-struct SliceRange {
-  int64_t start = 0;
-  int64_t count = 0;
-};
-
-inline SliceRange slice_range(int64_t dim, int64_t start, int64_t end, int64_t step) {
-  if (start < 0) start += dim;
-  if (end < 0) end += dim;
-  if (step > 0) {
-    start = std::clamp<int64_t>(start, 0, dim);
-    end = std::clamp<int64_t>(end, 0, dim);
-  } else {
-    start = std::clamp<int64_t>(start, 0, dim - 1);
-    end = std::clamp<int64_t>(end, -1, dim - 1);
-  }
-  // Unsigned magnitudes: steps as large as INT64_MIN/MAX must not overflow.
-  const uint64_t stride = step > 0 ? static_cast<uint64_t>(step) : 0 - static_cast<uint64_t>(step);
-  int64_t count = 0;
-  if (step > 0 && end > start) count = static_cast<int64_t>(static_cast<uint64_t>(end - start - 1) / stride + 1);
-  if (step < 0 && start > end) count = static_cast<int64_t>(static_cast<uint64_t>(start - end - 1) / stride + 1);
-  return {start, count};
-}
+using tensor_ops::slice_range;  // shared with shape inference (src/ir/ops/tensor_common.h)
 
 }  // namespace slimrt::cpu::tensor_kernels

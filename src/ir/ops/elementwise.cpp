@@ -226,8 +226,16 @@ Status infer_identity(ShapeContext& ctx) {
 Status infer_cast_to(ShapeContext& ctx, DataType to) {
   const DataType from = ctx.input_dtype(0);
   set_same_output(ctx, 0, to);
-  if (value_dtype(from) && value_dtype(to)) {
-    propagate_values(ctx, {0}, [&](const std::vector<const Dim*>& a) { return convert_static(*a[0], from, to); });
+  // Float values are exact integers (ShapeContext::input_value), so int <-> float casts of shape
+  // values keep them: torch.arange(seq) exports as Range(0.0, Cast<float>(seq), 1.0).
+  const bool to_float = to == DataType::kFloat32 || to == DataType::kFloat64;
+  if ((value_dtype(from) || dtype_is_float(from)) && (value_dtype(to) || to_float)) {
+    propagate_values(ctx, {0}, [&](const std::vector<const Dim*>& a) -> std::optional<Dim> {
+      if (!to_float) return convert_static(*a[0], dtype_is_float(from) ? DataType::kInt64 : from, to);
+      const int64_t exact_limit = to == DataType::kFloat32 ? (int64_t{1} << 24) : (int64_t{1} << 53);
+      if (auto v = a[0]->value(); v && (*v > exact_limit || *v < -exact_limit)) return std::nullopt;
+      return *a[0];
+    });
   }
   return Status::OK();
 }
@@ -352,6 +360,16 @@ Status infer_equal(ShapeContext& ctx) {
     propagate_values(ctx, {0, 1}, [](const std::vector<const Dim*>& a) -> std::optional<Dim> {
       if (*a[0] == *a[1]) return Dim(1);
       if (a[0]->is_static() && a[1]->is_static()) return Dim(0);
+      // Symbols are sizes, so a sum of positive terms is >= 0 and never equals a negative
+      // constant: Equal(shape, -1), as torch exports expand(b, -1, -1), is decidable.
+      auto nonnegative = [](const Dim& d) {
+        for (const Dim::Term& t : d.terms()) {
+          if (t.coeff < 0) return false;
+        }
+        return true;
+      };
+      auto negative = [](const Dim& d) { return d.value() && *d.value() < 0; };
+      if ((nonnegative(*a[0]) && negative(*a[1])) || (nonnegative(*a[1]) && negative(*a[0]))) return Dim(0);
       return std::nullopt;  // different symbolic expressions may still be equal at run time
     });
   }

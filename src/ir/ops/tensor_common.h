@@ -1,6 +1,7 @@
 // Helpers shared by the tensor op family's shape inference (src/ir/ops/tensor*.cpp).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -61,6 +62,31 @@ inline const std::vector<Dim>* value_of(const ShapeContext& ctx, size_t i) {
   if (!ctx.has_input(i) || !carries_value(ctx.input_dtype(i))) return nullptr;
   if (ctx.has_shape(i) && ctx.input_rank(i) > 1) return nullptr;
   return ctx.input_value(i);
+}
+
+// Also used by the CPU Slice kernel, so build-time and run-time shapes agree.
+// The exact ONNX slice of one axis of static size `dim`: first index and element count.
+struct SliceRange {
+  int64_t start = 0;
+  int64_t count = 0;
+};
+
+inline SliceRange slice_range(int64_t dim, int64_t start, int64_t end, int64_t step) {
+  if (start < 0) start += dim;
+  if (end < 0) end += dim;
+  if (step > 0) {
+    start = std::clamp<int64_t>(start, 0, dim);
+    end = std::clamp<int64_t>(end, 0, dim);
+  } else {
+    start = std::clamp<int64_t>(start, 0, dim - 1);
+    end = std::clamp<int64_t>(end, -1, dim - 1);
+  }
+  // Unsigned magnitudes: steps as large as INT64_MIN/MAX must not overflow.
+  const uint64_t stride = step > 0 ? static_cast<uint64_t>(step) : 0 - static_cast<uint64_t>(step);
+  int64_t count = 0;
+  if (step > 0 && end > start) count = static_cast<int64_t>(static_cast<uint64_t>(end - start - 1) / stride + 1);
+  if (step < 0 && start > end) count = static_cast<int64_t>(static_cast<uint64_t>(start - end - 1) / stride + 1);
+  return {start, count};
 }
 
 }  // namespace slimrt::tensor_ops

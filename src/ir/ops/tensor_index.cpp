@@ -15,30 +15,9 @@ using tensor_ops::kHugeBound;
 using tensor_ops::maybe_set_value;
 using tensor_ops::normalize_axes;
 using tensor_ops::value_of;
+using tensor_ops::slice_range;
+using tensor_ops::SliceRange;
 
-// The exact ONNX slice of one axis of static size `dim`: first index and element count.
-struct SliceRange {
-  int64_t start = 0;
-  int64_t count = 0;
-};
-
-SliceRange slice_range(int64_t dim, int64_t start, int64_t end, int64_t step) {
-  if (start < 0) start += dim;
-  if (end < 0) end += dim;
-  if (step > 0) {
-    start = std::clamp<int64_t>(start, 0, dim);
-    end = std::clamp<int64_t>(end, 0, dim);
-  } else {
-    start = std::clamp<int64_t>(start, 0, dim - 1);
-    end = std::clamp<int64_t>(end, -1, dim - 1);
-  }
-  // Unsigned magnitudes: steps as large as INT64_MIN/MAX must not overflow.
-  const uint64_t stride = step > 0 ? static_cast<uint64_t>(step) : 0 - static_cast<uint64_t>(step);
-  int64_t count = 0;
-  if (step > 0 && end > start) count = static_cast<int64_t>(static_cast<uint64_t>(end - start - 1) / stride + 1);
-  if (step < 0 && start > end) count = static_cast<int64_t>(static_cast<uint64_t>(start - end - 1) / stride + 1);
-  return {start, count};
-}
 
 // One slice bound on a symbolic axis as base + offset, base being 0, the axis size or a
 // symbolic bound, assuming the axis is long enough for it (exporters slice `x[:, :1]`,
