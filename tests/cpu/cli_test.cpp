@@ -1,6 +1,7 @@
 // Runs the slimrt executable as a user would and checks exit codes and messages.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -34,7 +35,8 @@ CliResult run_cli(const std::string& args, bool stdout_only = false) {
 
 const std::string& fixtures_dir() {
   static const std::string dir = [] {
-    const std::string d = std::string(SLIMRT_BINARY_DIR) + "/test_tmp/cli_fixtures";
+    // One directory per process: ctest runs these tests as parallel processes.
+    const std::string d = std::string(SLIMRT_BINARY_DIR) + "/test_tmp/cli_fixtures_" + std::to_string(getpid());
     const std::string cmd = std::string(SLIMRT_PYTHON) + " " + SLIMRT_SOURCE_DIR + "/tests/data/make_cli_fixtures.py " + d;
     if (std::system(cmd.c_str()) != 0) return std::string();
     return d;
