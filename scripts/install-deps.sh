@@ -8,12 +8,15 @@ build_pkgs=(
   build-essential cmake ninja-build ccache pkg-config
   libprotobuf-dev protobuf-compiler libonnx-dev   # ONNX import (slimrt_builder only)
   libfmt-dev libcli11-dev nlohmann-json3-dev      # formatting, CLI, JSON reports
+  libflatbuffers-dev flatbuffers-compiler         # engine metadata (FlatBuffers schema)
+  libxxhash-dev                                   # engine checksums (XXH3)
   libgtest-dev                                    # unit tests
 )
 test_pkgs=(
   libonnx-testdata                                # ONNX's backend test cases (conformance suite)
   python3-onnx python3-numpy                      # fixture scripts
   python3-torch python3-torchvision               # PyTorch 1.13 CPU: exports real architectures
+  clang libclang-rt-14-dev                        # ASan/UBSan loader tests, libFuzzer engine fuzzer
 )
 pkgs=("${build_pkgs[@]}")
 [[ "${1:-}" == "--build" ]] || pkgs+=("${test_pkgs[@]}")

@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSLIMRT_WERROR=ON -DSLIMRT_BUILD_TESTS=ON >/dev/null
 cmake --build build
+# Stream readers, engine parser and planner under ASan/UBSan, then the engine-parser fuzzer.
+bash scripts/sanitize-check.sh
 cd build
 set +e
 ctest --output-on-failure -j2 --timeout 2400 | tee ctest-output.txt

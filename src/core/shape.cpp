@@ -203,9 +203,10 @@ Dim dim_substitute(const Dim& d, const std::vector<std::pair<std::string, int64_
   Dim out;
   for (const Dim::Term& t : d.terms()) {
     Dim term(t.coeff);
-    for (const auto& [name, e] : t.factors) {
+    for (const auto& factor : t.factors) {
+      const std::string& name = factor.first;
       auto it = std::find_if(bindings.begin(), bindings.end(), [&](const auto& b) { return b.first == name; });
-      for (int k = 0; k < e; ++k) term = term * (it != bindings.end() ? Dim(it->second) : Dim::symbol(name));
+      for (int k = 0; k < factor.second; ++k) term = term * (it != bindings.end() ? Dim(it->second) : Dim::symbol(name));
     }
     out = out + term;
   }

@@ -1,0 +1,28 @@
+// src/engine/engine_internal.h: pieces shared by the engine writer and parser.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "slimrt/engine_format.h"
+
+namespace slimrt::engine {
+
+inline constexpr size_t kHeaderHashedBytes = 120;  // the header hash covers [0, 120)
+inline constexpr size_t kTargetBytes = 16;
+
+using HeaderBytes = std::array<uint8_t, kEngineHeaderSize>;
+
+// Fills every field (magic, versions, header_size, header_hash) from `h` and hashes.
+HeaderBytes encode_header(const EngineHeader& h);
+// Field extraction only: no validation.
+EngineHeader decode_header(const HeaderBytes& b);
+
+inline uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
+// a + b, false on overflow.
+inline bool add_overflows(uint64_t a, uint64_t b, uint64_t* out) { return __builtin_add_overflow(a, b, out); }
+
+std::string hex64(uint64_t v);  // "0x0123456789abcdef"
+
+}  // namespace slimrt::engine

@@ -1,0 +1,408 @@
+// Engine writer: Graph + EngineOptions -> engine file (layout in include/slimrt/engine_format.h).
+//
+// One pass over the weights: the metadata is built first with zeroed chunk hashes (their number
+// follows from the layout), the weights are streamed into place while each chunk is hashed, and
+// then the hashes are patched into the FlatBuffer, which is written together with the header by
+// seeking back. Memory use is the metadata plus nothing per weight.
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <unordered_map>
+
+#include <flatbuffers/flatbuffers.h>
+
+#include "engine/checksum.h"
+#include "engine/engine_internal.h"
+#include "engine_generated.h"
+#include "slimrt/version.h"
+
+namespace slimrt {
+
+static_assert(std::endian::native == std::endian::little,
+              "the engine format is little-endian; a big-endian port must byte-swap");
+
+namespace engine {
+
+namespace {
+template <typename T>
+void put(HeaderBytes& b, size_t at, T v) {
+  std::memcpy(b.data() + at, &v, sizeof(T));
+}
+template <typename T>
+T get(const HeaderBytes& b, size_t at) {
+  T v;
+  std::memcpy(&v, b.data() + at, sizeof(T));
+  return v;
+}
+}  // namespace
+
+HeaderBytes encode_header(const EngineHeader& h) {
+  HeaderBytes b{};
+  std::memcpy(b.data(), kEngineMagic, sizeof(kEngineMagic));
+  put<uint16_t>(b, 8, h.format_major);
+  put<uint16_t>(b, 10, h.format_minor);
+  put<uint32_t>(b, 12, h.header_size);
+  put<uint16_t>(b, 16, h.slimrt_major);
+  put<uint16_t>(b, 18, h.slimrt_minor);
+  put<uint16_t>(b, 20, h.slimrt_patch);
+  put<uint64_t>(b, 24, h.flags);
+  put<uint64_t>(b, 32, h.metadata_offset);
+  put<uint64_t>(b, 40, h.metadata_size);
+  put<uint64_t>(b, 48, h.weights_offset);
+  put<uint64_t>(b, 56, h.weights_size);
+  put<uint64_t>(b, 64, h.chunk_size);
+  put<uint64_t>(b, 72, h.num_chunks);
+  put<uint64_t>(b, 80, h.metadata_hash);
+  put<uint64_t>(b, 88, h.file_size);
+  std::memcpy(b.data() + 96, h.target.data(), std::min(h.target.size(), kTargetBytes - 1));
+  b[112] = static_cast<uint8_t>(h.precision);
+  b[113] = h.tf32 ? 1 : 0;
+  put<uint64_t>(b, kHeaderHashedBytes, xxh3_64(b.data(), kHeaderHashedBytes));
+  return b;
+}
+
+EngineHeader decode_header(const HeaderBytes& b) {
+  EngineHeader h;
+  h.format_major = get<uint16_t>(b, 8);
+  h.format_minor = get<uint16_t>(b, 10);
+  h.header_size = get<uint32_t>(b, 12);
+  h.slimrt_major = get<uint16_t>(b, 16);
+  h.slimrt_minor = get<uint16_t>(b, 18);
+  h.slimrt_patch = get<uint16_t>(b, 20);
+  h.flags = get<uint64_t>(b, 24);
+  h.metadata_offset = get<uint64_t>(b, 32);
+  h.metadata_size = get<uint64_t>(b, 40);
+  h.weights_offset = get<uint64_t>(b, 48);
+  h.weights_size = get<uint64_t>(b, 56);
+  h.chunk_size = get<uint64_t>(b, 64);
+  h.num_chunks = get<uint64_t>(b, 72);
+  h.metadata_hash = get<uint64_t>(b, 80);
+  h.file_size = get<uint64_t>(b, 88);
+  const char* t = reinterpret_cast<const char*>(b.data() + 96);
+  h.target.assign(t, strnlen(t, kTargetBytes));
+  h.precision = static_cast<Precision>(b[112]);
+  h.tf32 = b[113] != 0;
+  h.header_hash = get<uint64_t>(b, kHeaderHashedBytes);
+  return h;
+}
+
+std::string hex64(uint64_t v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "0x%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+}  // namespace engine
+
+std::string_view precision_name(Precision p) {
+  switch (p) {
+    case Precision::kFp32: return "fp32";
+    case Precision::kFp16: return "fp16";
+    case Precision::kBf16: return "bf16";
+  }
+  return "unknown";
+}
+
+namespace {
+
+using flatbuffers::FlatBufferBuilder;
+using flatbuffers::Offset;
+
+struct WeightSlot {
+  const Tensor* tensor;
+  std::string name;
+  uint64_t offset = 0;
+  uint64_t size = 0;
+};
+
+Offset<fb::Dim> encode_dim(FlatBufferBuilder& fbb, const Dim& d) {
+  if (std::optional<int64_t> v = d.value()) return fb::CreateDim(fbb, *v);
+  std::vector<Offset<fb::DimTerm>> terms;
+  for (const Dim::Term& t : d.terms()) {
+    std::vector<Offset<fb::DimFactor>> factors;
+    for (const auto& [sym, exp] : t.factors) factors.push_back(fb::CreateDimFactorDirect(fbb, sym.c_str(), exp));
+    terms.push_back(fb::CreateDimTermDirect(fbb, t.coeff, &factors));
+  }
+  return fb::CreateDimDirect(fbb, 0, &terms);
+}
+
+Status validate_options(const Graph& graph, const EngineOptions& o) {
+  if (o.chunk_size == 0 || o.chunk_size % kEngineRegionAlignment != 0 || o.chunk_size > kEngineMaxChunkSize)
+    return invalid_argument("engine chunk size " + std::to_string(o.chunk_size) +
+                            " must be a non-zero multiple of 4096 and at most " + std::to_string(kEngineMaxChunkSize));
+  if (o.target.empty() || o.target.size() >= engine::kTargetBytes || o.target.find('\0') != std::string::npos)
+    return invalid_argument("engine target '" + o.target + "' must be 1 to 15 characters (e.g. 'sm_90' or 'any')");
+  if (!o.memory_plans.empty() && o.memory_plans.size() != o.profiles.size())
+    return invalid_argument("engine has " + std::to_string(o.profiles.size()) + " profiles but " +
+                            std::to_string(o.memory_plans.size()) + " memory plans (need one per profile, or none)");
+  for (size_t p = 0; p < o.profiles.size(); ++p) {
+    for (const InputProfile& in : o.profiles[p].inputs) {
+      const Value* v = graph.find_value(in.name);
+      if (!v || !v->is_graph_input())
+        return invalid_argument("profile " + std::to_string(p) + " names '" + in.name + "', which is not a graph input");
+      if (in.min.size() != in.opt.size() || in.min.size() != in.max.size())
+        return invalid_argument("profile " + std::to_string(p) + " input '" + in.name + "': min/opt/max ranks differ");
+    }
+  }
+  return Status::OK();
+}
+
+// Writes bytes in order, splitting them at chunk boundaries and hashing each chunk.
+class ChunkedSink {
+ public:
+  ChunkedSink(std::ostream& out, uint64_t chunk_size) : out_(out), chunk_size_(chunk_size) {}
+
+  Status write(const void* data, uint64_t bytes) {
+    const auto* p = static_cast<const char*>(data);
+    while (bytes > 0) {
+      const uint64_t n = std::min(bytes, chunk_size_ - in_chunk_);
+      hasher_.update(p, n);
+      out_.write(p, static_cast<std::streamsize>(n));
+      if (!out_) return io_error("write of " + std::to_string(n) + " weight bytes failed");
+      in_chunk_ += n;
+      written_ += n;
+      p += n;
+      bytes -= n;
+      if (in_chunk_ == chunk_size_) finish_chunk();
+    }
+    return Status::OK();
+  }
+  Status zeros(uint64_t bytes) {
+    static const char kZeros[4096] = {};
+    while (bytes > 0) {
+      const uint64_t n = std::min<uint64_t>(bytes, sizeof(kZeros));
+      SLIMRT_RETURN_IF_ERROR(write(kZeros, n));
+      bytes -= n;
+    }
+    return Status::OK();
+  }
+  // Closes a last partial chunk.
+  void finish() {
+    if (in_chunk_ > 0) finish_chunk();
+  }
+  uint64_t written() const { return written_; }
+  const std::vector<uint64_t>& hashes() const { return hashes_; }
+
+ private:
+  void finish_chunk() {
+    hashes_.push_back(hasher_.digest());
+    hasher_.reset();
+    in_chunk_ = 0;
+  }
+  std::ostream& out_;
+  uint64_t chunk_size_;
+  uint64_t in_chunk_ = 0;
+  uint64_t written_ = 0;
+  engine::Xxh3Stream hasher_;
+  std::vector<uint64_t> hashes_;
+};
+
+Status write_zeros(std::ostream& out, uint64_t bytes) {
+  static const char kZeros[4096] = {};
+  while (bytes > 0) {
+    const uint64_t n = std::min<uint64_t>(bytes, sizeof(kZeros));
+    out.write(kZeros, static_cast<std::streamsize>(n));
+    bytes -= n;
+  }
+  return out ? Status::OK() : io_error("write of padding failed");
+}
+
+}  // namespace
+
+Status write_engine(const Graph& graph, const EngineOptions& options, std::ostream& out) {
+  SLIMRT_RETURN_IF_ERROR(validate_options(graph, options));
+  const std::streamoff base = out.tellp();
+  if (base < 0) return invalid_argument("engine output stream is not seekable (the header is written last)");
+
+  // Values are numbered in Graph::values() order; the planner's EnginePlannedBuffer::value uses it.
+  const std::vector<Value*> values = graph.values();
+  std::unordered_map<const Value*, int32_t> index;
+  for (size_t i = 0; i < values.size(); ++i) index[values[i]] = static_cast<int32_t>(i);
+  auto index_of = [&](const Value* v) { return v ? index.at(v) : -1; };
+
+  // Lay out weights: value constants first, then tensor attributes, each 256-byte aligned.
+  std::vector<WeightSlot> slots;
+  uint64_t cursor = 0;
+  auto add_slot = [&](const Tensor* t, std::string name) -> Result<int32_t> {
+    if (t->memory_kind() == MemoryKind::kDevice)
+      return invalid_argument("weight '" + name + "' is in device memory; the engine writer reads host tensors");
+    if (!t->defined()) return invalid_argument("weight '" + name + "' has an undefined dtype");
+    WeightSlot s{t, std::move(name)};
+    s.offset = engine::align_up(cursor, kEngineTensorAlignment);
+    s.size = t->bytes();
+    cursor = s.offset + s.size;
+    slots.push_back(std::move(s));
+    return static_cast<int32_t>(slots.size() - 1);
+  };
+  std::vector<int32_t> value_weight(values.size(), -1);
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (const Tensor* c = values[i]->constant()) {
+      SLIMRT_ASSIGN_OR_RETURN(value_weight[i], add_slot(c, values[i]->name()));
+    }
+  }
+  const std::vector<Node*> nodes = graph.nodes();
+  std::vector<std::vector<std::pair<std::string, int32_t>>> attr_weights(nodes.size());
+  for (size_t n = 0; n < nodes.size(); ++n) {
+    for (const auto& [name, attr] : nodes[n]->attributes()) {
+      if (const Tensor* t = std::get_if<Tensor>(&attr)) {
+        int32_t w = -1;
+        SLIMRT_ASSIGN_OR_RETURN(w, add_slot(t, nodes[n]->name() + "." + name));
+        attr_weights[n].emplace_back(name, w);
+      }
+    }
+  }
+  const uint64_t weights_size = engine::align_up(cursor, kEngineRegionAlignment);
+  const uint64_t num_chunks = (weights_size + options.chunk_size - 1) / options.chunk_size;
+
+  // Metadata, with zeroed chunk hashes to be patched in after the weights are streamed.
+  FlatBufferBuilder fbb(1 << 16);
+  std::vector<Offset<fb::Value>> fb_values;
+  for (size_t i = 0; i < values.size(); ++i) {
+    const Value* v = values[i];
+    Offset<flatbuffers::Vector<Offset<fb::Dim>>> shape = 0;
+    if (v->has_shape()) {
+      std::vector<Offset<fb::Dim>> dims;
+      for (const Dim& d : v->shape()) dims.push_back(encode_dim(fbb, d));
+      shape = fbb.CreateVector(dims);
+    }
+    fb_values.push_back(fb::CreateValue(fbb, fbb.CreateString(v->name()), static_cast<fb::DType>(v->dtype()),
+                                        v->has_shape(), shape, value_weight[i]));
+  }
+  std::vector<Offset<fb::Node>> fb_nodes;
+  for (size_t n = 0; n < nodes.size(); ++n) {
+    const Node* node = nodes[n];
+    std::vector<int32_t> ins, outs;
+    for (const Value* v : node->inputs()) ins.push_back(index_of(v));
+    for (const Value* v : node->outputs()) outs.push_back(index_of(v));
+    std::vector<Offset<fb::Attribute>> attrs;
+    for (const auto& [name, attr] : node->attributes()) {
+      auto fname = fbb.CreateString(name);
+      Offset<fb::Attribute> a;
+      if (const auto* i = std::get_if<int64_t>(&attr)) {
+        a = fb::CreateAttribute(fbb, fname, fb::AttrKind::Int, *i);
+      } else if (const auto* f = std::get_if<float>(&attr)) {
+        a = fb::CreateAttribute(fbb, fname, fb::AttrKind::Float, 0, *f);
+      } else if (const auto* s = std::get_if<std::string>(&attr)) {
+        a = fb::CreateAttribute(fbb, fname, fb::AttrKind::String, 0, 0.0f, fbb.CreateString(*s));
+      } else if (std::holds_alternative<Tensor>(attr)) {
+        int32_t w = -1;
+        for (const auto& [an, wi] : attr_weights[n]) {
+          if (an == name) w = wi;
+        }
+        a = fb::CreateAttribute(fbb, fname, fb::AttrKind::Tensor, 0, 0.0f, 0, w);
+      } else if (const auto* is = std::get_if<std::vector<int64_t>>(&attr)) {
+        a = fb::CreateAttribute(fbb, fname, fb::AttrKind::Ints, 0, 0.0f, 0, -1, fbb.CreateVector(*is));
+      } else if (const auto* fs = std::get_if<std::vector<float>>(&attr)) {
+        a = fb::CreateAttribute(fbb, fname, fb::AttrKind::Floats, 0, 0.0f, 0, -1, 0, fbb.CreateVector(*fs));
+      } else {
+        const auto& ss = std::get<std::vector<std::string>>(attr);
+        a = fb::CreateAttribute(fbb, fname, fb::AttrKind::Strings, 0, 0.0f, 0, -1, 0, 0,
+                                fbb.CreateVectorOfStrings(ss));
+      }
+      attrs.push_back(a);
+    }
+    fb_nodes.push_back(fb::CreateNodeDirect(fbb, node->name().c_str(), node->op_type().c_str(),
+                                            node->domain().c_str(), &ins, &outs, &attrs));
+  }
+  std::vector<int32_t> g_inputs, g_outputs;
+  for (const Value* v : graph.inputs()) g_inputs.push_back(index_of(v));
+  for (const Value* v : graph.outputs()) g_outputs.push_back(index_of(v));
+
+  std::vector<Offset<fb::Profile>> fb_profiles;
+  for (const OptimizationProfile& p : options.profiles) {
+    std::vector<Offset<fb::InputRange>> ranges;
+    for (const InputProfile& in : p.inputs)
+      ranges.push_back(fb::CreateInputRangeDirect(fbb, in.name.c_str(), &in.min, &in.opt, &in.max));
+    fb_profiles.push_back(fb::CreateProfileDirect(fbb, &ranges));
+  }
+  std::vector<Offset<fb::MemoryPlan>> fb_plans;
+  for (const EngineMemoryPlan& m : options.memory_plans) {
+    std::vector<fb::PlannedBuffer> bufs;
+    for (const EnginePlannedBuffer& b : m.buffers) bufs.emplace_back(b.value, b.offset, b.size);
+    fb_plans.push_back(fb::CreateMemoryPlanDirect(fbb, m.arena_bytes, &bufs));
+  }
+  std::vector<Offset<fb::Weight>> fb_weights;
+  for (const WeightSlot& s : slots) {
+    fb_weights.push_back(fb::CreateWeightDirect(fbb, s.name.c_str(), static_cast<fb::DType>(s.tensor->dtype()),
+                                                &s.tensor->shape(), s.offset, s.size));
+  }
+  const std::vector<uint64_t> zero_hashes(num_chunks, 0);
+  auto fb_options = fb::CreateBuilderOptionsDirect(fbb, static_cast<fb::Precision>(options.precision), options.tf32,
+                                                   options.target.c_str());
+  auto root = fb::CreateEngineDirect(fbb, fb_options, SLIMRT_VERSION_STRING, graph.name.c_str(), graph.source_opset,
+                                     &fb_values, &fb_nodes, &g_inputs, &g_outputs, &fb_profiles, &fb_plans,
+                                     &fb_weights, &zero_hashes);
+  fb::FinishEngineBuffer(fbb, root);
+  std::vector<uint8_t> metadata(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
+  const fb::Engine* parsed = fb::GetEngine(metadata.data());
+  const size_t hashes_at = static_cast<size_t>(
+      reinterpret_cast<const uint8_t*>(parsed->chunk_hashes()->Data()) - metadata.data());
+
+  EngineHeader h;
+  h.format_major = kEngineFormatMajor;
+  h.format_minor = kEngineFormatMinor;
+  h.header_size = static_cast<uint32_t>(kEngineHeaderSize);
+  h.slimrt_major = SLIMRT_VERSION_MAJOR;
+  h.slimrt_minor = SLIMRT_VERSION_MINOR;
+  h.slimrt_patch = SLIMRT_VERSION_PATCH;
+  h.metadata_offset = kEngineHeaderSize;
+  h.metadata_size = metadata.size();
+  h.weights_offset = engine::align_up(h.metadata_offset + h.metadata_size, kEngineRegionAlignment);
+  h.weights_size = weights_size;
+  h.chunk_size = options.chunk_size;
+  h.num_chunks = num_chunks;
+  h.file_size = h.weights_offset + h.weights_size;
+  h.target = options.target;
+  h.precision = options.precision;
+  h.tf32 = options.tf32;
+
+  // Header and metadata space first (zeros), then the weights, hashed as they stream.
+  SLIMRT_RETURN_IF_ERROR(write_zeros(out, h.weights_offset));
+  ChunkedSink sink(out, options.chunk_size);
+  for (const WeightSlot& s : slots) {
+    SLIMRT_RETURN_IF_ERROR(sink.zeros(s.offset - sink.written()));
+    SLIMRT_RETURN_IF_ERROR(sink.write(s.tensor->raw(), s.size).with_context("weight '" + s.name + "'"));
+  }
+  SLIMRT_RETURN_IF_ERROR(sink.zeros(weights_size - sink.written()));
+  sink.finish();
+  SLIMRT_CHECK(sink.hashes().size() == num_chunks);
+  if (num_chunks > 0) std::memcpy(metadata.data() + hashes_at, sink.hashes().data(), num_chunks * sizeof(uint64_t));
+
+  h.metadata_hash = engine::xxh3_64(metadata.data(), metadata.size());
+  const engine::HeaderBytes header = engine::encode_header(h);
+  out.seekp(base);
+  out.write(reinterpret_cast<const char*>(header.data()), static_cast<std::streamsize>(header.size()));
+  out.write(reinterpret_cast<const char*>(metadata.data()), static_cast<std::streamsize>(metadata.size()));
+  out.seekp(base + static_cast<std::streamoff>(h.file_size));
+  out.flush();
+  if (!out) return io_error("writing the engine header and metadata failed");
+  return Status::OK();
+}
+
+Status write_engine(const Graph& graph, const EngineOptions& options, const std::string& path) {
+  // Written under a temporary name and renamed at the end, so a failed build leaves no
+  // half-written engine behind.
+  const std::string tmp = path + ".partial";
+  Status s;
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return io_error("cannot create '" + tmp + "': " + std::strerror(errno));
+    s = write_engine(graph, options, out);
+    if (s.ok()) {
+      out.close();
+      if (!out) s = io_error("closing '" + tmp + "' failed: " + std::strerror(errno));
+    }
+  }
+  if (s.ok() && std::rename(tmp.c_str(), path.c_str()) != 0)
+    s = io_error("cannot rename '" + tmp + "' to '" + path + "': " + std::strerror(errno));
+  if (!s.ok()) {
+    std::remove(tmp.c_str());
+    return s.with_context("writing engine '" + path + "'");
+  }
+  return Status::OK();
+}
+
+}  // namespace slimrt
