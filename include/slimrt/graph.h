@@ -156,6 +156,9 @@ class Graph {
   void set_node_input(Node* n, size_t i, Value* v);
   // Removes a node whose outputs have no consumers and are not graph outputs.
   Status remove_node(Node* n);
+  // Deletes a value nothing produces or reads and that is not a graph input or output (an unused
+  // initializer, or an output of a removed node). Its pointer and name become invalid.
+  Status remove_value(Value* v);
 
   // Orders nodes topologically; fails naming a node on a cycle or with an undefined input.
   Status topological_sort();

@@ -23,7 +23,24 @@ struct RunOptions {
   bool json = false;
 };
 
+struct BuildCommandOptions {
+  std::string model, output;
+  bool fp32 = false, fp16 = false, bf16 = false, tf32 = false;
+  std::string target = "any";
+  std::vector<std::string> mins, opts, maxs;  // NAME:DIMS, positional per input (docs/cli.md)
+  bool no_passes = false;
+  bool json = false;
+};
+
+struct InspectOptions {
+  std::string engine;
+  int layers = 20;  // nodes listed
+  bool json = false;
+};
+
 void add_run_command(CLI::App& app, RunOptions& opts, int& exit_code);
+void add_build_command(CLI::App& app, BuildCommandOptions& opts, int& exit_code);
+void add_inspect_command(CLI::App& app, InspectOptions& opts, int& exit_code);
 void add_ops_command(CLI::App& app, int& exit_code);
 
 // "1x3x224x224" -> {1,3,224,224}; "NAME:1x3x224x224" -> {"NAME", {...}}. Empty on error with

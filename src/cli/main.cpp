@@ -24,6 +24,10 @@ int main(int argc, char** argv) {
   int exit_code = kExitOk;
   RunOptions run_opts;
   add_run_command(app, run_opts, exit_code);
+  BuildCommandOptions build_opts;
+  add_build_command(app, build_opts, exit_code);
+  InspectOptions inspect_opts;
+  add_inspect_command(app, inspect_opts, exit_code);
   add_ops_command(app, exit_code);
   try {
     app.parse(argc, argv);

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -15,6 +16,8 @@
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "slimrt/backend.h"
+#include "slimrt/builder.h"
+#include "slimrt/engine_format.h"
 #include "slimrt/npy.h"
 #include "slimrt/onnx_importer.h"
 
@@ -111,6 +114,40 @@ std::vector<int64_t> concrete_shape(const Value& v, std::vector<std::string>* no
   return dims;
 }
 
+// An engine is recognised by its magic, whatever the file is called.
+bool is_engine_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  char magic[sizeof(kEngineMagic)] = {};
+  if (!f.read(magic, sizeof(magic))) return false;
+  return std::equal(std::begin(magic), std::end(magic), std::begin(kEngineMagic));
+}
+
+// A CPU load of an engine: metadata, then the weights into host tensors (checksums verified).
+Result<Graph> load_engine(const std::string& path, std::vector<OptimizationProfile>* profiles) {
+  SLIMRT_ASSIGN_OR_RETURN(auto reader, open_file_reader(path));
+  SLIMRT_ASSIGN_OR_RETURN(EngineInfo info, parse_engine(*reader));
+  *profiles = info.options.profiles;
+  return read_engine_graph(*reader, info);
+}
+
+// The engine's profiles bound the shapes it runs: some profile must hold every input.
+Status check_profiles(const std::vector<OptimizationProfile>& profiles, const std::vector<NamedTensor>& feeds) {
+  if (profiles.empty()) return Status::OK();
+  std::map<std::string, std::vector<int64_t>> shapes;
+  for (const NamedTensor& f : feeds) shapes[f.name] = f.tensor.shape();
+  for (const OptimizationProfile& p : profiles) {
+    if (shapes_fit_profile(p, shapes)) return Status::OK();
+  }
+  std::vector<std::string> given, ranges;
+  for (const auto& [name, s] : shapes) given.push_back(fmt::format("'{}' {}", name, shape_to_string(s)));
+  for (size_t k = 0; k < profiles.size(); ++k)
+    ranges.push_back(fmt::format("profile {}: {}", k, profile_ranges_to_string(profiles[k])));
+  const bool one = given.size() == 1;
+  return invalid_argument(fmt::format("{} {} {} outside every optimization profile of the engine ({})",
+                                      one ? "input" : "inputs", fmt::join(given, ", "), one ? "is" : "are",
+                                      fmt::join(ranges, "; ")));
+}
+
 Status execute(const RunOptions& opts) {
   ImportOptions import_opts;
   std::set<std::string> seen;
@@ -125,7 +162,18 @@ Status execute(const RunOptions& opts) {
   if (opts.warmup < 0) return invalid_argument("--warmup must not be negative");
 
   auto t0 = Clock::now();
-  SLIMRT_ASSIGN_OR_RETURN(Graph graph, import_onnx_file(opts.model, import_opts));
+  const bool engine = is_engine_file(opts.model);
+  std::vector<OptimizationProfile> profiles;
+  Graph graph;
+  if (engine) {
+    SLIMRT_ASSIGN_OR_RETURN(graph, load_engine(opts.model, &profiles));
+    for (const auto& [name, dims] : import_opts.input_shapes) {
+      if (graph.find_value(name) == nullptr || !graph.find_value(name)->is_graph_input())
+        return invalid_argument("--shapes names '" + name + "', which is not an input of the engine");
+    }
+  } else {
+    SLIMRT_ASSIGN_OR_RETURN(graph, import_onnx_file(opts.model, import_opts));
+  }
   const double import_ms = ms_since(t0);
 
   SLIMRT_ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend, create_backend(opts.backend));
@@ -161,11 +209,29 @@ Status execute(const RunOptions& opts) {
       input_reports.push_back({in->name(), t->shape(), t->dtype(), it->second});
       feeds.push_back({in->name(), std::move(t).value()});
     } else {
-      std::vector<int64_t> shape = concrete_shape(*in, &notes);
+      // An engine's input shape: --shapes, else the first profile's opt shape.
+      std::vector<int64_t> shape;
+      auto given = std::find_if(import_opts.input_shapes.begin(), import_opts.input_shapes.end(),
+                                [&](const auto& p) { return p.first == in->name(); });
+      const InputProfile* ip = nullptr;
+      if (engine && !profiles.empty()) {
+        for (const InputProfile& x : profiles.front().inputs) {
+          if (x.name == in->name()) ip = &x;
+        }
+      }
+      if (engine && given != import_opts.input_shapes.end()) {
+        shape = given->second;
+      } else if (ip != nullptr) {
+        shape = ip->opt;
+      } else {
+        shape = concrete_shape(*in, &notes);
+      }
       input_reports.push_back({in->name(), shape, in->dtype(), fmt::format("random(seed={})", opts.seed)});
       feeds.push_back({in->name(), random_input(in->dtype(), shape, rng)});
     }
   }
+
+  if (engine) SLIMRT_RETURN_IF_ERROR(check_profiles(profiles, feeds));
 
   std::vector<NamedTensor> outputs;
   for (int i = 0; i < opts.warmup; ++i) SLIMRT_RETURN_IF_ERROR(exe->run(feeds, &outputs));
@@ -285,7 +351,7 @@ std::string sanitize_file_name(const std::string& name) {
 
 void add_run_command(CLI::App& app, RunOptions& opts, int& exit_code) {
   CLI::App* run = app.add_subcommand("run", "Run a model and print its outputs and timing");
-  run->add_option("model", opts.model, "ONNX model (.onnx)")->required();
+  run->add_option("model", opts.model, "ONNX model (.onnx) or engine (from slimrt build)")->required();
   run->add_option("--backend", opts.backend, "Backend to run on")->default_val("cpu");
   run->add_option("--input", opts.inputs, "NAME=FILE.npy: feed an input from a .npy file (repeatable)");
   run->add_option("--shapes", opts.shapes, "NAME:1x3x224x224: fix an input's shape (repeatable)");
@@ -295,7 +361,8 @@ void add_run_command(CLI::App& app, RunOptions& opts, int& exit_code) {
   run->add_option("--warmup", opts.warmup, "Untimed runs before timing")->default_val(0);
   run->add_flag("--json", opts.json, "Print machine-readable results");
   run->footer("Inputs not given with --input get uniform random values in [-1, 1) (integers in [0, 9]),\n"
-              "from --seed. Symbolic dims not fixed by --shapes are set to 1.\n"
+              "from --seed. Symbolic dims not fixed by --shapes are set to 1 (an engine: its first profile's opt).\n"
+              "An engine is recognised by its magic; shapes outside all of its profiles are refused.\n"
               "Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad input.");
   run->callback([&opts, &exit_code] {
     Status s = execute(opts);

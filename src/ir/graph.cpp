@@ -152,6 +152,15 @@ Status Graph::remove_node(Node* n) {
   return Status::OK();
 }
 
+Status Graph::remove_value(Value* v) {
+  if (v->producer_ || !v->consumers_.empty() || v->is_input_ || v->is_output_)
+    return internal_error("value '" + v->name_ + "' is still produced, used, or a graph input/output");
+  by_name_.erase(v->name_);
+  auto it = std::find_if(values_.begin(), values_.end(), [&](const auto& p) { return p.get() == v; });
+  values_.erase(it);
+  return Status::OK();
+}
+
 Status Graph::topological_sort() {
   std::set<const Value*> ready;
   for (const auto& v : values_) {

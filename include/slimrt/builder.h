@@ -1,0 +1,96 @@
+// slimrt/builder.h: ONNX model -> engine file (the `slimrt build` pipeline).
+//
+//   BuildOptions opts;
+//   SLIMRT_ASSIGN_OR_RETURN(opts.profiles, parse_profile_args({"x:1x3x64x64"}, {"x:4x3x64x64"},
+//                                                             {"x:8x3x64x64"}));
+//   BuildReport report;
+//   SLIMRT_RETURN_IF_ERROR(build_engine("model.onnx", opts, "model.engine", &report));
+//
+// Pipeline: import (with symbolic shape inference) -> graph passes (slimrt/passes.h) ->
+// shape inference again -> profiles resolved against the graph inputs -> one activation plan
+// per profile at the profile's MAX shapes -> write_engine.
+//
+// Profiles. Each profile gives min/opt/max shapes for graph inputs. An input whose declared
+// shape is fully static may be left out (its shape is filled in); an input with symbolic dims
+// must appear in every profile. A model whose inputs are all static and that is built with no
+// profile gets one implicit profile (min = opt = max = the static shapes), so every engine
+// carries at least one profile and one memory plan. Symbols are bound by matching each input's
+// declared dims against the max shape ("batch" -> 8); a symbol bound to two different values
+// (two inputs sharing "seq" with different max lengths) is an error.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "slimrt/engine_format.h"
+#include "slimrt/graph.h"
+#include "slimrt/status.h"
+
+namespace slimrt {
+
+struct BuildOptions {
+  Precision precision = Precision::kFp32;  // fp16/bf16: kUnsupported until the precision pass
+  bool tf32 = false;                       // recorded in the engine header
+  std::string target = "any";              // "any" or "sm_XY"
+  bool run_passes = true;                  // graph passes (when the pass library is present)
+  std::vector<OptimizationProfile> profiles;
+  uint64_t chunk_size = kEngineDefaultChunkSize;
+  // Called at each stage with a fraction in [0, 1] of the build done; may be empty.
+  std::function<void(std::string_view stage, double fraction)> progress;
+};
+
+struct ProfileMemoryReport {
+  std::map<std::string, int64_t> symbols;  // bindings at the max shapes
+  int64_t planned_bytes = 0;               // the arena
+  int64_t lower_bound_bytes = 0;           // most bytes live at once
+  int64_t sum_bytes = 0;                   // every activation with no reuse
+  int32_t num_buffers = 0;
+  int32_t num_in_place = 0;
+};
+
+struct BuildReport {
+  std::string model, engine;
+  Precision precision = Precision::kFp32;
+  bool tf32 = false;
+  std::string target;
+  bool passes_run = false;
+  std::vector<std::string> pass_summary;  // one line per pass: "fold_conv_batchnorm: -4 +0 nodes"
+  int64_t nodes_imported = 0;
+  int64_t layers = 0;                        // nodes after the passes
+  std::map<std::string, int64_t> op_counts;  // op type -> count, after the passes
+  int64_t num_weights = 0;
+  uint64_t weight_bytes = 0;                 // bytes of tensor data (unpadded)
+  uint64_t weights_region_bytes = 0;         // the engine's weights region (aligned)
+  uint64_t engine_bytes = 0;
+  std::vector<OptimizationProfile> profiles;  // as resolved (implicit one included)
+  std::vector<ProfileMemoryReport> memory;    // one per profile
+  double import_ms = 0, passes_ms = 0, plan_ms = 0, write_ms = 0, total_ms = 0;
+};
+
+// Parses the CLI's --min/--opt/--max arguments ("NAME:1x3x224x224") into profiles. For each
+// input, its i-th --min, i-th --opt and i-th --max form profile i; every input named must be
+// given the same number of times in all three lists. Checks rank agreement and
+// min <= opt <= max per dim (kInvalidArgument, naming the input and the profile).
+Result<std::vector<OptimizationProfile>> parse_profile_args(const std::vector<std::string>& mins,
+                                                            const std::vector<std::string>& opts,
+                                                            const std::vector<std::string>& maxs);
+
+// Completes `profiles` against the graph's inputs (see the header comment) and returns, per
+// profile, the symbol bindings at its max shapes. The graph's inputs must have shapes.
+Result<std::vector<std::map<std::string, int64_t>>> resolve_profiles(
+    const Graph& graph, std::vector<OptimizationProfile>* profiles);
+
+// Whether concrete input shapes fit profile `p` (every listed input within [min, max]).
+bool shapes_fit_profile(const OptimizationProfile& p,
+                        const std::map<std::string, std::vector<int64_t>>& shapes);
+// "image: [1x3x64x64 .. 8x3x64x64]" for each input of the profile, joined by "; ".
+std::string profile_ranges_to_string(const OptimizationProfile& p);
+
+Status build_engine(const std::string& onnx_path, const BuildOptions& options,
+                    const std::string& engine_path, BuildReport* report = nullptr);
+
+}  // namespace slimrt

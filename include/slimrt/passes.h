@@ -1,0 +1,69 @@
+// slimrt/passes.h: graph rewrites run by the builder before memory planning.
+//
+//   PassReport report;
+//   Status s = run_passes(graph, PassOptions{}, &report);
+//   std::puts(report.to_string().c_str());
+//
+// Every pass keeps the graph's outputs (names, dtypes, values up to float rounding) and its
+// inputs unchanged. run_passes runs, in order: constant folding, dead-code elimination,
+// Conv+BatchNormalization folding, Identity/Dropout removal, dead-code elimination again, then
+// infer_shapes so that every Value's dtype and shape stay consistent. docs/passes.md describes
+// when each pass refuses to rewrite.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "slimrt/graph.h"
+#include "slimrt/status.h"
+
+namespace slimrt {
+
+struct PassOptions {
+  bool fold_constants = true;
+  bool eliminate_dead_code = true;
+  bool fold_conv_batchnorm = true;
+  bool remove_identity = true;
+  // Constant folding leaves a node alone when one of its outputs has more elements than this,
+  // so that folding never bloats the weights with huge broadcasts.
+  int64_t max_fold_elements = int64_t{64} << 20;
+};
+
+// What one pass changed.
+struct PassStats {
+  std::string pass;
+  int64_t nodes_removed = 0;
+  int64_t nodes_added = 0;
+  // Values deleted because nothing produced or used them any more (dead-code elimination):
+  // unused initializers and the outputs of removed nodes.
+  int64_t values_removed = 0;
+  // One line per rewrite or refusal worth knowing about ("folded bn1 into conv1").
+  std::vector<std::string> lines;
+};
+
+struct PassReport {
+  size_t nodes_before = 0;
+  size_t nodes_after = 0;
+  std::vector<PassStats> passes;
+  // A summary: one line per pass, then its description lines indented.
+  std::string to_string() const;
+};
+
+// Runs the enabled passes in order (see the top of this file). `report` may be nullptr.
+Status run_passes(Graph& g, const PassOptions& options, PassReport* report);
+
+// Each pass on its own. The graph must have been through infer_shapes. `stats` may be nullptr.
+// Replaces every node whose inputs are all constants (or whose integer outputs shape inference
+// already knows exactly, e.g. Shape of a static tensor) by initializers.
+Status fold_constants(Graph& g, const PassOptions& options, PassStats* stats);
+// Removes nodes none of whose outputs is used or is a graph output, and releases the data of
+// constants nothing uses.
+Status eliminate_dead_code(Graph& g, PassStats* stats);
+// Folds BatchNormalization(Conv(x, W, B?)) into Conv(x, W', B') when W, B and the BN
+// parameters are constant float32 and the Conv output feeds only that BN.
+Status fold_conv_batchnorm(Graph& g, PassStats* stats);
+// Bypasses Identity and inference-mode Dropout (whose mask output is unused).
+Status remove_identity(Graph& g, PassStats* stats);
+
+}  // namespace slimrt

@@ -1,0 +1,190 @@
+// `slimrt build`, `slimrt inspect` and `slimrt run ENGINE` as a user runs them: exit codes,
+// messages, JSON, and engine outputs equal to the ONNX model's.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "slimrt/npy.h"
+
+namespace slimrt {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CliResult {
+  int exit_code = -1;
+  std::string output;
+};
+
+CliResult run_cli(const std::string& args, bool stdout_only = false) {
+  const std::string cmd = std::string(SLIMRT_CLI_PATH) + " " + args + (stdout_only ? " 2>/dev/null" : " 2>&1");
+  CliResult r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
+  const int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+const std::string& temp_dir() {
+  static const std::string dir = [] {
+    const std::string d = std::string(SLIMRT_BINARY_DIR) + "/test_tmp/build_cli_" + std::to_string(getpid());
+    fs::create_directories(d);
+    return d;
+  }();
+  return dir;
+}
+
+std::string tinynet() { return std::string(SLIMRT_SOURCE_DIR) + "/models/tinynet.onnx"; }
+const std::string kProfile = " --min image:1x3x64x64 --opt image:2x3x64x64 --max image:4x3x64x64";
+
+// Builds tinynet once per process (the tests below share it).
+const std::string& tinynet_engine() {
+  static const std::string path = [] {
+    const std::string p = temp_dir() + "/tinynet.engine";
+    CliResult r = run_cli("build " + tinynet() + " -o " + p + kProfile);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return p;
+  }();
+  return path;
+}
+
+TEST(BuildCli, BuildPrintsReportAndJson) {
+  const std::string p = temp_dir() + "/report.engine";
+  CliResult r = run_cli("build " + tinynet() + " -o " + p + kProfile);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const char* s : {"layers     13 (17 imported; passes run)", "conv_batchnorm_folding: -8 +4 nodes", "planned", "lower bound", "image 1x3x64x64..4x3x64x64"})
+    EXPECT_NE(r.output.find(s), std::string::npos) << s << "\n" << r.output;
+  // Piped: no progress bar.
+  EXPECT_EQ(r.output.find("\r["), std::string::npos);
+  CliResult j = run_cli("build " + tinynet() + " -o " + p + kProfile + " --json", /*stdout_only=*/true);
+  ASSERT_EQ(j.exit_code, 0) << j.output;
+  nlohmann::json doc = nlohmann::json::parse(j.output);
+  EXPECT_EQ(doc["layers"], 13);
+  EXPECT_EQ(doc["nodes_imported"], 17);
+  CliResult np = run_cli("build " + tinynet() + " -o " + p + kProfile + " --no-passes --json", /*stdout_only=*/true);
+  ASSERT_EQ(np.exit_code, 0) << np.output;
+  EXPECT_EQ(nlohmann::json::parse(np.output)["layers"], 17);
+  EXPECT_EQ(doc["precision"], "fp32");
+  ASSERT_EQ(doc["profiles"].size(), 1u);
+  EXPECT_EQ(doc["profiles"][0]["symbols"]["batch"], 4);
+  EXPECT_GE(doc["profiles"][0]["activation_bytes"]["planned"].get<int64_t>(),
+            doc["profiles"][0]["activation_bytes"]["lower_bound"].get<int64_t>());
+  EXPECT_GT(doc["weights"]["bytes"].get<int64_t>(), 0);
+}
+
+TEST(BuildCli, BadArgumentsExit2) {
+  const std::string p = temp_dir() + "/bad.engine";
+  CliResult syntax = run_cli("build " + tinynet() + " -o " + p + " --min image:1xfoo --opt image:1x3x64x64 --max image:1x3x64x64");
+  EXPECT_EQ(syntax.exit_code, 2);
+  EXPECT_NE(syntax.output.find("--min image:1xfoo: '1xfoo' is not a shape"), std::string::npos) << syntax.output;
+  CliResult missing = run_cli("build " + tinynet() + " -o " + p + " --max image:1x3x64x64");
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.output.find("each profile needs all three"), std::string::npos) << missing.output;
+  CliResult dynamic = run_cli("build " + tinynet() + " -o " + p);
+  EXPECT_EQ(dynamic.exit_code, 2);
+  EXPECT_NE(dynamic.output.find("input 'image' [batch,3,64,64] has symbolic dims"), std::string::npos) << dynamic.output;
+  CliResult half = run_cli("build " + tinynet() + " -o " + p + kProfile + " --fp16");
+  EXPECT_EQ(half.exit_code, 2);
+  EXPECT_NE(half.output.find("fp16 engines arrive with the precision pass"), std::string::npos) << half.output;
+  CliResult both = run_cli("build " + tinynet() + " -o " + p + kProfile + " --fp32 --bf16");
+  EXPECT_EQ(both.exit_code, 2);
+  CliResult no_model = run_cli("build /nonexistent.onnx -o " + p);
+  EXPECT_EQ(no_model.exit_code, 2);
+}
+
+TEST(BuildCli, InspectShowsEverythingAndJsonParses) {
+  CliResult r = run_cli("inspect " + tinynet_engine());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const char* s : {"magic SLIMRTEN", "format 1.0", "target any", "precision fp32", "input      image float32 [batch,3,64,64]",
+                        "output     probs float32 [batch,10]", "min 1x3x64x64  opt 2x3x64x64  max 4x3x64x64",
+                        "memory plan: arena", "layers     13: Add 1, Conv 4, Flatten 1", "checksums  OK"})
+    EXPECT_NE(r.output.find(s), std::string::npos) << s << "\n" << r.output;
+  CliResult j = run_cli("inspect " + tinynet_engine() + " --json --layers 3", /*stdout_only=*/true);
+  ASSERT_EQ(j.exit_code, 0) << j.output;
+  nlohmann::json doc = nlohmann::json::parse(j.output);
+  EXPECT_EQ(doc["header"]["magic"], "SLIMRTEN");
+  EXPECT_EQ(doc["checksums"], "OK");
+  EXPECT_EQ(doc["layers"]["count"], 13);
+  EXPECT_EQ(doc["layers"]["nodes"].size(), 3u);
+  EXPECT_EQ(doc["inputs"][0]["shape"], "[batch,3,64,64]");
+  EXPECT_EQ(doc["profiles"][0]["inputs"][0]["max"], (std::vector<int64_t>{4, 3, 64, 64}));
+  EXPECT_GT(doc["profiles"][0]["memory_plan"]["arena_bytes"].get<int64_t>(), 0);
+}
+
+TEST(BuildCli, CorruptEngineExits2) {
+  const std::string bad = temp_dir() + "/corrupt.engine";
+  fs::copy_file(tinynet_engine(), bad, fs::copy_options::overwrite_existing);
+  {
+    std::fstream f(bad, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(bad) - 5000));
+    f.put('\x7f');
+  }
+  CliResult i = run_cli("inspect " + bad);
+  EXPECT_EQ(i.exit_code, 2) << i.output;
+  EXPECT_NE(i.output.find("checksum mismatch"), std::string::npos) << i.output;
+  CliResult r = run_cli("run " + bad);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("checksum mismatch"), std::string::npos) << r.output;
+  const std::string cut = temp_dir() + "/truncated.engine";
+  fs::copy_file(tinynet_engine(), cut, fs::copy_options::overwrite_existing);
+  fs::resize_file(cut, 200);
+  CliResult t = run_cli("inspect " + cut);
+  EXPECT_EQ(t.exit_code, 2) << t.output;
+  EXPECT_NE(t.output.find("slimrt: error: DataLoss"), std::string::npos) << t.output;
+  CliResult missing = run_cli("inspect " + temp_dir() + "/nosuch.engine");
+  EXPECT_EQ(missing.exit_code, 2) << missing.output;
+}
+
+TEST(BuildCli, RunEngineMatchesOnnxAndChecksProfiles) {
+  // Detected by magic: the file is not named .engine.
+  const std::string renamed = temp_dir() + "/tinynet.model";
+  fs::copy_file(tinynet_engine(), renamed, fs::copy_options::overwrite_existing);
+  const std::string e_dir = temp_dir() + "/out_engine", o_dir = temp_dir() + "/out_onnx";
+  CliResult e = run_cli("run " + renamed + " --shapes image:3x3x64x64 --seed 5 --output-dir " + e_dir);
+  ASSERT_EQ(e.exit_code, 0) << e.output;
+  CliResult o = run_cli("run " + tinynet() + " --shapes image:3x3x64x64 --seed 5 --output-dir " + o_dir);
+  ASSERT_EQ(o.exit_code, 0) << o.output;
+  Result<Tensor> a = read_npy(e_dir + "/probs.npy");
+  Result<Tensor> b = read_npy(o_dir + "/probs.npy");
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ(a->shape(), (std::vector<int64_t>{3, 10}));
+  ASSERT_EQ(a->shape(), b->shape());
+  // Conv+BatchNorm folding reorders arithmetic: relative L2 within 1e-6.
+  double num = 0, den = 0;
+  for (int64_t k = 0; k < a->numel(); ++k) {
+    const double d = a->get_as_double(k) - b->get_as_double(k);
+    num += d * d;
+    den += b->get_as_double(k) * b->get_as_double(k);
+  }
+  EXPECT_LE(std::sqrt(num / den), 1e-6);
+
+  // Without --shapes, the first profile's opt shape.
+  CliResult d = run_cli("run " + tinynet_engine() + " --json", /*stdout_only=*/true);
+  ASSERT_EQ(d.exit_code, 0) << d.output;
+  EXPECT_EQ(nlohmann::json::parse(d.output)["inputs"][0]["shape"], (std::vector<int64_t>{2, 3, 64, 64}));
+
+  CliResult out = run_cli("run " + tinynet_engine() + " --shapes image:5x3x64x64");
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_NE(out.output.find("input 'image' [5,3,64,64] is outside every optimization profile of the engine "
+                            "(profile 0: image: [1x3x64x64 .. 4x3x64x64])"),
+            std::string::npos)
+      << out.output;
+  CliResult name = run_cli("run " + tinynet_engine() + " --shapes nosuch:1x2");
+  EXPECT_EQ(name.exit_code, 2);
+  EXPECT_NE(name.output.find("'nosuch', which is not an input of the engine"), std::string::npos) << name.output;
+}
+
+}  // namespace
+}  // namespace slimrt
