@@ -1,10 +1,8 @@
 // `slimrt build`, `slimrt inspect` and `slimrt run ENGINE` as a user runs them: exit codes,
 // messages, JSON, and engine outputs equal to the ONNX model's.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -13,28 +11,17 @@
 #include <nlohmann/json.hpp>
 
 #include "slimrt/npy.h"
+#include "support/cli_runner.h"
 
 namespace slimrt {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct CliResult {
-  int exit_code = -1;
-  std::string output;
-};
+using testing::CliResult;
 
 CliResult run_cli(const std::string& args, bool stdout_only = false) {
-  const std::string cmd = std::string(SLIMRT_CLI_PATH) + " " + args + (stdout_only ? " 2>/dev/null" : " 2>&1");
-  CliResult r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  return testing::run_cli(SLIMRT_CLI_PATH, args, stdout_only);
 }
 
 const std::string& temp_dir() {

@@ -1,36 +1,23 @@
 // Runs the slimrt executable as a user would and checks exit codes and messages.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "slimrt/npy.h"
+#include "support/cli_runner.h"
 
 namespace slimrt {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct CliResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-};
+using testing::CliResult;
 
 CliResult run_cli(const std::string& args, bool stdout_only = false) {
-  const std::string cmd = std::string(SLIMRT_CLI_PATH) + " " + args + (stdout_only ? " 2>/dev/null" : " 2>&1");
-  CliResult r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  return testing::run_cli(SLIMRT_CLI_PATH, args, stdout_only);
 }
 
 const std::string& fixtures_dir() {
