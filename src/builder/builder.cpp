@@ -1,0 +1,152 @@
+// build_engine: import -> passes (hook) -> shape inference -> profiles -> activation plans ->
+// write_engine. See slimrt/builder.h.
+#include <fmt/core.h>
+
+#include <chrono>
+
+#include "slimrt/builder.h"
+#include "slimrt/memory_plan.h"
+#include "slimrt/onnx_importer.h"
+#include "slimrt/passes.h"
+
+namespace slimrt {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+// Graph passes (slimrt/passes.h): constant folding, dead code, Conv+BatchNorm folding, Identity
+// removal. Returns whether they ran; their per-pass lines go to the report.
+Result<bool> apply_graph_passes(Graph& graph, BuildReport* report) {
+  PassReport pr;
+  SLIMRT_RETURN_IF_ERROR(run_passes(graph, PassOptions{}, &pr));
+  for (const PassStats& p : pr.passes) {
+    report->pass_summary.push_back(
+        fmt::format("{}: -{} +{} nodes", p.pass, p.nodes_removed, p.nodes_added));
+  }
+  return true;
+}
+
+Status check_options(const BuildOptions& o) {
+  if (o.precision != Precision::kFp32) {
+    return unsupported(fmt::format("{} engines arrive with the precision pass; build with --fp32 (the default)",
+                                   precision_name(o.precision)));
+  }
+  const bool arch = o.target.size() > 3 && o.target.size() <= 15 && o.target.rfind("sm_", 0) == 0 &&
+                    o.target.find_first_not_of("0123456789", 3) == std::string::npos;
+  if (o.target != "any" && !arch) {
+    return invalid_argument(fmt::format("--target '{}': expected 'any' or a GPU arch like sm_90", o.target));
+  }
+  return Status::OK();
+}
+
+Result<EngineMemoryPlan> to_engine_plan(const Graph& graph, const ActivationPlan& plan) {
+  std::map<std::string, uint32_t> index;
+  const std::vector<Value*> values = graph.values();
+  for (size_t i = 0; i < values.size(); ++i) index.emplace(values[i]->name(), static_cast<uint32_t>(i));
+  EngineMemoryPlan out;
+  out.arena_bytes = static_cast<uint64_t>(plan.arena_bytes);
+  for (const ActivationBuffer& b : plan.buffers) {
+    auto it = index.find(b.value);
+    if (it == index.end()) return internal_error("activation plan names unknown value '" + b.value + "'");
+    out.buffers.push_back({it->second, static_cast<uint64_t>(b.offset), static_cast<uint64_t>(b.size)});
+  }
+  return out;
+}
+
+}  // namespace
+
+Status build_engine(const std::string& onnx_path, const BuildOptions& options, const std::string& engine_path,
+                    BuildReport* report) {
+  const auto t_start = Clock::now();
+  BuildReport local;
+  BuildReport& r = report ? *report : local;
+  r = BuildReport{};
+  r.model = onnx_path;
+  r.engine = engine_path;
+  r.precision = options.precision;
+  r.tf32 = options.tf32;
+  r.target = options.target;
+  auto progress = [&](std::string_view stage, double f) {
+    if (options.progress) options.progress(stage, f);
+  };
+  SLIMRT_RETURN_IF_ERROR(check_options(options));
+
+  progress("import", 0.0);
+  auto t0 = Clock::now();
+  SLIMRT_ASSIGN_OR_RETURN(Graph graph, import_onnx_file(onnx_path));
+  r.import_ms = ms_since(t0);
+  r.nodes_imported = static_cast<int64_t>(graph.num_nodes());
+
+  progress("passes", 0.2);
+  t0 = Clock::now();
+  if (options.run_passes) {
+    SLIMRT_ASSIGN_OR_RETURN(r.passes_run, apply_graph_passes(graph, &r));
+    if (r.passes_run) SLIMRT_RETURN_IF_ERROR(infer_shapes(graph));
+  }
+  r.passes_ms = ms_since(t0);
+  r.layers = static_cast<int64_t>(graph.num_nodes());
+  for (const Node* n : graph.nodes()) ++r.op_counts[n->op_type()];
+
+  progress("plan", 0.4);
+  t0 = Clock::now();
+  std::vector<OptimizationProfile> profiles = options.profiles;
+  SLIMRT_ASSIGN_OR_RETURN(auto bindings, resolve_profiles(graph, &profiles));
+  EngineOptions eo;
+  eo.precision = options.precision;
+  eo.tf32 = options.tf32;
+  eo.target = options.target;
+  eo.chunk_size = options.chunk_size;
+  for (size_t k = 0; k < profiles.size(); ++k) {
+    ProfileShapes shapes(bindings[k].begin(), bindings[k].end());
+    Result<ActivationPlan> plan = plan_activations(graph, shapes);
+    if (!plan.ok()) return plan.status().with_context(fmt::format("profile {}", k));
+    SLIMRT_ASSIGN_OR_RETURN(EngineMemoryPlan ep, to_engine_plan(graph, *plan));
+    eo.memory_plans.push_back(std::move(ep));
+    ProfileMemoryReport m;
+    m.symbols = bindings[k];
+    m.planned_bytes = plan->arena_bytes;
+    m.lower_bound_bytes = plan->lower_bound_bytes;
+    m.sum_bytes = plan->sum_bytes;
+    m.num_buffers = static_cast<int32_t>(plan->buffers.size());
+    m.num_in_place = plan->num_in_place;
+    r.memory.push_back(std::move(m));
+  }
+  eo.profiles = profiles;
+  r.profiles = std::move(profiles);
+  r.plan_ms = ms_since(t0);
+
+  for (const Value* v : graph.values()) {
+    const Tensor* c = v->constant();
+    // An unused initializer survives only with --no-passes; it is written but not counted.
+    if (c != nullptr && (!v->consumers().empty() || v->is_graph_output())) {
+      ++r.num_weights;
+      r.weight_bytes += c->bytes();
+    }
+  }
+  for (const Node* n : graph.nodes()) {
+    for (const auto& [name, a] : n->attributes()) {
+      if (const Tensor* t = std::get_if<Tensor>(&a)) {
+        ++r.num_weights;
+        r.weight_bytes += t->bytes();
+      }
+    }
+  }
+
+  progress("write", 0.6);
+  t0 = Clock::now();
+  SLIMRT_RETURN_IF_ERROR(write_engine(graph, eo, engine_path));
+  r.write_ms = ms_since(t0);
+  SLIMRT_ASSIGN_OR_RETURN(auto reader, open_file_reader(engine_path));
+  SLIMRT_ASSIGN_OR_RETURN(EngineHeader h, parse_engine_header(*reader));
+  r.weights_region_bytes = h.weights_size;
+  r.engine_bytes = h.file_size;
+  progress("done", 1.0);
+  r.total_ms = ms_since(t_start);
+  return Status::OK();
+}
+
+}  // namespace slimrt
