@@ -82,6 +82,21 @@ Status gather_kernel(KernelContext& ctx) {
   return Status::OK();
 }
 
+// GatherElements/ScatterElements: the offset in `shape` of the element at position `idx` of the
+// indices tensor, with dim `axis` replaced by the (possibly negative) index `raw`.
+Status element_offset(const KernelContext& ctx, const std::vector<int64_t>& shape, const std::vector<int64_t>& stride,
+                      size_t axis, const std::vector<int64_t>& idx, int64_t raw, int64_t* off) {
+  int64_t j = raw;
+  if (!wrap_index(&j, shape[axis])) return index_error(ctx, raw, shape[axis]);
+  *off = 0;
+  for (size_t k = 0; k < idx.size(); ++k) {
+    const int64_t x = k == axis ? j : idx[k];
+    if (x >= shape[k]) return ctx.invalid("indices shape exceeds data shape in dim " + std::to_string(k));
+    *off += x * stride[k];
+  }
+  return Status::OK();
+}
+
 Status gather_elements_kernel(KernelContext& ctx) {
   const Tensor& data = *ctx.input(0);
   const Tensor& ind = *ctx.input(1);
@@ -96,20 +111,9 @@ Status gather_elements_kernel(KernelContext& ctx) {
     Status st;
     for_each_index(ind.shape(), [&](const std::vector<int64_t>& idx) {
       if (!st.ok()) return;
-      int64_t j = indices[static_cast<size_t>(o)];
-      if (!wrap_index(&j, data.dim(a))) {
-        st = index_error(ctx, indices[static_cast<size_t>(o)], data.dim(a));
-        return;
-      }
       int64_t off = 0;
-      for (size_t k = 0; k < idx.size(); ++k) {
-        const int64_t x = k == a ? j : idx[k];
-        if (x >= data.dim(k)) {
-          st = ctx.invalid("indices shape exceeds data shape in dim " + std::to_string(k));
-          return;
-        }
-        off += x * stride[k];
-      }
+      st = element_offset(ctx, data.shape(), stride, a, idx, indices[static_cast<size_t>(o)], &off);
+      if (!st.ok()) return;
       dst[o++] = src[off];
     });
     return st;
@@ -228,20 +232,9 @@ Status scatter_elements_kernel(KernelContext& ctx) {
     Status st;
     for_each_index(ind.shape(), [&](const std::vector<int64_t>& idx) {
       if (!st.ok()) return;
-      int64_t j = indices[static_cast<size_t>(o)];
-      if (!wrap_index(&j, data.dim(a))) {
-        st = index_error(ctx, indices[static_cast<size_t>(o)], data.dim(a));
-        return;
-      }
       int64_t off = 0;
-      for (size_t k = 0; k < idx.size(); ++k) {
-        const int64_t x = k == a ? j : idx[k];
-        if (x >= data.dim(k)) {
-          st = ctx.invalid("indices shape exceeds data shape in dim " + std::to_string(k));
-          return;
-        }
-        off += x * stride[k];
-      }
+      st = element_offset(ctx, data.shape(), stride, a, idx, indices[static_cast<size_t>(o)], &off);
+      if (!st.ok()) return;
       dst[off] = fn(dst[off], u[o]);
       ++o;
     });

@@ -398,16 +398,18 @@ std::vector<size_t> all_inputs(const ShapeContext& ctx) {
   return all;
 }
 
-Status infer_max(ShapeContext& ctx) {
+// Max/Min of known values: decidable when the values are equal or all static.
+template <typename Better>
+Status infer_extremum(ShapeContext& ctx, Better better) {
   bool known = false;
   SLIMRT_RETURN_IF_ERROR(infer_variadic(ctx, TypeClass::kNumeric, &known));
   if (known && value_dtype(ctx.input_dtype(0))) {
-    propagate_values(ctx, all_inputs(ctx), [](const std::vector<const Dim*>& a) -> std::optional<Dim> {
+    propagate_values(ctx, all_inputs(ctx), [&](const std::vector<const Dim*>& a) -> std::optional<Dim> {
       const Dim* best = a[0];
       for (const Dim* d : a) {
         if (*d == *best) continue;
         if (!d->is_static() || !best->is_static()) return std::nullopt;
-        if (*d->value() > *best->value()) best = d;
+        if (better(*d->value(), *best->value())) best = d;
       }
       return *best;
     });
@@ -415,22 +417,8 @@ Status infer_max(ShapeContext& ctx) {
   return Status::OK();
 }
 
-Status infer_min(ShapeContext& ctx) {
-  bool known = false;
-  SLIMRT_RETURN_IF_ERROR(infer_variadic(ctx, TypeClass::kNumeric, &known));
-  if (known && value_dtype(ctx.input_dtype(0))) {
-    propagate_values(ctx, all_inputs(ctx), [](const std::vector<const Dim*>& a) -> std::optional<Dim> {
-      const Dim* best = a[0];
-      for (const Dim* d : a) {
-        if (*d == *best) continue;
-        if (!d->is_static() || !best->is_static()) return std::nullopt;
-        if (*d->value() < *best->value()) best = d;
-      }
-      return *best;
-    });
-  }
-  return Status::OK();
-}
+Status infer_max(ShapeContext& ctx) { return infer_extremum(ctx, [](int64_t x, int64_t y) { return x > y; }); }
+Status infer_min(ShapeContext& ctx) { return infer_extremum(ctx, [](int64_t x, int64_t y) { return x < y; }); }
 
 Status infer_sum_mean(ShapeContext& ctx) {
   bool known = false;
