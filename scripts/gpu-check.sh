@@ -27,6 +27,15 @@ row "runtime-only binary" "$([[ $? -eq 0 ]] && echo PASS || echo FAIL)" "$(head 
 "$bundle/slimrt" run "$bundle/tinynet.onnx" --shapes image:8x3x64x64 --iterations 10 --warmup 2 >"$logs/cli_run.log" 2>&1
 row "cli run (cpu backend)" "$([[ $? -eq 0 ]] && echo PASS || echo FAIL)" "$(grep '^timing' "$logs/cli_run.log")"
 
+"$bundle/slimrt" build "$bundle/tinynet.onnx" -o "$logs/tinynet.engine" --min image:1x3x64x64 \
+  --opt image:4x3x64x64 --max image:8x3x64x64 >"$logs/build.log" 2>&1
+row "build tinynet engine" "$([[ $? -eq 0 ]] && echo PASS || echo FAIL)" "$(grep -E '^(weights|engine)' "$logs/build.log" | tr -s ' ' | tr '\n' ' ')"
+
+"$bundle/slimrt-load" "$logs/tinynet.engine" >"$logs/load.log" 2>&1
+rc=$?
+row "slimrt-load (cuda, byte check)" "$([[ $rc -eq 0 ]] && grep -q 'check against the file: ok' "$logs/load.log" && echo PASS || echo FAIL)" \
+  "$(grep -E 'loaded|host memory' "$logs/load.log" | tr -s ' ' | tr '\n' ' ')"
+
 printf '\n%-28s %-6s %s\n' "check" "result" "detail"
 printf '%s\n' "${rows[@]}"
 grep -q FAIL <<<"${rows[*]}" && exit 1 || exit 0

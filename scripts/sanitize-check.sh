@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The engine loader's safety net, run by scripts/test.sh before the main suite:
 #  1. the stream-reader, engine-format and planner tests under AddressSanitizer + UBSan (clang);
-#  2. the engine-parser fuzzer (libFuzzer) for a bounded time, seeded with valid engines.
+#  2. the engine-parser fuzzer (libFuzzer) for a bounded time, seeded with valid engines;
+#  3. the multi-threaded engine load tests (Runtime::load's reader threads) under ThreadSanitizer.
 # Fails on the first sanitizer report, test failure or fuzzer crash.
 #   bash scripts/sanitize-check.sh [FUZZ_SECONDS]   (default 60)
 set -euo pipefail
@@ -21,4 +22,10 @@ echo "fuzzing the engine parser for ${fuzz_seconds}s from $(ls "$corpus" | wc -l
 build-asan/engine_parser_fuzz -max_total_time="$fuzz_seconds" -max_len=65536 -print_final_stats=1 \
   "$corpus" 2>build-asan/fuzz.log || { tail -40 build-asan/fuzz.log; echo "engine parser fuzzer FAILED"; exit 1; }
 grep -E 'stat::number_of_executed_units|Done' build-asan/fuzz.log | sed 's/^/fuzz: /' || true
+
+CC=clang CXX=clang++ cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DSLIMRT_ENABLE_CUDA=OFF -DSLIMRT_SANITIZE=thread -DSLIMRT_WERROR=ON >/dev/null
+cmake --build build-tsan --target slimrt_loader_tests
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+  build-tsan/tests/slimrt_loader_tests --gtest_filter='EngineLoad*:StreamReader*' --gtest_brief=1
 echo "sanitizers and fuzzing: clean"

@@ -7,8 +7,18 @@
 //   SLIMRT_RETURN_IF_ERROR(build_engine("model.onnx", opts, "model.engine", &report));
 //
 // Pipeline: import (with symbolic shape inference) -> graph passes (slimrt/passes.h) ->
-// shape inference again -> profiles resolved against the graph inputs -> one activation plan
-// per profile at the profile's MAX shapes -> write_engine.
+// shape inference again -> precision conversion (slimrt/precision.h; fp16/bf16 only) ->
+// profiles resolved against the graph inputs -> one activation plan per profile at the
+// profile's MAX shapes -> write_engine (with the hooks below).
+//
+// Build memory. Weights are never copied: external data stays memory-mapped (Tensor::adopt over
+// the mapping), weights to convert to half are only marked (slimrt/precision.h), and the writer
+// converts and hashes them piece by piece as they stream into the file. After each piece the
+// writer calls EngineWriteHooks::release_source, which the builder points at the importer: for
+// memory inside an external-data mapping it drops the pages just read (madvise MADV_DONTNEED;
+// the mapping is read-only and private, so a page touched again is simply re-read from the
+// file). Heap memory is never released that way. Peak RSS therefore stays near the metadata
+// plus one piece, whatever the model size; BuildReport::peak_rss_bytes records it (VmHWM).
 //
 // Profiles. Each profile gives min/opt/max shapes for graph inputs. An input whose declared
 // shape is fully static may be left out (its shape is filled in); an input with symbolic dims
@@ -21,6 +31,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <iosfwd>
 #include <map>
 #include <string>
 #include <string_view>
@@ -33,7 +44,7 @@
 namespace slimrt {
 
 struct BuildOptions {
-  Precision precision = Precision::kFp32;  // fp16/bf16: kUnsupported until the precision pass
+  Precision precision = Precision::kFp32;  // fp16/bf16: convert_precision (slimrt/precision.h)
   bool tf32 = false;                       // recorded in the engine header
   std::string target = "any";              // "any" or "sm_XY"
   bool run_passes = true;                  // graph passes (when the pass library is present)
@@ -68,8 +79,20 @@ struct BuildReport {
   uint64_t engine_bytes = 0;
   std::vector<OptimizationProfile> profiles;  // as resolved (implicit one included)
   std::vector<ProfileMemoryReport> memory;    // one per profile
-  double import_ms = 0, passes_ms = 0, plan_ms = 0, write_ms = 0, total_ms = 0;
+  // Precision conversion (fp16/bf16 builds): nodes run in half / float / following inputs.
+  int64_t half_nodes = 0, float_nodes = 0, any_nodes = 0, casts_inserted = 0;
+  int64_t weights_converted = 0;  // float32 weights written as half
+  std::vector<std::string> warnings;  // e.g. weights clamped to the half range
+  double import_ms = 0, passes_ms = 0, precision_ms = 0, plan_ms = 0, write_ms = 0, total_ms = 0;
+  // Resident memory of the building process (VmHWM and VmRSS of /proc/self/status; 0 where
+  // unavailable): the peak over the whole process life, and the RSS when build_engine started.
+  uint64_t peak_rss_bytes = 0;
+  uint64_t rss_before_bytes = 0;
 };
+
+// VmHWM / VmRSS of this process in bytes (0 if /proc/self/status cannot be read).
+uint64_t process_peak_rss_bytes();
+uint64_t process_rss_bytes();
 
 // Parses the CLI's --min/--opt/--max arguments ("NAME:1x3x224x224") into profiles. For each
 // input, its i-th --min, i-th --opt and i-th --max form profile i; every input named must be

@@ -6,7 +6,9 @@
 //
 // Every pass keeps the graph's outputs (names, dtypes, values up to float rounding) and its
 // inputs unchanged. run_passes runs, in order: constant folding, dead-code elimination,
-// Conv+BatchNormalization folding, Identity/Dropout removal, dead-code elimination again, then
+// Identity/Dropout removal, Conv+BatchNormalization folding, pattern recognition (decomposed
+// LayerNorm, RMSNorm, GELU, SiLU, scaled-dot-product attention -> one fused op each), epilogue
+// fusion (Conv/Gemm/MatMul + bias, activation, residual add), dead-code elimination again, then
 // infer_shapes so that every Value's dtype and shape stay consistent. docs/passes.md describes
 // when each pass refuses to rewrite.
 #pragma once
@@ -25,6 +27,8 @@ struct PassOptions {
   bool eliminate_dead_code = true;
   bool fold_conv_batchnorm = true;
   bool remove_identity = true;
+  bool recognize_patterns = true;
+  bool fuse_epilogues = true;
   // Constant folding leaves a node alone when one of its outputs has more elements than this,
   // so that folding never bloats the weights with huge broadcasts.
   int64_t max_fold_elements = int64_t{64} << 20;
@@ -65,5 +69,11 @@ Status eliminate_dead_code(Graph& g, PassStats* stats);
 Status fold_conv_batchnorm(Graph& g, PassStats* stats);
 // Bypasses Identity and inference-mode Dropout (whose mask output is unused).
 Status remove_identity(Graph& g, PassStats* stats);
+// Replaces decomposed LayerNorm, RMSNorm, GELU, SiLU and scaled-dot-product attention (with a
+// causal or padding mask) by one fused op each (src/passes/recognize_patterns.cpp).
+Status recognize_patterns(Graph& g, PassStats* stats);
+// Folds bias, activation and residual add into the Conv/Gemm/MatMul that feeds them
+// (src/passes/fuse_epilogues.cpp).
+Status fuse_epilogues(Graph& g, PassStats* stats);
 
 }  // namespace slimrt

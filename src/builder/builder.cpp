@@ -2,12 +2,17 @@
 // write_engine. See slimrt/builder.h.
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
 
 #include "slimrt/builder.h"
 #include "slimrt/memory_plan.h"
 #include "slimrt/onnx_importer.h"
 #include "slimrt/passes.h"
+#include "slimrt/precision.h"
+#include "onnx/onnx_internal.h"
 
 namespace slimrt {
 namespace {
@@ -22,7 +27,12 @@ double ms_since(Clock::time_point t0) {
 // removal. Returns whether they ran; their per-pass lines go to the report.
 Result<bool> apply_graph_passes(Graph& graph, BuildReport* report) {
   PassReport pr;
-  SLIMRT_RETURN_IF_ERROR(run_passes(graph, PassOptions{}, &pr));
+  PassOptions po;
+  // Folding never materializes a new weight bigger than this (16 MiB of float32): a folded
+  // constant lives on the heap until the engine is written, and the build must stay within a
+  // bounded RSS whatever the model size. Shape subgraphs are far below it.
+  po.max_fold_elements = std::min<int64_t>(po.max_fold_elements, int64_t{4} << 20);
+  SLIMRT_RETURN_IF_ERROR(run_passes(graph, po, &pr));
   for (const PassStats& p : pr.passes) {
     report->pass_summary.push_back(
         fmt::format("{}: -{} +{} nodes", p.pass, p.nodes_removed, p.nodes_added));
@@ -30,11 +40,24 @@ Result<bool> apply_graph_passes(Graph& graph, BuildReport* report) {
   return true;
 }
 
-Status check_options(const BuildOptions& o) {
-  if (o.precision != Precision::kFp32) {
-    return unsupported(fmt::format("{} engines arrive with the precision pass; build with --fp32 (the default)",
-                                   precision_name(o.precision)));
+// "VmHWM:    123456 kB" -> bytes; 0 when absent.
+uint64_t status_field_bytes(const char* field) {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return 0;
+  char line[256];
+  uint64_t kb = 0;
+  const size_t len = std::strlen(field);
+  while (std::fgets(line, sizeof(line), f)) {
+    if (std::strncmp(line, field, len) == 0 && line[len] == ':') {
+      kb = std::strtoull(line + len + 1, nullptr, 10);
+      break;
+    }
   }
+  std::fclose(f);
+  return kb * 1024;
+}
+
+Status check_options(const BuildOptions& o) {
   const bool arch = o.target.size() > 3 && o.target.size() <= 15 && o.target.rfind("sm_", 0) == 0 &&
                     o.target.find_first_not_of("0123456789", 3) == std::string::npos;
   if (o.target != "any" && !arch) {
@@ -59,6 +82,9 @@ Result<EngineMemoryPlan> to_engine_plan(const Graph& graph, const ActivationPlan
 
 }  // namespace
 
+uint64_t process_peak_rss_bytes() { return status_field_bytes("VmHWM"); }
+uint64_t process_rss_bytes() { return status_field_bytes("VmRSS"); }
+
 Status build_engine(const std::string& onnx_path, const BuildOptions& options, const std::string& engine_path,
                     BuildReport* report) {
   const auto t_start = Clock::now();
@@ -70,6 +96,7 @@ Status build_engine(const std::string& onnx_path, const BuildOptions& options, c
   r.precision = options.precision;
   r.tf32 = options.tf32;
   r.target = options.target;
+  r.rss_before_bytes = process_rss_bytes();
   auto progress = [&](std::string_view stage, double f) {
     if (options.progress) options.progress(stage, f);
   };
@@ -88,6 +115,21 @@ Status build_engine(const std::string& onnx_path, const BuildOptions& options, c
     if (r.passes_run) SLIMRT_RETURN_IF_ERROR(infer_shapes(graph));
   }
   r.passes_ms = ms_since(t0);
+
+  if (options.precision != Precision::kFp32) {
+    progress("precision", 0.3);
+    t0 = Clock::now();
+    PrecisionReport pr;
+    PrecisionOptions po;
+    po.eager_weight_bytes = 0;  // every converted weight streams through the writer
+    SLIMRT_RETURN_IF_ERROR(convert_precision(graph, options.precision, po, &pr));
+    r.half_nodes = pr.half_nodes;
+    r.float_nodes = pr.float_nodes;
+    r.any_nodes = pr.any_nodes;
+    r.casts_inserted = pr.casts_inserted;
+    for (std::string& line : pr.lines) r.warnings.push_back(std::move(line));
+    r.precision_ms = ms_since(t0);
+  }
   r.layers = static_cast<int64_t>(graph.num_nodes());
   for (const Node* n : graph.nodes()) ++r.op_counts[n->op_type()];
 
@@ -124,7 +166,7 @@ Status build_engine(const std::string& onnx_path, const BuildOptions& options, c
     // An unused initializer survives only with --no-passes; it is written but not counted.
     if (c != nullptr && (!v->consumers().empty() || v->is_graph_output())) {
       ++r.num_weights;
-      r.weight_bytes += c->bytes();
+      r.weight_bytes += static_cast<uint64_t>(c->numel()) * dtype_size(v->dtype());  // as written
     }
   }
   for (const Node* n : graph.nodes()) {
@@ -138,14 +180,23 @@ Status build_engine(const std::string& onnx_path, const BuildOptions& options, c
 
   progress("write", 0.6);
   t0 = Clock::now();
-  SLIMRT_RETURN_IF_ERROR(write_engine(graph, eo, engine_path));
+  EngineWriteHooks hooks;
+  hooks.release_source = [](const void* data, uint64_t bytes) { onnx_import::release_mapped_pages(data, bytes); };
+  EngineWriteStats ws;
+  SLIMRT_RETURN_IF_ERROR(write_engine(graph, eo, engine_path, hooks, &ws));
   r.write_ms = ms_since(t0);
+  r.weights_converted = static_cast<int64_t>(ws.weights_converted);
+  for (const auto& [name, count] : ws.clamped) {
+    r.warnings.push_back(fmt::format("weight '{}': {} values beyond the {} range clamped to its largest finite value",
+                                     name, count, precision_name(options.precision)));
+  }
   SLIMRT_ASSIGN_OR_RETURN(auto reader, open_file_reader(engine_path));
   SLIMRT_ASSIGN_OR_RETURN(EngineHeader h, parse_engine_header(*reader));
   r.weights_region_bytes = h.weights_size;
   r.engine_bytes = h.file_size;
   progress("done", 1.0);
   r.total_ms = ms_since(t_start);
+  r.peak_rss_bytes = process_peak_rss_bytes();
   return Status::OK();
 }
 

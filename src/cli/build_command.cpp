@@ -32,6 +32,11 @@ nlohmann::json report_json(const BuildReport& r) {
   j["op_counts"] = r.op_counts;
   j["weights"] = {{"count", r.num_weights}, {"bytes", r.weight_bytes}, {"region_bytes", r.weights_region_bytes}};
   j["engine_bytes"] = r.engine_bytes;
+  j["precision_nodes"] = {{"half", r.half_nodes}, {"float", r.float_nodes}, {"any", r.any_nodes},
+                          {"casts_inserted", r.casts_inserted}, {"weights_converted", r.weights_converted}};
+  j["warnings"] = r.warnings;
+  j["peak_rss_bytes"] = r.peak_rss_bytes;
+  j["rss_before_bytes"] = r.rss_before_bytes;
   j["profiles"] = nlohmann::json::array();
   for (size_t k = 0; k < r.profiles.size(); ++k) {
     nlohmann::json p;
@@ -44,7 +49,7 @@ nlohmann::json report_json(const BuildReport& r) {
                              {"buffers", m.num_buffers}, {"in_place", m.num_in_place}};
     j["profiles"].push_back(p);
   }
-  j["timing_ms"] = {{"import", r.import_ms}, {"passes", r.passes_ms}, {"plan", r.plan_ms},
+  j["timing_ms"] = {{"import", r.import_ms}, {"passes", r.passes_ms}, {"precision", r.precision_ms}, {"plan", r.plan_ms},
                     {"write", r.write_ms}, {"total", r.total_ms}};
   return j;
 }
@@ -56,6 +61,13 @@ void print_report(const BuildReport& r) {
   fmt::print("layers     {} ({} imported; passes {})\n", r.layers, r.nodes_imported,
              r.passes_run ? "run" : "skipped");
   for (const std::string& line : r.pass_summary) fmt::print("  pass     {}\n", line);
+  if (r.precision != Precision::kFp32) {
+    fmt::print("  precision {} nodes in {}, {} in fp32, {} following their inputs; {} casts inserted; "
+               "{} weights converted\n",
+               r.half_nodes, precision_name(r.precision), r.float_nodes, r.any_nodes, r.casts_inserted,
+               r.weights_converted);
+  }
+  for (const std::string& w : r.warnings) fmt::print("warning    {}\n", w);
   std::vector<std::string> ops;
   for (const auto& [op, n] : r.op_counts) ops.push_back(fmt::format("{} {}", op, n));
   fmt::print("ops        {}\n", fmt::join(ops, ", "));
@@ -72,8 +84,11 @@ void print_report(const BuildReport& r) {
                mib(static_cast<uint64_t>(m.lower_bound_bytes)), mib(static_cast<uint64_t>(m.sum_bytes)), ratio,
                m.num_in_place, fmt::join(shapes, ", "));
   }
-  fmt::print("\ntiming     import {:.1f} ms, passes {:.1f} ms, plan {:.1f} ms, write {:.1f} ms, total {:.1f} ms\n",
-             r.import_ms, r.passes_ms, r.plan_ms, r.write_ms, r.total_ms);
+  fmt::print("\ntiming     import {:.1f} ms, passes {:.1f} ms, precision {:.1f} ms, plan {:.1f} ms, write {:.1f} ms, "
+             "total {:.1f} ms\n",
+             r.import_ms, r.passes_ms, r.precision_ms, r.plan_ms, r.write_ms, r.total_ms);
+  fmt::print("memory     peak RSS {} (VmHWM), {} when the build started\n", mib(r.peak_rss_bytes),
+             mib(r.rss_before_bytes));
 }
 
 // A one-line bar redrawn with '\r' on stderr; only used when stderr is a terminal.
@@ -119,8 +134,8 @@ void add_build_command(CLI::App& app, BuildCommandOptions& opts, int& exit_code)
   b->add_option("model", opts.model, "ONNX model (.onnx)")->required();
   b->add_option("-o,--output", opts.output, "Engine file to write (default: MODEL with .engine)");
   b->add_flag("--fp32", opts.fp32, "FP32 weights and activations (the default)");
-  b->add_flag("--fp16", opts.fp16, "FP16 engine (not yet supported: needs the precision pass)");
-  b->add_flag("--bf16", opts.bf16, "BF16 engine (not yet supported: needs the precision pass)");
+  b->add_flag("--fp16", opts.fp16, "FP16 engine: half weights and activations where the per-op table allows (docs/precision.md)");
+  b->add_flag("--bf16", opts.bf16, "BF16 engine: as --fp16 with bfloat16");
   b->add_flag("--tf32", opts.tf32, "Allow TF32 tensor-core math for fp32 GEMM/conv (recorded in the engine)");
   b->add_option("--target", opts.target, "GPU arch the engine is for (sm_90, ...) or 'any'")->default_val("any");
   b->add_option("--min", opts.mins, "NAME:DIMS smallest shape of a dynamic input (repeat per profile)");

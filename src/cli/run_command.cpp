@@ -18,6 +18,7 @@
 #include "slimrt/backend.h"
 #include "slimrt/builder.h"
 #include "slimrt/engine_format.h"
+#include "slimrt/runtime.h"
 #include "slimrt/npy.h"
 #include "slimrt/onnx_importer.h"
 
@@ -122,12 +123,13 @@ bool is_engine_file(const std::string& path) {
   return std::equal(std::begin(magic), std::end(magic), std::begin(kEngineMagic));
 }
 
-// A CPU load of an engine: metadata, then the weights into host tensors (checksums verified).
-Result<Graph> load_engine(const std::string& path, std::vector<OptimizationProfile>* profiles) {
-  SLIMRT_ASSIGN_OR_RETURN(auto reader, open_file_reader(path));
-  SLIMRT_ASSIGN_OR_RETURN(EngineInfo info, parse_engine(*reader));
-  *profiles = info.options.profiles;
-  return read_engine_graph(*reader, info);
+// A CPU load of an engine (Runtime::load: one host region, parallel readers, checksums
+// verified). The CUDA backend's run arrives with its execution contexts.
+Result<std::shared_ptr<Engine>> load_engine(const std::string& path, std::vector<OptimizationProfile>* profiles) {
+  SLIMRT_ASSIGN_OR_RETURN(std::unique_ptr<Runtime> rt, Runtime::create({.backend = "cpu"}));
+  SLIMRT_ASSIGN_OR_RETURN(std::shared_ptr<Engine> engine, rt->load_file(path));
+  *profiles = engine->info().options.profiles;
+  return engine;
 }
 
 // The engine's profiles bound the shapes it runs: some profile must hold every input.
@@ -164,16 +166,19 @@ Status execute(const RunOptions& opts) {
   auto t0 = Clock::now();
   const bool engine = is_engine_file(opts.model);
   std::vector<OptimizationProfile> profiles;
-  Graph graph;
+  Graph imported;
+  std::shared_ptr<Engine> loaded;
   if (engine) {
-    SLIMRT_ASSIGN_OR_RETURN(graph, load_engine(opts.model, &profiles));
+    SLIMRT_ASSIGN_OR_RETURN(loaded, load_engine(opts.model, &profiles));
+    const Graph& graph = loaded->graph();
     for (const auto& [name, dims] : import_opts.input_shapes) {
       if (graph.find_value(name) == nullptr || !graph.find_value(name)->is_graph_input())
         return invalid_argument("--shapes names '" + name + "', which is not an input of the engine");
     }
   } else {
-    SLIMRT_ASSIGN_OR_RETURN(graph, import_onnx_file(opts.model, import_opts));
+    SLIMRT_ASSIGN_OR_RETURN(imported, import_onnx_file(opts.model, import_opts));
   }
+  const Graph& graph = loaded ? loaded->graph() : imported;
   const double import_ms = ms_since(t0);
 
   SLIMRT_ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend, create_backend(opts.backend));

@@ -19,6 +19,8 @@ const KernelRegistry& KernelRegistry::get() {
     register_nn_kernels(r);
     register_tensor_kernels(r);
     register_image_kernels(r);
+    register_fused_epilogue_kernels(r);
+    register_fused_pattern_kernels(r);
     return r;
   }();
   return registry;

@@ -55,5 +55,7 @@ void register_linalg_kernels(KernelRegistry& r);
 void register_nn_kernels(KernelRegistry& r);
 void register_tensor_kernels(KernelRegistry& r);
 void register_image_kernels(KernelRegistry& r);
+void register_fused_epilogue_kernels(KernelRegistry& r);  // kernels/fused_epilogue*.cpp
+void register_fused_pattern_kernels(KernelRegistry& r);   // kernels/fused_pattern*.cpp
 
 }  // namespace slimrt::cpu

@@ -14,10 +14,11 @@ namespace {
 
 std::string u64s(uint64_t v) { return std::to_string(v); }
 
-using ChunkFn = std::function<Status(uint64_t region_offset, const uint8_t* data, uint64_t bytes)>;
+}  // namespace
 
-// Names the weights overlapping region bytes [begin, end), for checksum messages.
-std::string weights_in(const EngineInfo& info, uint64_t begin, uint64_t end) {
+namespace engine {
+
+std::string describe_weights_in(const EngineInfo& info, uint64_t begin, uint64_t end) {
   std::string names;
   size_t count = 0;
   for (const EngineWeight& w : info.weights) {
@@ -30,6 +31,12 @@ std::string weights_in(const EngineInfo& info, uint64_t begin, uint64_t end) {
   if (count > 4) names += ", and " + u64s(count - 4) + " more";
   return "holds " + names;
 }
+
+}  // namespace engine
+
+namespace {
+
+using ChunkFn = std::function<Status(uint64_t region_offset, const uint8_t* data, uint64_t bytes)>;
 
 // Reads the weights region front to back through one chunk-sized buffer, so memory stays
 // bounded by the chunk size (<= kEngineMaxChunkSize) whatever the region's size.
@@ -53,7 +60,7 @@ Status stream_weights(StreamReader& reader, const EngineInfo& info, bool verify,
       const uint64_t computed = engine::xxh3_64(buf.data(), n);
       if (computed != info.chunk_hashes[c])
         return data_loss(where + ": " + chunk + " checksum mismatch: stored " + engine::hex64(info.chunk_hashes[c]) +
-                         ", computed " + engine::hex64(computed) + "; the chunk " + weights_in(info, begin, begin + n));
+                         ", computed " + engine::hex64(computed) + "; the chunk " + engine::describe_weights_in(info, begin, begin + n));
     }
     SLIMRT_RETURN_IF_ERROR(fn(begin, buf.data(), n));
   }
@@ -110,7 +117,13 @@ Result<Graph> read_engine_graph(StreamReader& reader, const EngineInfo& info, co
       SLIMRT_ASSIGN_OR_RETURN(tensors[i], Tensor::allocate(info.weights[i].dtype, info.weights[i].shape));
     }
   }
+  return make_engine_graph(info, tensors);
+}
 
+Result<Graph> make_engine_graph(const EngineInfo& info, const std::vector<Tensor>& tensors) {
+  if (tensors.size() != info.weights.size())
+    return internal_error("make_engine_graph: " + u64s(tensors.size()) + " tensors for " + u64s(info.weights.size()) +
+                          " weights");
   // Graph: values without a producer first (inputs, initializers, dangling values), then the
   // nodes, whose inputs are connected once every value exists (nodes may refer forward).
   Graph g;

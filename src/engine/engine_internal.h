@@ -25,4 +25,8 @@ inline bool add_overflows(uint64_t a, uint64_t b, uint64_t* out) { return __buil
 
 std::string hex64(uint64_t v);  // "0x0123456789abcdef"
 
+// "holds 'w1', 'w2', and 3 more" / "padding only": the weights overlapping region bytes
+// [begin, end), for checksum messages.
+std::string describe_weights_in(const EngineInfo& info, uint64_t begin, uint64_t end);
+
 }  // namespace slimrt::engine

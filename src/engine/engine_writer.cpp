@@ -4,12 +4,22 @@
 // follows from the layout), the weights are streamed into place while each chunk is hashed, and
 // then the hashes are patched into the FlatBuffer, which is written together with the header by
 // seeking back. Memory use is the metadata plus nothing per weight.
+//
+// Conversion while streaming: a constant whose Value dtype (fp16/bf16/fp32) differs from its
+// Tensor's is converted piece by piece into a small buffer on its way to the file, and the
+// converted bytes are what get hashed and written (slimrt/precision.h). After each piece of a
+// source tensor is consumed, EngineWriteHooks::release_source may drop its pages.
 #include <algorithm>
+#include <cmath>
 #include <bit>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
 #include <unordered_map>
 
 #include <flatbuffers/flatbuffers.h>
@@ -17,6 +27,8 @@
 #include "engine/checksum.h"
 #include "engine/engine_internal.h"
 #include "engine_generated.h"
+#include "slimrt/builder.h"
+#include "slimrt/precision.h"
 #include "slimrt/version.h"
 
 namespace slimrt {
@@ -114,9 +126,15 @@ using flatbuffers::Offset;
 struct WeightSlot {
   const Tensor* tensor;
   std::string name;
+  DataType dtype = DataType::kUndefined;  // as written (differs from the tensor's: converted)
   uint64_t offset = 0;
   uint64_t size = 0;
 };
+
+bool convertible(DataType t) {
+  return t == DataType::kFloat32 || t == DataType::kFloat16 || t == DataType::kBFloat16;
+}
+
 
 Offset<fb::Dim> encode_dim(FlatBufferBuilder& fbb, const Dim& d) {
   if (std::optional<int64_t> v = d.value()) return fb::CreateDim(fbb, *v);
@@ -200,6 +218,44 @@ class ChunkedSink {
   std::vector<uint64_t> hashes_;
 };
 
+// Streams one weight: a plain copy, or a conversion through a bounded buffer. Releases each
+// piece of the source once consumed.
+Status stream_weight(ChunkedSink& sink, const WeightSlot& s, const EngineWriteHooks& hooks,
+                     EngineWriteStats* stats) {
+  const Tensor& t = *s.tensor;
+  const auto* src = static_cast<const uint8_t*>(t.raw());
+  const uint64_t piece = std::max<uint64_t>(hooks.piece_bytes, 4096);
+  if (s.dtype == t.dtype()) {
+    for (uint64_t at = 0; at < s.size; at += piece) {
+      const uint64_t n = std::min(piece, s.size - at);
+      SLIMRT_RETURN_IF_ERROR(sink.write(src + at, n));
+      if (hooks.release_source) hooks.release_source(src + at, n);
+    }
+    return Status::OK();
+  }
+  const size_t in_size = dtype_size(t.dtype());
+  const size_t out_size = dtype_size(s.dtype);
+  constexpr size_t kBlock = size_t{1} << 16;  // elements converted per buffer fill
+  std::vector<uint8_t> buf(kBlock * out_size);
+  const uint64_t numel = static_cast<uint64_t>(t.numel());
+  const uint64_t per_piece = std::max<uint64_t>(piece / in_size, kBlock);
+  uint64_t clamped = 0;
+  for (uint64_t first = 0; first < numel; first += per_piece) {
+    const uint64_t last = std::min(numel, first + per_piece);
+    for (uint64_t e = first; e < last; e += kBlock) {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(kBlock, last - e));
+      clamped += convert_float_elements(src + e * in_size, t.dtype(), buf.data(), s.dtype, n);
+      SLIMRT_RETURN_IF_ERROR(sink.write(buf.data(), n * out_size));
+    }
+    if (hooks.release_source) hooks.release_source(src + first * in_size, (last - first) * in_size);
+  }
+  if (stats) {
+    ++stats->weights_converted;
+    if (clamped > 0) stats->clamped.emplace_back(s.name, clamped);
+  }
+  return Status::OK();
+}
+
 Status write_zeros(std::ostream& out, uint64_t bytes) {
   static const char kZeros[4096] = {};
   while (bytes > 0) {
@@ -213,6 +269,11 @@ Status write_zeros(std::ostream& out, uint64_t bytes) {
 }  // namespace
 
 Status write_engine(const Graph& graph, const EngineOptions& options, std::ostream& out) {
+  return write_engine(graph, options, out, EngineWriteHooks{}, nullptr);
+}
+
+Status write_engine(const Graph& graph, const EngineOptions& options, std::ostream& out,
+                    const EngineWriteHooks& hooks, EngineWriteStats* stats) {
   SLIMRT_RETURN_IF_ERROR(validate_options(graph, options));
   const std::streamoff base = out.tellp();
   if (base < 0) return invalid_argument("engine output stream is not seekable (the header is written last)");
@@ -226,13 +287,17 @@ Status write_engine(const Graph& graph, const EngineOptions& options, std::ostre
   // Lay out weights: value constants first, then tensor attributes, each 256-byte aligned.
   std::vector<WeightSlot> slots;
   uint64_t cursor = 0;
-  auto add_slot = [&](const Tensor* t, std::string name) -> Result<int32_t> {
+  auto add_slot = [&](const Tensor* t, std::string name, DataType as) -> Result<int32_t> {
     if (t->memory_kind() == MemoryKind::kDevice)
       return invalid_argument("weight '" + name + "' is in device memory; the engine writer reads host tensors");
     if (!t->defined()) return invalid_argument("weight '" + name + "' has an undefined dtype");
-    WeightSlot s{t, std::move(name)};
+    if (as != t->dtype() && !(convertible(as) && convertible(t->dtype())))
+      return invalid_argument("weight '" + name + "' holds " + std::string(dtype_name(t->dtype())) +
+                              " data but its value is " + std::string(dtype_name(as)) +
+                              "; only float32/float16/bfloat16 convert while writing");
+    WeightSlot s{t, std::move(name), as};
     s.offset = engine::align_up(cursor, kEngineTensorAlignment);
-    s.size = t->bytes();
+    s.size = static_cast<uint64_t>(t->numel()) * dtype_size(as);
     cursor = s.offset + s.size;
     slots.push_back(std::move(s));
     return static_cast<int32_t>(slots.size() - 1);
@@ -240,7 +305,7 @@ Status write_engine(const Graph& graph, const EngineOptions& options, std::ostre
   std::vector<int32_t> value_weight(values.size(), -1);
   for (size_t i = 0; i < values.size(); ++i) {
     if (const Tensor* c = values[i]->constant()) {
-      SLIMRT_ASSIGN_OR_RETURN(value_weight[i], add_slot(c, values[i]->name()));
+      SLIMRT_ASSIGN_OR_RETURN(value_weight[i], add_slot(c, values[i]->name(), values[i]->dtype()));
     }
   }
   const std::vector<Node*> nodes = graph.nodes();
@@ -249,7 +314,7 @@ Status write_engine(const Graph& graph, const EngineOptions& options, std::ostre
     for (const auto& [name, attr] : nodes[n]->attributes()) {
       if (const Tensor* t = std::get_if<Tensor>(&attr)) {
         int32_t w = -1;
-        SLIMRT_ASSIGN_OR_RETURN(w, add_slot(t, nodes[n]->name() + "." + name));
+        SLIMRT_ASSIGN_OR_RETURN(w, add_slot(t, nodes[n]->name() + "." + name, t->dtype()));
         attr_weights[n].emplace_back(name, w);
       }
     }
@@ -326,7 +391,7 @@ Status write_engine(const Graph& graph, const EngineOptions& options, std::ostre
   }
   std::vector<Offset<fb::Weight>> fb_weights;
   for (const WeightSlot& s : slots) {
-    fb_weights.push_back(fb::CreateWeightDirect(fbb, s.name.c_str(), static_cast<fb::DType>(s.tensor->dtype()),
+    fb_weights.push_back(fb::CreateWeightDirect(fbb, s.name.c_str(), static_cast<fb::DType>(s.dtype),
                                                 &s.tensor->shape(), s.offset, s.size));
   }
   const std::vector<uint64_t> zero_hashes(num_chunks, 0);
@@ -364,7 +429,7 @@ Status write_engine(const Graph& graph, const EngineOptions& options, std::ostre
   ChunkedSink sink(out, options.chunk_size);
   for (const WeightSlot& s : slots) {
     SLIMRT_RETURN_IF_ERROR(sink.zeros(s.offset - sink.written()));
-    SLIMRT_RETURN_IF_ERROR(sink.write(s.tensor->raw(), s.size).with_context("weight '" + s.name + "'"));
+    SLIMRT_RETURN_IF_ERROR(stream_weight(sink, s, hooks, stats).with_context("weight '" + s.name + "'"));
   }
   SLIMRT_RETURN_IF_ERROR(sink.zeros(weights_size - sink.written()));
   sink.finish();
@@ -383,6 +448,11 @@ Status write_engine(const Graph& graph, const EngineOptions& options, std::ostre
 }
 
 Status write_engine(const Graph& graph, const EngineOptions& options, const std::string& path) {
+  return write_engine(graph, options, path, EngineWriteHooks{}, nullptr);
+}
+
+Status write_engine(const Graph& graph, const EngineOptions& options, const std::string& path,
+                    const EngineWriteHooks& hooks, EngineWriteStats* stats) {
   // Written under a temporary name and renamed at the end, so a failed build leaves no
   // half-written engine behind.
   const std::string tmp = path + ".partial";
@@ -390,7 +460,7 @@ Status write_engine(const Graph& graph, const EngineOptions& options, const std:
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) return io_error("cannot create '" + tmp + "': " + std::strerror(errno));
-    s = write_engine(graph, options, out);
+    s = write_engine(graph, options, out, hooks, stats);
     if (s.ok()) {
       out.close();
       if (!out) s = io_error("closing '" + tmp + "' failed: " + std::strerror(errno));
@@ -403,6 +473,104 @@ Status write_engine(const Graph& graph, const EngineOptions& options, const std:
     return s.with_context("writing engine '" + path + "'");
   }
   return Status::OK();
+}
+
+namespace {
+
+// One element to float32 and back, clamping finite values the target cannot hold.
+inline float load_float(const uint8_t* p, DataType t) {
+  if (t == DataType::kFloat32) {
+    float f;
+    std::memcpy(&f, p, 4);
+    return f;
+  }
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return t == DataType::kFloat16 ? half_to_float(h) : bfloat16_to_float(h);
+}
+
+// float32 -> fp16 without clamping: F16C where the CPU has it (8 at a time), else scalar.
+#if defined(__x86_64__)
+__attribute__((target("avx,f16c"))) void f32_to_f16_f16c(const float* in, uint16_t* out, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(in + i);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+  }
+  for (; i < n; ++i) out[i] = float_to_half(in[i]);
+}
+bool have_f16c() {
+  static const bool yes = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    // CPUID leaf 1, ECX bit 29: F16C. __builtin_cpu_supports("avx") also checks the OS saves AVX state.
+    return __builtin_cpu_supports("avx") && __get_cpuid(1, &a, &b, &c, &d) != 0 && (c & (1u << 29)) != 0;
+  }();
+  return yes;
+}
+#endif
+
+void f32_to_f16(const float* in, uint16_t* out, size_t n) {
+#if defined(__x86_64__)
+  if (have_f16c()) return f32_to_f16_f16c(in, out, n);
+#endif
+  for (size_t i = 0; i < n; ++i) out[i] = float_to_half(in[i]);
+}
+
+// float32 -> bfloat16, round to nearest even (NaN stays a quiet NaN).
+void f32_to_bf16(const float* in, uint16_t* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t x;
+    std::memcpy(&x, in + i, 4);
+    out[i] = (x & 0x7fffffffu) > 0x7f800000u ? static_cast<uint16_t>((x >> 16) | 0x40u)
+                                               : static_cast<uint16_t>((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
+  }
+}
+
+}  // namespace
+
+uint64_t convert_float_elements(const void* src, DataType from, void* dst, DataType to, size_t n) {
+  const auto* in = static_cast<const uint8_t*>(src);
+  auto* out = static_cast<uint8_t*>(dst);
+  const size_t in_size = dtype_size(from);
+  if (from == to) {
+    std::memcpy(out, in, n * in_size);
+    return 0;
+  }
+  if (to == DataType::kFloat32) {
+    for (size_t i = 0; i < n; ++i) {
+      const float f = load_float(in + i * in_size, from);
+      std::memcpy(out + i * 4, &f, 4);
+    }
+    return 0;
+  }
+  const bool fp16 = to == DataType::kFloat16;
+  const uint16_t inf = fp16 ? 0x7C00 : 0x7F80;
+  const uint16_t max_finite = fp16 ? 0x7BFF : 0x7F7F;
+  auto* o = reinterpret_cast<uint16_t*>(out);
+  if (from == DataType::kFloat32 && reinterpret_cast<uintptr_t>(src) % alignof(float) == 0 &&
+      reinterpret_cast<uintptr_t>(dst) % alignof(uint16_t) == 0) {
+    const auto* f = static_cast<const float*>(src);
+    if (fp16) {
+      f32_to_f16(f, o, n);
+    } else {
+      f32_to_bf16(f, o, n);
+    }
+  } else {
+    for (size_t i = 0; i < n; ++i) {
+      const float f = load_float(in + i * in_size, from);
+      const uint16_t h = fp16 ? float_to_half(f) : float_to_bfloat16(f);
+      std::memcpy(o + i, &h, 2);
+    }
+  }
+  // Finite values that rounded to inf are clamped to the largest finite value.
+  uint64_t clamped = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if ((o[i] & 0x7FFFu) == inf && std::isfinite(load_float(in + i * in_size, from))) {
+      o[i] = static_cast<uint16_t>((o[i] & 0x8000u) | max_finite);
+      ++clamped;
+    }
+  }
+  return clamped;
 }
 
 }  // namespace slimrt

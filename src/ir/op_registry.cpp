@@ -116,6 +116,8 @@ const OpRegistry& OpRegistry::get() {
     register_nn_ops(r);
     register_tensor_ops(r);
     register_image_ops(r);
+    register_fused_epilogue_ops(r);
+    register_fused_pattern_ops(r);
     return r;
   }();
   return registry;

@@ -98,6 +98,9 @@ void register_linalg_ops(OpRegistry& r);       // MatMul, Gemm, Einsum
 void register_nn_ops(OpRegistry& r);           // Conv, ConvTranspose, pooling, normalizations, LRN, Dropout
 void register_tensor_ops(OpRegistry& r);       // shape/data movement: Reshape, Transpose, Concat, Gather, ...
 void register_image_ops(OpRegistry& r);        // Resize, Pad, DepthToSpace, SpaceToDepth
+// Fused ops the builder's passes emit (domain "slimrt"; never read from ONNX files).
+void register_fused_epilogue_ops(OpRegistry& r);  // Conv/Gemm/MatMul + bias, activation, residual
+void register_fused_pattern_ops(OpRegistry& r);   // RMSNormalization, SiLU, Attention, ...
 
 // Shared helpers for inference functions.
 // Numpy-style multidirectional broadcasting; error names the shapes.

@@ -5,6 +5,7 @@
 // seek() back is kUnsupported. A read that fails part-way has still consumed bytes from the
 // stream, and position() counts them, so that later error messages give true offsets.
 #include <fmt/format.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -161,6 +162,9 @@ std::unique_ptr<StreamReader> make_callback_reader(ReadCallback callback, std::s
 }
 
 std::unique_ptr<StreamReader> make_fd_stream_reader(int fd, std::string name) {
+  // 1 MiB instead of the default 64 KiB: fewer wake-ups per MiB. Refused for non-pipes and above
+  // /proc/sys/fs/pipe-max-size; harmless either way.
+  (void)::fcntl(fd, F_SETPIPE_SZ, 1 << 20);
   return std::make_unique<stream_reader_detail::FdStreamReader>(fd, std::move(name));
 }
 

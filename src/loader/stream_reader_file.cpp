@@ -9,6 +9,7 @@
 // read_at() stays thread-safe without holding a lock during I/O and memory stays bounded.
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -240,20 +241,54 @@ bool direct_reads_work(const OpenedFile& file) {
 }  // namespace
 }  // namespace stream_reader_detail
 
+std::optional<double> page_cache_fraction(const std::string& path) {
+  using namespace stream_reader_detail;
+  Result<OpenedFile> file = open_regular_file(path, 0);
+  if (!file.ok() || file->size == 0 || file->size > static_cast<uint64_t>(SIZE_MAX)) {
+    if (file.ok()) ::close(file->fd);
+    return std::nullopt;
+  }
+  const auto bytes = static_cast<size_t>(file->size);
+  void* map = ::mmap(nullptr, bytes, PROT_READ, MAP_SHARED, file->fd, 0);
+  ::close(file->fd);
+  if (map == MAP_FAILED) return std::nullopt;
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> resident((bytes + page - 1) / page);
+  std::optional<double> fraction;
+  if (::mincore(map, bytes, resident.data()) == 0) {
+    size_t in = 0;
+    for (unsigned char r : resident) in += r & 1u;
+    fraction = static_cast<double>(in) / static_cast<double>(resident.size());
+  }
+  ::munmap(map, bytes);
+  return fraction;
+}
+
 Result<std::unique_ptr<StreamReader>> open_file_reader(const std::string& path, const FileReaderOptions& options) {
   using namespace stream_reader_detail;
   constexpr const char* kRefused = " (O_DIRECT refused by the filesystem: buffered reads)";
   OpenedFile file;
   bool direct = false;
   std::string note;
-  if (options.direct_io) {
+  bool want_direct = options.direct_io;
+  std::string auto_note;
+  if (!want_direct && options.direct_io_when_uncached) {
+    const std::optional<double> cached = page_cache_fraction(path);
+    if (cached && *cached < 0.5) {
+      want_direct = true;
+      auto_note = fmt::format(", {:.0f}% cached", *cached * 100);
+    } else if (cached) {
+      note = fmt::format(" (buffered: {:.0f}% cached)", *cached * 100);
+    }
+  }
+  if (want_direct) {
     int err = 0;
     Result<OpenedFile> opened = open_regular_file(path, O_DIRECT, &err);
     if (opened.ok()) {
       file = *opened;
       if (direct_reads_work(file)) {
         direct = true;
-        note = " (O_DIRECT)";
+        note = " (O_DIRECT" + auto_note + ")";
       } else {
         ::close(file.fd);
         file.fd = -1;

@@ -1,7 +1,9 @@
 // The mmap reader: a read-only private mapping of the whole file, read like a span.
 //
-// The mapping costs address space, not memory: pages come in as they are touched and the kernel
-// may drop clean pages again, so host memory stays bounded for any file size. data_at() hands
+// The mapping costs address space; pages come in as they are touched and stay in the process's
+// resident set (file-backed, clean) until the kernel needs the memory. A loader that streams the
+// file calls release() behind itself, which drops the pages it has consumed, so host memory stays
+// bounded for any file size. data_at() hands
 // out pointers into the mapping, which lets a loader copy to the device without a staging copy.
 // A file truncated by someone else while mapped makes the next touch of a vanished page raise
 // SIGBUS; that is inherent to mmap, and the pread reader is the choice where files may change.
@@ -26,6 +28,17 @@ class MmapReader final : public MemoryReader {
   }
   MmapReader(const MmapReader&) = delete;
   MmapReader& operator=(const MmapReader&) = delete;
+
+  void release(uint64_t offset, uint64_t bytes) const override {
+    if (mapping_ == nullptr || !range_inside(offset, bytes, mapped_bytes_)) return;
+    // Whole pages only: a partial page may still hold bytes someone else reads.
+    const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+    const uint64_t begin = (offset + page - 1) / page * page;
+    const uint64_t end = (offset + bytes) / page * page;
+    if (end <= begin) return;
+    // Private read-only file mapping: dropped pages are re-read from the file if touched again.
+    (void)::madvise(static_cast<char*>(mapping_) + begin, static_cast<size_t>(end - begin), MADV_DONTNEED);
+  }
 
   void adopt_mapping(void* mapping, uint64_t bytes) {
     mapping_ = mapping;

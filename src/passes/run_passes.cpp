@@ -39,6 +39,10 @@ Status run_passes(Graph& g, const PassOptions& options, PassReport* report) {
                              [&](PassStats* st) { return remove_identity(g, st); }));
   SLIMRT_RETURN_IF_ERROR(run(options.fold_conv_batchnorm, "conv_batchnorm_folding",
                              [&](PassStats* st) { return fold_conv_batchnorm(g, st); }));
+  SLIMRT_RETURN_IF_ERROR(run(options.recognize_patterns, "pattern_recognition",
+                             [&](PassStats* st) { return recognize_patterns(g, st); }));
+  SLIMRT_RETURN_IF_ERROR(run(options.fuse_epilogues, "epilogue_fusion",
+                             [&](PassStats* st) { return fuse_epilogues(g, st); }));
   SLIMRT_RETURN_IF_ERROR(run(options.eliminate_dead_code, "dead_code_elimination",
                              [&](PassStats* st) { return eliminate_dead_code(g, st); }));
   SLIMRT_RETURN_IF_ERROR(g.topological_sort());

@@ -51,14 +51,14 @@ TEST(BuildCli, BuildPrintsReportAndJson) {
   const std::string p = temp_dir() + "/report.engine";
   CliResult r = run_cli("build " + tinynet() + " -o " + p + kProfile);
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  for (const char* s : {"layers     13 (17 imported; passes run)", "conv_batchnorm_folding: -8 +4 nodes", "planned", "lower bound", "image 1x3x64x64..4x3x64x64"})
+  for (const char* s : {"layers     8 (17 imported; passes run)", "conv_batchnorm_folding: -8 +4 nodes", "planned", "lower bound", "image 1x3x64x64..4x3x64x64"})
     EXPECT_NE(r.output.find(s), std::string::npos) << s << "\n" << r.output;
   // Piped: no progress bar.
   EXPECT_EQ(r.output.find("\r["), std::string::npos);
   CliResult j = run_cli("build " + tinynet() + " -o " + p + kProfile + " --json", /*stdout_only=*/true);
   ASSERT_EQ(j.exit_code, 0) << j.output;
   nlohmann::json doc = nlohmann::json::parse(j.output);
-  EXPECT_EQ(doc["layers"], 13);
+  EXPECT_EQ(doc["layers"], 8);
   EXPECT_EQ(doc["nodes_imported"], 17);
   CliResult np = run_cli("build " + tinynet() + " -o " + p + kProfile + " --no-passes --json", /*stdout_only=*/true);
   ASSERT_EQ(np.exit_code, 0) << np.output;
@@ -69,6 +69,53 @@ TEST(BuildCli, BuildPrintsReportAndJson) {
   EXPECT_GE(doc["profiles"][0]["activation_bytes"]["planned"].get<int64_t>(),
             doc["profiles"][0]["activation_bytes"]["lower_bound"].get<int64_t>());
   EXPECT_GT(doc["weights"]["bytes"].get<int64_t>(), 0);
+  EXPECT_GT(doc["peak_rss_bytes"].get<int64_t>(), 0);
+  EXPECT_GT(doc["rss_before_bytes"].get<int64_t>(), 0);
+  EXPECT_GE(doc["peak_rss_bytes"].get<int64_t>(), doc["rss_before_bytes"].get<int64_t>());
+  EXPECT_NE(r.output.find("peak RSS"), std::string::npos) << r.output;
+}
+
+// --fp16 / --bf16: half weights (half the bytes), fp32 bindings, outputs close to the ONNX run.
+TEST(BuildCli, HalfPrecisionFlags) {
+  CliResult full = run_cli("build " + tinynet() + " -o " + temp_dir() + "/f32.engine" + kProfile + " --json", true);
+  ASSERT_EQ(full.exit_code, 0) << full.output;
+  const int64_t fp32_bytes = nlohmann::json::parse(full.output)["weights"]["bytes"].get<int64_t>();
+  const std::string o_dir = temp_dir() + "/half_onnx";
+  CliResult o = run_cli("run " + tinynet() + " --shapes image:3x3x64x64 --seed 9 --output-dir " + o_dir);
+  ASSERT_EQ(o.exit_code, 0) << o.output;
+  for (const char* flag : {"fp16", "bf16"}) {
+    const std::string p = temp_dir() + "/" + flag + ".engine";
+    CliResult j = run_cli("build " + tinynet() + " -o " + p + kProfile + " --" + flag + " --tf32 --json", true);
+    ASSERT_EQ(j.exit_code, 0) << j.output;
+    nlohmann::json doc = nlohmann::json::parse(j.output);
+    EXPECT_EQ(doc["precision"], flag);
+    EXPECT_EQ(doc["tf32"], true);
+    EXPECT_GT(doc["precision_nodes"]["half"].get<int64_t>(), 0);
+    EXPECT_GT(doc["precision_nodes"]["weights_converted"].get<int64_t>(), 0);
+    EXPECT_LT(doc["weights"]["bytes"].get<int64_t>(), fp32_bytes * 6 / 10);
+    CliResult text = run_cli("build " + tinynet() + " -o " + p + kProfile + " --" + flag);
+    ASSERT_EQ(text.exit_code, 0) << text.output;
+    EXPECT_NE(text.output.find(std::string("precision  ") + flag), std::string::npos) << text.output;
+    CliResult ins = run_cli("inspect " + p + " --json", true);
+    ASSERT_EQ(ins.exit_code, 0) << ins.output;
+    EXPECT_NE(ins.output.find(flag), std::string::npos);
+    const std::string e_dir = temp_dir() + "/half_" + flag;
+    CliResult e = run_cli("run " + p + " --shapes image:3x3x64x64 --seed 9 --output-dir " + e_dir);
+    ASSERT_EQ(e.exit_code, 0) << e.output;
+    Result<Tensor> a = read_npy(e_dir + "/probs.npy");
+    Result<Tensor> b = read_npy(o_dir + "/probs.npy");
+    ASSERT_TRUE(a.ok() && b.ok());
+    ASSERT_EQ(a->dtype(), DataType::kFloat32);  // bindings stay fp32
+    ASSERT_EQ(a->shape(), b->shape());
+    double num = 0, den = 0;
+    for (int64_t k = 0; k < a->numel(); ++k) {
+      const double d = a->get_as_double(k) - b->get_as_double(k);
+      num += d * d;
+      den += b->get_as_double(k) * b->get_as_double(k);
+    }
+    EXPECT_LE(std::sqrt(num / den), std::string(flag) == "fp16" ? 5e-3 : 4e-2) << flag;
+    EXPECT_GT(num, 0.0) << flag;
+  }
 }
 
 TEST(BuildCli, BadArgumentsExit2) {
@@ -82,9 +129,6 @@ TEST(BuildCli, BadArgumentsExit2) {
   CliResult dynamic = run_cli("build " + tinynet() + " -o " + p);
   EXPECT_EQ(dynamic.exit_code, 2);
   EXPECT_NE(dynamic.output.find("input 'image' [batch,3,64,64] has symbolic dims"), std::string::npos) << dynamic.output;
-  CliResult half = run_cli("build " + tinynet() + " -o " + p + kProfile + " --fp16");
-  EXPECT_EQ(half.exit_code, 2);
-  EXPECT_NE(half.output.find("fp16 engines arrive with the precision pass"), std::string::npos) << half.output;
   CliResult both = run_cli("build " + tinynet() + " -o " + p + kProfile + " --fp32 --bf16");
   EXPECT_EQ(both.exit_code, 2);
   CliResult no_model = run_cli("build /nonexistent.onnx -o " + p);
@@ -96,14 +140,14 @@ TEST(BuildCli, InspectShowsEverythingAndJsonParses) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   for (const char* s : {"magic SLIMRTEN", "format 1.0", "target any", "precision fp32", "input      image float32 [batch,3,64,64]",
                         "output     probs float32 [batch,10]", "min 1x3x64x64  opt 2x3x64x64  max 4x3x64x64",
-                        "memory plan: arena", "layers     13: Add 1, Conv 4, Flatten 1", "checksums  OK"})
+                        "memory plan: arena", "layers     8: Flatten 1, FusedConv 4, Gemm 1, GlobalAveragePool 1, Softmax 1", "checksums  OK"})
     EXPECT_NE(r.output.find(s), std::string::npos) << s << "\n" << r.output;
   CliResult j = run_cli("inspect " + tinynet_engine() + " --json --layers 3", /*stdout_only=*/true);
   ASSERT_EQ(j.exit_code, 0) << j.output;
   nlohmann::json doc = nlohmann::json::parse(j.output);
   EXPECT_EQ(doc["header"]["magic"], "SLIMRTEN");
   EXPECT_EQ(doc["checksums"], "OK");
-  EXPECT_EQ(doc["layers"]["count"], 13);
+  EXPECT_EQ(doc["layers"]["count"], 8);
   EXPECT_EQ(doc["layers"]["nodes"].size(), 3u);
   EXPECT_EQ(doc["inputs"][0]["shape"], "[batch,3,64,64]");
   EXPECT_EQ(doc["profiles"][0]["inputs"][0]["max"], (std::vector<int64_t>{4, 3, 64, 64}));

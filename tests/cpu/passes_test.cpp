@@ -330,12 +330,13 @@ TEST(PassesTest, ReportListsEveryPass) {
   ASSERT_TRUE(infer_shapes(g).ok());
   PassReport report;
   ASSERT_TRUE(run_passes(g, PassOptions{}, &report).ok());
-  EXPECT_EQ(report.passes.size(), 5u);
+  EXPECT_EQ(report.passes.size(), 7u);
   EXPECT_EQ(report.nodes_before, 3u);
-  EXPECT_EQ(report.nodes_after, 2u);
+  EXPECT_EQ(report.nodes_after, 1u);  // Conv+BN folded, then Conv+Relu fused into FusedConv
   const std::string text = report.to_string();
   EXPECT_NE(text.find("conv_batchnorm_folding: -2 +1 nodes"), std::string::npos) << text;
-  EXPECT_NE(text.find("passes: 3 -> 2 nodes"), std::string::npos) << text;
+  EXPECT_NE(text.find("epilogue_fusion: -2 +1 nodes"), std::string::npos) << text;
+  EXPECT_NE(text.find("passes: 3 -> 1 nodes"), std::string::npos) << text;
 }
 
 // ---- exported models from the cache ----

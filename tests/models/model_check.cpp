@@ -7,7 +7,16 @@
 // Each <dir>/<model>/ holds model.onnx, input_<name>.npy, output_<i>.npy and meta.json. Every
 // output must have the recorded dtype and shape and a relative L2 error below --tolerance. Then
 // ResNet-50 at batch 1, 224x224 is timed on one core and must finish within --resnet50-budget.
+//
+// Each model is also built as an fp16 and a bf16 engine (build_engine with a profile fixed at
+// the recorded input shapes, to a temporary file), read back and run on the CPU backend; its
+// outputs must be within the model's half tolerance (relative L2, docs/precision.md) of the fp32
+// ONNX run. The exported models carry random weights and some amplify rounding a lot (ResNet-50
+// turns fp32's 6e-8 into 1.4e-5 against PyTorch), so the bound scales with that measured
+// amplification: tol = max(floor, (fp32 rel L2 vs PyTorch / 2^-24) * u), u the half type's unit
+// roundoff (fp16 2^-11, bf16 2^-8), floor --fp16-tolerance / --bf16-tolerance. --no-half skips.
 #include <sched.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -23,6 +32,7 @@
 #include <nlohmann/json.hpp>
 
 #include "slimrt/backend.h"
+#include "slimrt/builder.h"
 #include "slimrt/npy.h"
 #include "slimrt/onnx_importer.h"
 #include "slimrt/shape.h"
@@ -67,8 +77,22 @@ struct Row {
   std::string shapes;
   double seconds = 0.0;
   double err = 0.0;
+  double half_err[2] = {NAN, NAN};  // fp16, bf16 engines against the fp32 ONNX run
+  double half_seconds = 0.0;        // building and running both engines
   std::string problem;  // empty when the model passed
 };
+
+struct HalfCheck {
+  bool enabled = true;
+  double tolerance[2] = {5e-3, 4e-2};  // floors: fp16, bf16
+};
+
+// The bound for a model whose fp32 run is `fp32_err` away from PyTorch (see the top).
+double half_tolerance(const HalfCheck& h, int k, double fp32_err) {
+  const double u = k == 0 ? std::ldexp(1.0, -11) : std::ldexp(1.0, -8);
+  const double amplification = std::max(1.0, fp32_err / std::ldexp(1.0, -24));
+  return std::max(h.tolerance[k], amplification * u);
+}
 
 std::string params_label(int64_t n) { return n >= 1000000 ? fmt::format("{:.2f}M", n / 1e6) : fmt::format("{:.1f}K", n / 1e3); }
 
@@ -98,7 +122,53 @@ std::string check_symbolic_shapes(const Graph& g) {
   return "";
 }
 
-Row check_model(const fs::path& dir, double tolerance) {
+// Builds `model` as a half engine with one profile at the feeds' shapes, runs it and returns the
+// worst relative L2 of its float outputs against `reference` (the fp32 ONNX run).
+Result<double> half_engine_error(const fs::path& model, Precision p, const std::vector<NamedTensor>& feeds,
+                                 const std::vector<NamedTensor>& reference) {
+  BuildOptions bo;
+  bo.precision = p;
+  OptimizationProfile prof;
+  for (const NamedTensor& f : feeds) prof.inputs.push_back({f.name, f.tensor.shape(), f.tensor.shape(), f.tensor.shape()});
+  bo.profiles = {prof};
+  const fs::path engine = fs::temp_directory_path() /
+                          fmt::format("slimrt_model_check_{}_{}_{}.engine", getpid(),
+                                      model.parent_path().filename().string(), precision_name(p));
+  Status built = build_engine(model.string(), bo, engine.string());
+  if (!built.ok()) return built.with_context(fmt::format("building the {} engine", precision_name(p)));
+  auto load_and_run = [&]() -> Result<std::vector<NamedTensor>> {
+    SLIMRT_ASSIGN_OR_RETURN(auto reader, open_file_reader(engine.string()));
+    SLIMRT_ASSIGN_OR_RETURN(EngineInfo info, parse_engine(*reader));
+    SLIMRT_ASSIGN_OR_RETURN(Graph g, read_engine_graph(*reader, info));
+    SLIMRT_ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend, create_backend("cpu"));
+    SLIMRT_ASSIGN_OR_RETURN(std::unique_ptr<Executable> exe, backend->prepare(g));
+    RunOptions options;
+    options.poison_outputs = true;
+    std::vector<NamedTensor> out;
+    SLIMRT_RETURN_IF_ERROR(exe->run(feeds, &out, options));
+    return out;
+  };
+  Result<std::vector<NamedTensor>> out = load_and_run();
+  std::error_code ec;
+  fs::remove(engine, ec);
+  if (!out.ok()) return out.status().with_context(fmt::format("running the {} engine", precision_name(p)));
+  if (out->size() != reference.size())
+    return internal_error(fmt::format("{} engine gave {} outputs, the ONNX run {}", precision_name(p), out->size(),
+                                      reference.size()));
+  double worst = 0.0;
+  for (size_t i = 0; i < out->size(); ++i) {
+    const Tensor& got = (*out)[i].tensor;
+    if (got.dtype() != reference[i].tensor.dtype())
+      return internal_error(fmt::format("{} engine output '{}' is {}, the ONNX run's {}", precision_name(p),
+                                        (*out)[i].name, dtype_name(got.dtype()), dtype_name(reference[i].tensor.dtype())));
+    if (!dtype_is_float(got.dtype())) continue;
+    const double e = rel_l2(got, reference[i].tensor);
+    if (!(e <= worst)) worst = e;  // NaN sticks
+  }
+  return worst;
+}
+
+Row check_model(const fs::path& dir, double tolerance, const HalfCheck& half) {
   Row row;
   row.model = dir.filename().string();
   nlohmann::json meta;
@@ -188,6 +258,25 @@ Row check_model(const fs::path& dir, double tolerance) {
       return row;
     }
   }
+  if (half.enabled) {
+    const auto t1 = std::chrono::steady_clock::now();
+    for (int k = 0; k < 2; ++k) {
+      const Precision p = k == 0 ? Precision::kFp16 : Precision::kBf16;
+      Result<double> e = half_engine_error(dir / "model.onnx", p, feeds, outputs);
+      if (!e.ok()) {
+        row.problem = e.status().to_string();
+        return row;
+      }
+      row.half_err[k] = *e;
+      const double bound = half_tolerance(half, k, row.err);
+      if (!(*e < bound)) {
+        row.problem = fmt::format("{} engine: rel L2 {:.3g} >= {:.2g} against the fp32 run", precision_name(p), *e,
+                                  bound);
+        return row;
+      }
+    }
+    row.half_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+  }
   return row;
 }
 
@@ -224,6 +313,13 @@ int main(int argc, char** argv) {
   app.add_option("--resnet50-budget", budget, "seconds allowed for ResNet-50 batch 1 on one core")
       ->capture_default_str();
   app.add_flag("--no-timing", no_timing, "skip the ResNet-50 timing");
+  HalfCheck half;
+  bool no_half = false;
+  app.add_flag("--no-half", no_half, "skip the fp16/bf16 engine checks");
+  app.add_option("--fp16-tolerance", half.tolerance[0], "least relative L2 bound of fp16 engines vs the fp32 run")
+      ->capture_default_str();
+  app.add_option("--bf16-tolerance", half.tolerance[1], "least relative L2 bound of bf16 engines vs the fp32 run")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   if (models.empty()) {
@@ -239,15 +335,18 @@ int main(int argc, char** argv) {
     return 2;
   }
   const bool pinned = pin_to_one_core();
+  half.enabled = !no_half;
 
   std::vector<Row> rows;
   int failed = 0;
-  fmt::print("{:<14} {:>8} {:<36} {:>9} {:>10}  {}\n", "model", "params", "inputs", "CPU time", "rel L2", "result");
+  fmt::print("{:<14} {:>8} {:<36} {:>9} {:>10} {:>10} {:>10} {:>9}  {}\n", "model", "params", "inputs", "CPU time",
+             "rel L2", "fp16 L2", "bf16 L2", "half time", "result");
   for (const std::string& m : models) {
-    Row r = check_model(fs::path(root) / m, tolerance);
+    Row r = check_model(fs::path(root) / m, tolerance, half);
     if (!r.problem.empty()) ++failed;
-    fmt::print("{:<14} {:>8} {:<36} {:>8.2f}s {:>10.2e}  {}\n", r.model, params_label(r.params), r.shapes, r.seconds,
-               r.err, r.problem.empty() ? "ok" : "FAIL: " + r.problem);
+    fmt::print("{:<14} {:>8} {:<36} {:>8.2f}s {:>10.2e} {:>10.2e} {:>10.2e} {:>8.2f}s  {}\n", r.model,
+               params_label(r.params), r.shapes, r.seconds, r.err, r.half_err[0], r.half_err[1], r.half_seconds,
+               r.problem.empty() ? "ok" : "FAIL: " + r.problem);
     std::fflush(stdout);
     rows.push_back(std::move(r));
   }

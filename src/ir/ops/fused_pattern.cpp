@@ -1,0 +1,107 @@
+// Shape inference for the ops that pattern recognition (src/passes/recognize_patterns*.cpp)
+// emits: RMSNormalization, SiLU and Attention. LayerNormalization and Gelu are ONNX ops and live
+// with their families. docs/passes.md ("Pattern recognition") gives the exact semantics.
+#include <string>
+
+#include "ir/op_registry.h"
+
+namespace slimrt {
+
+namespace {
+
+Status check_float_input(const ShapeContext& ctx, size_t i, const char* what) {
+  if (!dtype_is_float(ctx.input_dtype(i)))
+    return ctx.error(std::string(what) + " must be a float tensor, not " + std::string(dtype_name(ctx.input_dtype(i))));
+  return Status::OK();
+}
+
+// RMSNormalization(X, scale; axis = -1, epsilon = 1e-5): Y = X / sqrt(mean(X^2 over the axes
+// [axis, rank)) + epsilon) * scale, scale broadcasting to the normalized dims.
+Status infer_rms_norm(ShapeContext& ctx) {
+  SLIMRT_RETURN_IF_ERROR(check_float_input(ctx, 0, "X"));
+  SLIMRT_RETURN_IF_ERROR(check_float_input(ctx, 1, "scale"));
+  const DataType dt = ctx.input_dtype(0);
+  if (!ctx.has_shape(0)) {
+    ctx.set_output_dtype(0, dt);
+    return Status::OK();
+  }
+  const Shape& x = ctx.input_shape(0);
+  const int64_t rank = static_cast<int64_t>(x.size());
+  if (rank == 0) return ctx.error("X must have rank >= 1");
+  int64_t axis = 0;
+  SLIMRT_RETURN_IF_ERROR(normalize_axis(ctx, ctx.node().attr_int("axis", -1), rank, &axis));
+  const Shape norm(x.begin() + axis, x.end());
+  if (ctx.has_shape(1)) {
+    Shape b;
+    SLIMRT_RETURN_IF_ERROR(broadcast_shapes(ctx, {&norm, &ctx.input_shape(1)}, &b));
+    if (b != norm)
+      return ctx.error("scale " + shape_to_string(ctx.input_shape(1)) + " does not broadcast to the normalized dims " +
+                       shape_to_string(norm));
+  }
+  ctx.set_output(0, dt, x);
+  return Status::OK();
+}
+
+Status infer_silu(ShapeContext& ctx) {
+  SLIMRT_RETURN_IF_ERROR(check_float_input(ctx, 0, "X"));
+  if (ctx.has_shape(0)) {
+    ctx.set_output(0, ctx.input_dtype(0), ctx.input_shape(0));
+  } else {
+    ctx.set_output_dtype(0, ctx.input_dtype(0));
+  }
+  return Status::OK();
+}
+
+// Attention(Q [..., Sq, D], K [..., Skv, D], V [..., Skv, Dv], mask?) -> [..., Sq, Dv], with
+// rank 4 ([batch, heads, seq, dim]) or rank 3 ([batch*heads, seq, dim]); the leading dims of
+// Q, K and V must be equal. The mask (float: added to the scaled scores; bool: true = keep)
+// broadcasts to [..., Sq, Skv].
+Status infer_attention(ShapeContext& ctx) {
+  for (size_t i = 0; i < 3; ++i) {
+    static const char* const kNames[] = {"Q", "K", "V"};
+    SLIMRT_RETURN_IF_ERROR(check_float_input(ctx, i, kNames[i]));
+    if (ctx.input_dtype(i) != ctx.input_dtype(0)) return ctx.error("Q, K and V must have the same dtype");
+  }
+  const bool has_mask = ctx.has_input(3);
+  if (has_mask && ctx.input_dtype(3) != DataType::kBool && ctx.input_dtype(3) != ctx.input_dtype(0))
+    return ctx.error("mask must be bool or have the dtype of Q, not " + std::string(dtype_name(ctx.input_dtype(3))));
+  const DataType dt = ctx.input_dtype(0);
+  if (!ctx.has_shape(0) || !ctx.has_shape(1) || !ctx.has_shape(2)) {
+    ctx.set_output_dtype(0, dt);
+    return Status::OK();
+  }
+  const Shape& q = ctx.input_shape(0);
+  const Shape& k = ctx.input_shape(1);
+  const Shape& v = ctx.input_shape(2);
+  const size_t rank = q.size();
+  if (rank != 3 && rank != 4) return ctx.error("Q must have rank 3 or 4");
+  if (k.size() != rank || v.size() != rank) return ctx.error("Q, K and V must have the same rank");
+  for (size_t d = 0; d + 2 < rank; ++d) {
+    if (q[d] != k[d] || q[d] != v[d]) return ctx.error("Q, K and V must have the same leading dims");
+  }
+  if (q[rank - 1] != k[rank - 1]) return ctx.error("Q and K must have the same head dim");
+  if (k[rank - 2] != v[rank - 2]) return ctx.error("K and V must have the same sequence length");
+  if (has_mask && ctx.has_shape(3)) {
+    Shape scores(q.begin(), q.end() - 1);
+    scores.push_back(k[rank - 2]);
+    Shape b;
+    SLIMRT_RETURN_IF_ERROR(broadcast_shapes(ctx, {&scores, &ctx.input_shape(3)}, &b));
+    if (b != scores)
+      return ctx.error("mask " + shape_to_string(ctx.input_shape(3)) + " does not broadcast to the scores " +
+                       shape_to_string(scores));
+  }
+  Shape out(q.begin(), q.end() - 1);
+  out.push_back(v[rank - 1]);
+  ctx.set_output(0, dt, out);
+  return Status::OK();
+}
+
+}  // namespace
+
+void register_fused_pattern_ops(OpRegistry& r) {
+  r.add({"RMSNormalization", 2, 2, 1, 1, infer_rms_norm});
+  r.add({"SiLU", 1, 1, 1, 1, infer_silu});
+  r.add({"Attention", 3, 4, 1, 1, infer_attention});
+}
+
+}  // namespace slimrt

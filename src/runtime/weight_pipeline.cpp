@@ -1,0 +1,237 @@
+// The weights pipeline: reader threads -> group buffers -> sink (see weight_pipeline.h).
+#include "runtime/weight_pipeline.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "engine/checksum.h"
+#include "engine/engine_internal.h"
+
+namespace slimrt::runtime_detail {
+
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+namespace {
+
+struct Layout {
+  uint64_t region = 0, chunk = 0, group = 0;
+  uint64_t num_chunks = 0, num_groups = 0, chunks_per_group = 0;
+
+  uint64_t chunk_bytes(uint64_t c) const { return std::min(chunk, region - c * chunk); }
+  uint64_t group_begin(uint64_t g) const { return g * group; }
+  uint64_t group_size(uint64_t g) const { return std::min(group, region - g * group); }
+  uint64_t chunks_in(uint64_t g) const {
+    return std::min(chunks_per_group, num_chunks - g * chunks_per_group);
+  }
+};
+
+std::string chunk_name(const EngineInfo& info, const Layout& l, uint64_t c) {
+  return fmt::format("weights chunk {} of {} (file offset {}, {} bytes)", c, l.num_chunks,
+                     info.header.weights_offset + c * l.chunk, l.chunk_bytes(c));
+}
+
+Status verify_chunk(const StreamReader& reader, const EngineInfo& info, const Layout& l, uint64_t c,
+                    const uint8_t* data) {
+  const uint64_t n = l.chunk_bytes(c);
+  const uint64_t computed = engine::xxh3_64(data, n);
+  if (computed == info.chunk_hashes[c]) return Status::OK();
+  return data_loss(fmt::format("engine {}: {} checksum mismatch: stored {}, computed {}; the chunk {}", reader.describe(),
+                               chunk_name(info, l, c), engine::hex64(info.chunk_hashes[c]), engine::hex64(computed),
+                               engine::describe_weights_in(info, c * l.chunk, c * l.chunk + n)));
+}
+
+Status cancelled_status(const StreamReader& reader, uint64_t done, uint64_t total) {
+  return cancelled(fmt::format("loading engine {} was cancelled after {} of {} weights bytes", reader.describe(),
+                               done, total));
+}
+
+bool cancel_requested(const PipelineConfig& c) {
+  return c.cancel != nullptr && c.cancel->load(std::memory_order_relaxed);
+}
+
+// Reports progress; false when the callback asks to stop.
+bool report(const PipelineConfig& c, uint64_t done, uint64_t total) {
+  if (!c.progress) return true;
+  return c.progress(LoadProgress{done, total, now_seconds() - c.start_seconds});
+}
+
+// ---- seekable readers: several threads, read_at -------------------------------------------
+
+class ParallelFill {
+ public:
+  ParallelFill(const StreamReader& reader, const EngineInfo& info, const Layout& l, RegionSink& sink,
+               const PipelineConfig& config)
+      : reader_(reader), info_(info), l_(l), sink_(sink), config_(config),
+        done_(l.num_groups, 0),
+        released_(sink.slots() == 0 ? l.num_groups : std::min<uint64_t>(sink.slots(), l.num_groups)) {}
+
+  Status run() {
+    const uint32_t n = std::max<uint32_t>(1, std::min<uint64_t>(config_.threads, l_.num_chunks));
+    std::vector<std::thread> threads;
+    threads.reserve(n);
+    for (uint32_t i = 0; i < n; ++i) threads.emplace_back([this] { worker(); });
+    Status result = drive();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!result.ok() && error_.ok()) error_ = result;
+      stop_ = true;
+    }
+    slot_free_.notify_all();
+    for (std::thread& t : threads) t.join();
+    if (!error_.ok()) return error_;
+    return result;
+  }
+
+ private:
+  // The loading thread: hands groups to the sink in order and releases their slots.
+  Status drive() {
+    for (uint64_t g = 0; g < l_.num_groups; ++g) {
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        group_done_.wait(lock, [&] { return stop_ || done_[g] == l_.chunks_in(g); });
+        if (stop_) return error_;
+      }
+      SLIMRT_RETURN_IF_ERROR(sink_.issue(g, l_.group_begin(g), l_.group_size(g)));
+      SLIMRT_RETURN_IF_ERROR(sink_.wait(g));
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        released_ = std::max(released_, std::min(l_.num_groups, g + 1 + sink_.slots()));
+      }
+      slot_free_.notify_all();
+      const uint64_t done = l_.group_begin(g) + l_.group_size(g);
+      if (!report(config_, done, l_.region)) return cancelled_status(reader_, done, l_.region);
+    }
+    return Status::OK();
+  }
+
+  void fail(Status s) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (error_.ok()) error_ = std::move(s);
+      stop_ = true;
+    }
+    slot_free_.notify_all();
+    group_done_.notify_all();
+  }
+
+  void worker() {
+    for (;;) {
+      const uint64_t c = next_chunk_.fetch_add(1, std::memory_order_relaxed);
+      if (c >= l_.num_chunks) return;
+      const uint64_t g = c / l_.chunks_per_group;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        slot_free_.wait(lock, [&] { return stop_ || g < released_; });
+        if (stop_) return;
+      }
+      if (cancel_requested(config_)) {
+        fail(cancelled_status(reader_, c * l_.chunk, l_.region));
+        return;
+      }
+      const uint64_t n = l_.chunk_bytes(c);
+      uint8_t* dst = sink_.buffer(g) + (c * l_.chunk - l_.group_begin(g));
+      const uint64_t file_offset = info_.header.weights_offset + c * l_.chunk;
+      Status s = reader_.read_at(file_offset, dst, n);
+      if (!s.ok()) {
+        fail(s.with_context("engine " + reader_.describe() + ": reading " + chunk_name(info_, l_, c)));
+        return;
+      }
+      reader_.release(file_offset, n);
+      if (config_.verify) {
+        s = verify_chunk(reader_, info_, l_, c, dst);
+        if (!s.ok()) {
+          fail(std::move(s));
+          return;
+        }
+      }
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        ++done_[g];
+      }
+      group_done_.notify_one();
+    }
+  }
+
+  const StreamReader& reader_;
+  const EngineInfo& info_;
+  const Layout& l_;
+  RegionSink& sink_;
+  const PipelineConfig& config_;
+
+  std::atomic<uint64_t> next_chunk_{0};
+  std::mutex mu_;
+  std::condition_variable group_done_;  // a chunk finished (or stop)
+  std::condition_variable slot_free_;   // released_ grew (or stop)
+  std::vector<uint64_t> done_;          // chunks completed per group
+  uint64_t released_;                   // groups [0, released_) may be filled
+  bool stop_ = false;
+  Status error_;
+};
+
+// ---- non-seekable readers: one thread, read() front to back --------------------------------
+
+Status sequential_fill(StreamReader& reader, const EngineInfo& info, const Layout& l, RegionSink& sink,
+                       const PipelineConfig& config) {
+  const uint32_t slots = sink.slots();
+  for (uint64_t g = 0; g < l.num_groups; ++g) {
+    if (slots != 0 && g >= slots) SLIMRT_RETURN_IF_ERROR(sink.wait(g - slots));
+    uint8_t* buf = sink.buffer(g);
+    for (uint64_t c = g * l.chunks_per_group; c < g * l.chunks_per_group + l.chunks_in(g); ++c) {
+      if (cancel_requested(config)) return cancelled_status(reader, c * l.chunk, l.region);
+      uint8_t* dst = buf + (c * l.chunk - l.group_begin(g));
+      Status s = reader.read(dst, l.chunk_bytes(c));
+      if (!s.ok()) return s.with_context("engine " + reader.describe() + ": reading " + chunk_name(info, l, c));
+      if (config.verify) SLIMRT_RETURN_IF_ERROR(verify_chunk(reader, info, l, c, dst));
+    }
+    SLIMRT_RETURN_IF_ERROR(sink.issue(g, l.group_begin(g), l.group_size(g)));
+    const uint64_t done = l.group_begin(g) + l.group_size(g);
+    if (!report(config, done, l.region)) return cancelled_status(reader, done, l.region);
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status run_weight_pipeline(StreamReader& reader, const EngineInfo& info, RegionSink& sink,
+                           const PipelineConfig& config) {
+  const EngineHeader& h = info.header;
+  Layout l;
+  l.region = h.weights_size;
+  l.chunk = h.chunk_size;
+  l.group = config.group_bytes;
+  if (l.region == 0) {
+    report(config, 0, 0);
+    return Status::OK();
+  }
+  if (l.chunk == 0 || l.group == 0 || l.group % l.chunk != 0)
+    return internal_error(fmt::format("weights pipeline: group of {} bytes is not a multiple of the chunk size {}",
+                                      l.group, l.chunk));
+  l.num_chunks = h.num_chunks;
+  l.chunks_per_group = l.group / l.chunk;
+  l.num_groups = (l.num_chunks + l.chunks_per_group - 1) / l.chunks_per_group;
+
+  Status s;
+  if (reader.seekable()) {
+    s = ParallelFill(reader, info, l, sink, config).run();
+  } else {
+    if (reader.position() != h.weights_offset) {
+      s = reader.seek(h.weights_offset);
+      if (!s.ok()) s = s.with_context("engine " + reader.describe() + ": skipping to the weights region");
+    }
+    if (s.ok()) s = sequential_fill(reader, info, l, sink, config);
+  }
+  // Even on failure, copies already queued must finish before their buffers are freed.
+  Status f = sink.finish();
+  if (!s.ok()) return s;
+  return f;
+}
+
+}  // namespace slimrt::runtime_detail
