@@ -84,14 +84,14 @@ Result<std::string> check_region(const Engine& engine) {
 int main(int argc, char** argv) {
   CLI::App app{"slimrt-load: load an engine onto the GPU (or the host) and report time and memory.\n"
                "Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad engine."};
-  std::string path, reader_kind = "auto", backend;
+  std::string path, reader_kind = "file", backend;
   uint32_t threads = 0, buffers = kDefaultStagingBuffers;
   uint64_t staging_mib = kDefaultStagingBufferBytes >> 20;
   bool no_verify = false, no_device_check = false, json = false;
   app.add_option("engine", path, "engine file ('-' with --reader pipe: standard input)")->required();
   app.add_option("--reader", reader_kind,
-                 "auto (pread; O_DIRECT when the file is not in the page cache, as Runtime::load_file), file (pread), "
-                 "direct (O_DIRECT), mmap, or pipe (non-seekable)")
+                 "file (pread, as Runtime::load_file), auto (pread, or O_DIRECT when the file is mostly not in "
+                 "the page cache), direct (O_DIRECT), mmap, or pipe (non-seekable)")
       ->check(CLI::IsMember({"auto", "file", "direct", "mmap", "pipe"}));
   app.add_option("--threads", threads, "reader threads (0: automatic)");
   app.add_option("--staging-mib", staging_mib, "size of each pinned staging buffer, MiB")->check(CLI::Range(1, 4096));
@@ -144,7 +144,9 @@ int main(int argc, char** argv) {
   const int64_t rss_before = proc_status_kib("VmRSS");
   const bool peak_reset = reset_peak_rss();
   const int64_t hwm_before = proc_status_kib("VmHWM");
-  Result<std::shared_ptr<Engine>> engine = (*rt)->load(**reader, opts);
+  // "file" is what a service calls: Runtime::load_file.
+  Result<std::shared_ptr<Engine>> engine =
+      reader_kind == "file" ? (*rt)->load_file(path, opts) : (*rt)->load(**reader, opts);
   const int64_t hwm_after = proc_status_kib("VmHWM");
   if (!engine.ok()) return fail(engine.status());
   const LoadStats& st = (*engine)->load_stats();
@@ -164,7 +166,7 @@ int main(int argc, char** argv) {
   const double gbps = st.total_seconds > 0 ? static_cast<double>(file_bytes) / st.total_seconds / 1e9 : 0;
   if (json) {
     nlohmann::json j = {{"engine", path},
-                        {"reader", (*reader)->describe()},
+                        {"reader", st.source},
                         {"backend", backend},
                         {"weights_bytes", st.weights_bytes},
                         {"file_bytes", file_bytes},
@@ -184,7 +186,7 @@ int main(int argc, char** argv) {
     fmt::print("{}\n", j.dump());
   } else {
     fmt::print("loaded {} ({} bytes of weights) on {} in {:.3f} s ({:.2f} GB/s) through {}\n", path, st.weights_bytes,
-               backend, st.total_seconds, gbps, (*reader)->describe());
+               backend, st.total_seconds, gbps, st.source);
     fmt::print("  reader threads {}, staging {} MiB, checksums {}\n", st.reader_threads, st.staging_bytes >> 20,
                st.checksums_verified ? "verified" : "not verified");
     fmt::print("  host memory: peak growth {:.1f} MiB during the load (VmRSS before {:.1f} MiB)\n", growth / 1024.0,

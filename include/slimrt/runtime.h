@@ -86,6 +86,7 @@ struct LoadStats {
   uint64_t weights_bytes = 0;     // region bytes moved
   uint64_t staging_bytes = 0;     // pinned ring size (0 for CPU loads)
   uint32_t reader_threads = 0;
+  std::string source;             // the reader's describe()
   bool checksums_verified = false;
   double parse_seconds = 0;       // header + metadata
   double weights_seconds = 0;     // the region, up to the last copy completing
@@ -149,8 +150,7 @@ class Runtime {
   // Loads an engine from `reader` (positioned at offset 0 or, for a stream, at its start). The
   // engine keeps no reference to the reader.
   Result<std::shared_ptr<Engine>> load(StreamReader& reader, const LoadOptions& options = {}) const;
-  // Opens `path` with the file reader and loads it: buffered reads when the file is mostly in
-  // the page cache, O_DIRECT when it is not (FileReaderOptions::direct_io_when_uncached).
+  // Opens `path` with the buffered file reader and loads it.
   Result<std::shared_ptr<Engine>> load_file(const std::string& path, const LoadOptions& options = {}) const;
 
  private:

@@ -68,10 +68,11 @@ struct FileReaderOptions {
   // describe().
   bool direct_io = false;
   // When direct_io is false: look at how much of the file is in the page cache when opening
-  // (mincore over a temporary mapping) and use O_DIRECT when less than half of it is. A cold
-  // file is then read straight from the disk into the caller's buffers (measured 1.16x faster
-  // than buffered reads of a cold 4 GB engine on the GPU machine, docs/loading.md), and a warm one
-  // from the cache. describe() says which was chosen. Runtime::load_file turns this on.
+  // (mincore over a temporary mapping) and use O_DIRECT when less than half of it is, so a cold
+  // file goes straight from the disk into the caller's buffers and a warm one comes from the
+  // cache. describe() says which was chosen. Off by default: on the GPU machine (8 MiB
+  // readahead) buffered reads were as fast cold (docs/loading.md); hosts with small readahead
+  // windows or memory pressure may prefer it.
   bool direct_io_when_uncached = false;
 };
 
