@@ -95,15 +95,6 @@ std::string chain_model(const std::string& name, const std::string& dtype, int a
   return (dir / "model.onnx").string();
 }
 
-Result<std::vector<NamedTensor>> run_graph(const Graph& g, const std::vector<NamedTensor>& feeds) {
-  SLIMRT_ASSIGN_OR_RETURN(auto be, create_backend("cpu"));
-  SLIMRT_ASSIGN_OR_RETURN(auto exe, be->prepare(g));
-  std::vector<NamedTensor> out;
-  RunOptions ro;
-  ro.poison_outputs = true;
-  SLIMRT_RETURN_IF_ERROR(exe->run(feeds, &out, ro));
-  return out;
-}
 
 struct Case {
   const char* name;
@@ -150,8 +141,8 @@ void check_build(const Case& c) {
   std::mt19937_64 rng = testing::make_rng();
   const DataType in_dtype = std::string(c.dtype) == "float16" ? DataType::kFloat16 : DataType::kFloat32;
   std::vector<NamedTensor> feeds = {{"x", testing::random_tensor(in_dtype, {1, c.a}, rng)}};
-  auto want = run_graph(*onnx_graph, feeds);
-  auto got = run_graph(*eg, feeds);
+  auto want = testing::run_on_cpu(*onnx_graph, feeds);
+  auto got = testing::run_on_cpu(*eg, feeds);
   ASSERT_TRUE(want.ok()) << want.status().to_string();
   ASSERT_TRUE(got.ok()) << got.status().to_string();
   ASSERT_EQ(got->size(), 1u);

@@ -39,13 +39,6 @@ std::string model_cache() {
   return "";
 }
 
-Result<std::vector<NamedTensor>> run_graph(const Graph& g, const std::vector<NamedTensor>& feeds) {
-  SLIMRT_ASSIGN_OR_RETURN(auto be, create_backend("cpu"));
-  SLIMRT_ASSIGN_OR_RETURN(auto exe, be->prepare(g));
-  std::vector<NamedTensor> out;
-  SLIMRT_RETURN_IF_ERROR(exe->run(feeds, &out));
-  return out;
-}
 
 struct LoadedEngine {
   EngineInfo info;
@@ -65,11 +58,11 @@ void expect_same_outputs(const std::string& onnx, const std::string& engine, con
                          bool bit_exact) {
   Result<Graph> g = import_onnx_file(onnx);
   ASSERT_TRUE(g.ok()) << g.status().to_string();
-  Result<std::vector<NamedTensor>> want = run_graph(*g, feeds);
+  Result<std::vector<NamedTensor>> want = testing::run_on_cpu(*g, feeds);
   ASSERT_TRUE(want.ok()) << want.status().to_string();
   Result<LoadedEngine> e = load(engine);
   ASSERT_TRUE(e.ok()) << e.status().to_string();
-  Result<std::vector<NamedTensor>> got = run_graph(e->graph, feeds);
+  Result<std::vector<NamedTensor>> got = testing::run_on_cpu(e->graph, feeds);
   ASSERT_TRUE(got.ok()) << got.status().to_string();
   ASSERT_EQ(want->size(), got->size());
   for (size_t i = 0; i < want->size(); ++i) {

@@ -72,23 +72,11 @@ void expect_same_engine(const Engine& e, const std::vector<uint8_t>& file) {
   auto rng = testing::make_rng(11);
   std::vector<NamedTensor> inputs = {{"x", testing::random_tensor(DataType::kFloat32, {3, 4}, rng)},
                                      {"x2", testing::random_tensor(DataType::kFloat32, {3, 64}, rng)}};
-  auto run = [&](const Graph& g) {
-    auto be = create_backend("cpu");
-    EXPECT_TRUE(be.ok());
-    auto exe = (*be)->prepare(g);
-    EXPECT_TRUE(exe.ok()) << exe.status().to_string();
-    std::vector<NamedTensor> out;
-    RunOptions ro;
-    ro.poison_outputs = true;
-    Status s = (*exe)->run(inputs, &out, ro);
-    EXPECT_TRUE(s.ok()) << s.to_string();
-    return out;
-  };
-  std::vector<NamedTensor> want = run(original), got = run(e.graph());
+  std::vector<Tensor> want = testing::run_graph(original, inputs), got = testing::run_graph(e.graph(), inputs);
   ASSERT_EQ(want.size(), got.size());
   for (size_t i = 0; i < want.size(); ++i) {
-    ASSERT_EQ(want[i].tensor.bytes(), got[i].tensor.bytes());
-    EXPECT_EQ(std::memcmp(want[i].tensor.raw(), got[i].tensor.raw(), want[i].tensor.bytes()), 0) << want[i].name;
+    ASSERT_EQ(want[i].bytes(), got[i].bytes());
+    EXPECT_EQ(std::memcmp(want[i].raw(), got[i].raw(), want[i].bytes()), 0) << "output " << i;
   }
 }
 

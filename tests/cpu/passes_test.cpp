@@ -23,21 +23,7 @@ using testing::make_rng;
 using testing::random_tensor;
 using testing::rel_l2;
 
-std::vector<Tensor> run_graph(const Graph& g, const std::vector<NamedTensor>& inputs) {
-  auto be = create_backend("cpu");
-  EXPECT_TRUE(be.ok());
-  auto exe = (*be)->prepare(g);
-  EXPECT_TRUE(exe.ok()) << exe.status().to_string();
-  if (!exe.ok()) return {};
-  std::vector<NamedTensor> outs;
-  RunOptions opts;
-  opts.poison_outputs = true;
-  Status s = (*exe)->run(inputs, &outs, opts);
-  EXPECT_TRUE(s.ok()) << s.to_string();
-  std::vector<Tensor> result;
-  for (auto& o : outs) result.push_back(o.tensor);
-  return result;
-}
+using testing::run_graph;
 
 // Random inputs for every graph input: symbolic dims bind to `dims` by name (others to 11);
 // integer inputs are ids in [0, 10).

@@ -37,15 +37,6 @@ std::string temp_dir() {
   return dir;
 }
 
-Result<std::vector<NamedTensor>> run_graph(const Graph& g, const std::vector<NamedTensor>& feeds) {
-  SLIMRT_ASSIGN_OR_RETURN(auto be, create_backend("cpu"));
-  SLIMRT_ASSIGN_OR_RETURN(auto exe, be->prepare(g));
-  std::vector<NamedTensor> out;
-  RunOptions ro;
-  ro.poison_outputs = true;
-  SLIMRT_RETURN_IF_ERROR(exe->run(feeds, &out, ro));
-  return out;
-}
 
 Node* op(Graph& g, const std::string& type, const std::string& name, std::vector<Value*> in,
          std::vector<std::pair<std::string, Attribute>> attrs = {}) {
@@ -241,8 +232,8 @@ TEST(PrecisionPass, InsertsCastsAtBoundariesAndKeepsBindings) {
   // Runs in memory and stays close to the fp32 graph.
   std::mt19937_64 rng = testing::make_rng();
   std::vector<NamedTensor> feeds = {{"x", random_tensor(DataType::kFloat32, {4, 8}, rng)}};
-  auto want = run_graph(ref, feeds);
-  auto got = run_graph(g, feeds);
+  auto want = testing::run_on_cpu(ref, feeds);
+  auto got = testing::run_on_cpu(g, feeds);
   ASSERT_TRUE(want.ok() && got.ok()) << want.status().to_string() << got.status().to_string();
   EXPECT_LT(worst_error(*got, *want), kFp16Tolerance);
   EXPECT_GT(worst_error(*got, *want), 0.0);  // it really computed in half
@@ -389,8 +380,8 @@ TEST_P(PrecisionModels, HalfEngineMatchesFp32Run) {
   double worst = 0;
   for (int trial = 0; trial < 3; ++trial) {
     std::vector<NamedTensor> feeds = {{"x", random_tensor(DataType::kFloat32, c.input_shape, rng, -2.0, 2.0)}};
-    auto want = run_graph(ref, feeds);
-    auto got = run_graph(e->graph, feeds);
+    auto want = testing::run_on_cpu(ref, feeds);
+    auto got = testing::run_on_cpu(e->graph, feeds);
     ASSERT_TRUE(want.ok()) << want.status().to_string();
     ASSERT_TRUE(got.ok()) << got.status().to_string();
     worst = std::max(worst, worst_error(*got, *want));
@@ -441,8 +432,8 @@ TEST(PrecisionEngine, TinynetThroughBuildEngine) {
     ASSERT_TRUE(g.ok()) << g.status().to_string();
     std::mt19937_64 rng = testing::make_rng(static_cast<uint64_t>(p));
     std::vector<NamedTensor> feeds = {{"image", random_tensor(DataType::kFloat32, {3, 3, 64, 64}, rng)}};
-    auto want = run_graph(*ref, feeds);
-    auto got = run_graph(*g, feeds);
+    auto want = testing::run_on_cpu(*ref, feeds);
+    auto got = testing::run_on_cpu(*g, feeds);
     ASSERT_TRUE(want.ok() && got.ok());
     const double err = worst_error(*got, *want);
     std::printf("[precision] tinynet %s: rel L2 %.3g\n", std::string(precision_name(p)).c_str(), err);

@@ -34,21 +34,7 @@ using testing::rel_l2;
 
 using Inputs = std::vector<NamedTensor>;
 
-std::vector<Tensor> run_graph(const Graph& g, const Inputs& inputs) {
-  auto be = create_backend("cpu");
-  EXPECT_TRUE(be.ok());
-  auto exe = (*be)->prepare(g);
-  EXPECT_TRUE(exe.ok()) << exe.status().to_string();
-  if (!exe.ok()) return {};
-  std::vector<NamedTensor> outs;
-  RunOptions opts;
-  opts.poison_outputs = true;
-  Status s = (*exe)->run(inputs, &outs, opts);
-  EXPECT_TRUE(s.ok()) << s.to_string();
-  std::vector<Tensor> result;
-  for (auto& o : outs) result.push_back(o.tensor);
-  return result;
-}
+using testing::run_graph;
 
 // Random inputs for every graph input; symbolic dims bind by name (others to 7); integers are
 // ids in [0, 10).

@@ -109,4 +109,24 @@ SingleOpResult run_single_op(const std::string& op_type, const std::vector<Tenso
   return result;
 }
 
+Result<std::vector<NamedTensor>> run_on_cpu(const Graph& g, const std::vector<NamedTensor>& feeds) {
+  SLIMRT_ASSIGN_OR_RETURN(std::unique_ptr<Backend> be, create_backend("cpu"));
+  SLIMRT_ASSIGN_OR_RETURN(std::unique_ptr<Executable> exe, be->prepare(g));
+  std::vector<NamedTensor> out;
+  RunOptions ro;
+  ro.poison_outputs = true;
+  SLIMRT_RETURN_IF_ERROR(exe->run(feeds, &out, ro));
+  return out;
+}
+
+std::vector<Tensor> run_graph(const Graph& g, const std::vector<NamedTensor>& feeds) {
+  Result<std::vector<NamedTensor>> out = run_on_cpu(g, feeds);
+  EXPECT_TRUE(out.ok()) << out.status().to_string();
+  std::vector<Tensor> result;
+  if (out.ok()) {
+    for (NamedTensor& o : *out) result.push_back(o.tensor);
+  }
+  return result;
+}
+
 }  // namespace slimrt::testing

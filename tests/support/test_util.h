@@ -1,5 +1,5 @@
 // Helpers shared by the test suites: fresh random inputs, reference comparison, and running a
-// single op on the CPU backend.
+// single op or a whole graph on the CPU backend.
 //
 //   Tensor x = random_tensor(DataType::kFloat32, {2, 3, 5}, rng);
 //   auto out = run_single_op("Relu", {x}, {});       // outputs of a one-node graph
@@ -40,5 +40,10 @@ struct SingleOpResult {
 SingleOpResult run_single_op(const std::string& op_type, const std::vector<Tensor>& inputs,
                              const std::vector<std::pair<std::string, Attribute>>& attrs,
                              size_t num_outputs = 1, const std::vector<size_t>& constant_inputs = {});
+
+// Runs a whole graph on the CPU backend with outputs poisoned; outputs in graph-output order.
+Result<std::vector<NamedTensor>> run_on_cpu(const Graph& g, const std::vector<NamedTensor>& feeds);
+// The same, recording a test failure (and returning no tensors) when the run fails.
+std::vector<Tensor> run_graph(const Graph& g, const std::vector<NamedTensor>& feeds);
 
 }  // namespace slimrt::testing
