@@ -64,7 +64,8 @@ struct LoadProgress {
 struct LoadOptions {
   // Pinned staging ring for GPU loads: `staging_buffers` slots of `staging_buffer_bytes` each
   // (rounded up to a multiple of the engine's checksum chunk size; at least 2 slots). Host
-  // memory used by a GPU load is about staging_buffers * staging_buffer_bytes.
+  // memory used by a GPU load is about staging_buffers * staging_buffer_bytes; a smaller engine
+  // gets a smaller ring (slots no bigger than its region, no more slots than it fills).
   uint64_t staging_buffer_bytes = kDefaultStagingBufferBytes;
   uint32_t staging_buffers = kDefaultStagingBuffers;
   // Reader threads for seekable readers; 0 picks min(8, hardware threads). Non-seekable readers

@@ -109,8 +109,13 @@ Result<std::shared_ptr<Engine>> Runtime::load(StreamReader& reader, const LoadOp
   const double t_parsed = now_seconds();
   const std::string what = "engine " + reader.describe();
 
-  // The group (staging slot) is a whole number of checksum chunks.
-  const uint64_t group_bytes = round_up(std::max(options.staging_buffer_bytes, h.chunk_size), h.chunk_size);
+  // The group (staging slot) is a whole number of checksum chunks, and no bigger than the region:
+  // a small engine pins only what it needs (one chunk-rounded slot), not the whole ring.
+  const uint64_t region_chunks = round_up(std::max<uint64_t>(h.weights_size, 1), h.chunk_size);
+  const uint64_t group_bytes =
+      std::min(round_up(std::max(options.staging_buffer_bytes, h.chunk_size), h.chunk_size), region_chunks);
+  const uint64_t num_groups = (h.weights_size + group_bytes - 1) / group_bytes;
+  const auto slots = static_cast<uint32_t>(std::clamp<uint64_t>(num_groups, 1, options.staging_buffers));
   uint32_t threads = options.reader_threads;
   if (threads == 0) threads = std::clamp<uint32_t>(std::thread::hardware_concurrency(), 1, 8);
   if (!reader.seekable()) threads = 1;
@@ -143,8 +148,8 @@ Result<std::shared_ptr<Engine>> Runtime::load(StreamReader& reader, const LoadOp
   };
 
   std::unique_ptr<RegionSink> sink;
-  if (on_device) {
-    SLIMRT_ASSIGN_OR_RETURN(sink, runtime_detail::make_cuda_sink(base, group_bytes, options.staging_buffers, on_staged));
+  if (on_device && h.weights_size > 0) {
+    SLIMRT_ASSIGN_OR_RETURN(sink, runtime_detail::make_cuda_sink(base, group_bytes, slots, on_staged));
   } else {
     sink = std::make_unique<HostSink>(base, group_bytes);
   }
@@ -175,7 +180,7 @@ Result<std::shared_ptr<Engine>> Runtime::load(StreamReader& reader, const LoadOp
 
   LoadStats& st = engine->stats_;
   st.weights_bytes = h.weights_size;
-  st.staging_bytes = on_device ? group_bytes * options.staging_buffers : 0;
+  st.staging_bytes = on_device && h.weights_size > 0 ? group_bytes * slots : 0;
   st.reader_threads = threads;
   st.source = reader.describe();
   st.checksums_verified = options.verify_checksums;

@@ -187,6 +187,27 @@ TEST(GpuEngineLoad, FailuresLeaveDeviceMemoryAsItWas) {
   EXPECT_EQ(device_free(), before);
 }
 
+TEST(GpuEngineLoad, SmallEnginesPinOnlyWhatTheyNeed) {
+  SKIP_WITHOUT_GPU();
+  auto rt = std::move(Runtime::create({.backend = "cuda"})).value();
+  auto rng = testing::make_rng(5);
+  Graph g;
+  Value* x = g.add_input("x", DataType::kFloat32, Shape{Dim(3), Dim(100)});
+  Value* w = g.add_initializer("W", testing::random_tensor(DataType::kFloat32, {100, 250}, rng));
+  Node* m = g.add_node("MatMul", "m", {x, w}, 1, {"y"});
+  g.add_output(m->output(0));
+  std::stringstream ss;
+  ASSERT_TRUE(write_engine(g, EngineOptions{}, ss).ok());
+  const std::string str = ss.str();
+  const std::vector<uint8_t> bytes(str.begin(), str.end());
+  auto r = make_span_reader({reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()});
+  Result<std::shared_ptr<Engine>> e = rt->load(*r);
+  ASSERT_TRUE(e.ok()) << e.status().to_string();
+  // 100 KB of weights: one slot of one 4 MiB chunk, not the default 2 x 64 MiB ring.
+  EXPECT_EQ((*e)->load_stats().staging_bytes, kEngineDefaultChunkSize);
+  expect_region_equals_file(**e, bytes);
+}
+
 TEST(GpuEngineLoad, TargetMismatchIsRefused) {
   SKIP_WITHOUT_GPU();
   auto rt = std::move(Runtime::create({.backend = "cuda"})).value();
