@@ -126,12 +126,14 @@ int main(int argc, char** argv) {
           return inner->read(dst, n).ok() ? static_cast<int64_t>(n) : -1;
         },
         "stream over '" + path + "'");
+  } else if (reader_kind == "file") {
+    reader = std::unique_ptr<StreamReader>();  // Runtime::load_file opens the file itself
   } else if (reader_kind == "mmap") {
     reader = open_mmap_reader(path);
   } else {
     FileReaderOptions fo;
     fo.direct_io = reader_kind == "direct";
-    fo.direct_io_when_uncached = reader_kind == "auto";
+    fo.direct_io_when_uncached = reader_kind == "auto";  // "auto" or "direct" here
     reader = open_file_reader(path, fo);
   }
   if (!reader.ok()) return fail(reader.status());
