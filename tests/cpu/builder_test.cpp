@@ -11,6 +11,7 @@
 #include "slimrt/builder.h"
 #include "slimrt/npy.h"
 #include "slimrt/onnx_importer.h"
+#include "support/model_cache.h"
 #include "support/test_util.h"
 
 namespace slimrt {
@@ -29,15 +30,7 @@ std::string temp_dir() {
 
 std::string tinynet() { return std::string(SLIMRT_SOURCE_DIR) + "/models/tinynet.onnx"; }
 
-std::string model_cache() {
-  if (const char* env = std::getenv("SLIMRT_MODEL_CACHE")) return env;
-  for (const std::string& dir : {std::string(SLIMRT_BINARY_DIR) + "/cache/models",
-                                std::string(SLIMRT_SOURCE_DIR) + "/build/cache/models",
-                                std::string(SLIMRT_SOURCE_DIR) + "/build-conf/cache/models"}) {
-    if (fs::exists(dir)) return dir;
-  }
-  return "";
-}
+using testing::model_cache;
 
 
 struct LoadedEngine {

@@ -15,6 +15,7 @@
 #include "slimrt/graph.h"
 #include "slimrt/onnx_importer.h"
 #include "slimrt/passes.h"
+#include "support/model_cache.h"
 #include "support/test_util.h"
 
 namespace slimrt {
@@ -28,22 +29,7 @@ using testing::run_graph;
 
 // Random float inputs; symbolic dims bind to `batch` = 2, `seq` = 5, anything else 3.
 std::vector<NamedTensor> random_inputs(const Graph& g, std::mt19937_64& rng) {
-  const std::map<std::string, int64_t> dims = {{"batch", 2}, {"seq", 5}};
-  std::vector<NamedTensor> ins;
-  for (const Value* in : g.inputs()) {
-    std::vector<int64_t> shape;
-    for (const Dim& d : in->shape()) {
-      if (auto v = d.value()) {
-        shape.push_back(*v);
-      } else {
-        auto sym = d.as_symbol();
-        auto it = sym ? dims.find(*sym) : dims.end();
-        shape.push_back(it != dims.end() ? it->second : 3);
-      }
-    }
-    ins.push_back({in->name(), random_tensor(in->dtype(), shape, rng, -2.0, 2.0)});
-  }
-  return ins;
+  return testing::random_inputs(g, rng, {{"batch", 2}, {"seq", 5}}, 3, -2.0, 2.0);
 }
 
 // Runs `pass` and checks outputs before == after (and output names kept) on two fresh inputs.
@@ -440,14 +426,7 @@ TEST(FuseEpiloguesTest, RunPassesFusesAfterBatchNormFolding) {
 
 // ---- exported models -----------------------------------------------------------------------
 
-std::string model_cache() {
-  if (const char* env = std::getenv("SLIMRT_MODEL_CACHE")) return env;
-  for (const std::string& dir : {std::string(SLIMRT_BINARY_DIR) + "/cache/models",
-                                std::string(SLIMRT_SOURCE_DIR) + "/build/cache/models"}) {
-    if (std::filesystem::exists(dir)) return dir;
-  }
-  return "";
-}
+using testing::model_cache;
 
 struct ModelCase {
   const char* name;

@@ -14,6 +14,7 @@
 #include "slimrt/graph.h"
 #include "slimrt/onnx_importer.h"
 #include "slimrt/passes.h"
+#include "support/model_cache.h"
 #include "support/test_util.h"
 
 namespace slimrt {
@@ -25,30 +26,7 @@ using testing::rel_l2;
 
 using testing::run_graph;
 
-// Random inputs for every graph input: symbolic dims bind to `dims` by name (others to 11);
-// integer inputs are ids in [0, 10).
-std::vector<NamedTensor> random_inputs(const Graph& g, std::mt19937_64& rng,
-                                       const std::map<std::string, int64_t>& dims = {{"batch", 2}, {"seq", 11}}) {
-  std::vector<NamedTensor> ins;
-  for (const Value* in : g.inputs()) {
-    std::vector<int64_t> shape;
-    for (const Dim& d : in->shape()) {
-      if (auto v = d.value()) {
-        shape.push_back(*v);
-      } else {
-        auto sym = d.as_symbol();
-        auto it = sym ? dims.find(*sym) : dims.end();
-        shape.push_back(it != dims.end() ? it->second : 11);
-      }
-    }
-    if (dtype_is_integer(in->dtype())) {
-      ins.push_back({in->name(), random_tensor(in->dtype(), shape, rng, 0, 10)});
-    } else {
-      ins.push_back({in->name(), random_tensor(in->dtype(), shape, rng)});
-    }
-  }
-  return ins;
-}
+using testing::random_inputs;
 
 // Runs `pass` on `g` and checks outputs before == after on two fresh random inputs.
 template <typename Pass>
@@ -327,15 +305,7 @@ TEST(PassesTest, ReportListsEveryPass) {
 
 // ---- exported models from the cache ----
 
-std::string model_cache() {
-  if (const char* env = std::getenv("SLIMRT_MODEL_CACHE")) return env;
-  for (const std::string& dir : {std::string(SLIMRT_BINARY_DIR) + "/cache/models",
-                                std::string(SLIMRT_SOURCE_DIR) + "/build/cache/models",
-                                std::string(SLIMRT_SOURCE_DIR) + "/build-conf/cache/models"}) {
-    if (std::filesystem::exists(dir)) return dir;
-  }
-  return "";
-}
+using testing::model_cache;
 
 struct ModelCase {
   const char* name;

@@ -11,6 +11,7 @@
 
 #include "slimrt/memory_plan.h"
 #include "slimrt/onnx_importer.h"
+#include "support/model_cache.h"
 #include "support/test_util.h"
 
 namespace slimrt {
@@ -162,16 +163,7 @@ TEST(PlannerGraphTest, InPlaceOpList) {
   }
 }
 
-// The model cache: $SLIMRT_MODEL_CACHE, else the build tree's cache/models, else build-conf's.
-std::string model_cache() {
-  if (const char* env = std::getenv("SLIMRT_MODEL_CACHE")) return env;
-  for (const std::string& dir : {std::string(SLIMRT_BINARY_DIR) + "/cache/models",
-                                std::string(SLIMRT_SOURCE_DIR) + "/build/cache/models",
-                                std::string(SLIMRT_SOURCE_DIR) + "/build-conf/cache/models"}) {
-    if (std::filesystem::exists(dir)) return dir;
-  }
-  return "";
-}
+using testing::model_cache;
 
 class PlannerModelTest : public ::testing::TestWithParam<const char*> {};
 

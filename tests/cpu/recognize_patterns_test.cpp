@@ -22,6 +22,7 @@
 #include "slimrt/graph.h"
 #include "slimrt/onnx_importer.h"
 #include "slimrt/passes.h"
+#include "support/model_cache.h"
 #include "support/test_util.h"
 
 namespace slimrt {
@@ -39,22 +40,7 @@ using testing::run_graph;
 // Random inputs for every graph input; symbolic dims bind by name (others to 7); integers are
 // ids in [0, 10).
 Inputs random_inputs(const Graph& g, std::mt19937_64& rng, const std::map<std::string, int64_t>& dims) {
-  Inputs ins;
-  for (const Value* in : g.inputs()) {
-    std::vector<int64_t> shape;
-    for (const Dim& d : in->shape()) {
-      if (auto v = d.value()) {
-        shape.push_back(*v);
-      } else {
-        auto sym = d.as_symbol();
-        auto it = sym ? dims.find(*sym) : dims.end();
-        shape.push_back(it != dims.end() ? it->second : 7);
-      }
-    }
-    const bool ints = dtype_is_integer(in->dtype());
-    ins.push_back({in->name(), random_tensor(in->dtype(), shape, rng, ints ? 0 : -1, ints ? 10 : 1)});
-  }
-  return ins;
+  return testing::random_inputs(g, rng, dims, 7);
 }
 
 size_t count_op(const Graph& g, const std::string& op) {
@@ -673,15 +659,7 @@ TEST_F(TorchExportTest, AttentionPadding) {
 
 // ---- the exported model cache ----
 
-std::string model_cache() {
-  if (const char* env = std::getenv("SLIMRT_MODEL_CACHE")) return env;
-  for (const std::string& dir : {std::string(SLIMRT_BINARY_DIR) + "/cache/models",
-                                std::string(SLIMRT_SOURCE_DIR) + "/build/cache/models",
-                                std::string(SLIMRT_SOURCE_DIR) + "/build-conf/cache/models"}) {
-    if (fs::exists(dir)) return dir;
-  }
-  return "";
-}
+using testing::model_cache;
 
 struct ModelCase {
   const char* name;

@@ -129,4 +129,25 @@ std::vector<Tensor> run_graph(const Graph& g, const std::vector<NamedTensor>& fe
   return result;
 }
 
+std::vector<NamedTensor> random_inputs(const Graph& g, std::mt19937_64& rng,
+                                       const std::map<std::string, int64_t>& dims, int64_t other_dims, double lo,
+                                       double hi) {
+  std::vector<NamedTensor> ins;
+  for (const Value* in : g.inputs()) {
+    std::vector<int64_t> shape;
+    for (const Dim& d : in->shape()) {
+      if (std::optional<int64_t> v = d.value()) {
+        shape.push_back(*v);
+      } else {
+        const std::optional<std::string> sym = d.as_symbol();
+        auto it = sym ? dims.find(*sym) : dims.end();
+        shape.push_back(it != dims.end() ? it->second : other_dims);
+      }
+    }
+    const bool ids = dtype_is_integer(in->dtype());
+    ins.push_back({in->name(), random_tensor(in->dtype(), shape, rng, ids ? 0 : lo, ids ? 10 : hi)});
+  }
+  return ins;
+}
+
 }  // namespace slimrt::testing

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -40,6 +41,13 @@ struct SingleOpResult {
 SingleOpResult run_single_op(const std::string& op_type, const std::vector<Tensor>& inputs,
                              const std::vector<std::pair<std::string, Attribute>>& attrs,
                              size_t num_outputs = 1, const std::vector<size_t>& constant_inputs = {});
+
+// Fresh random inputs for every graph input of `g`. Symbolic dims bind by name through `dims`,
+// any other symbol to `other_dims`; float inputs are uniform in [lo, hi), integer inputs are ids
+// in [0, 10).
+std::vector<NamedTensor> random_inputs(const Graph& g, std::mt19937_64& rng,
+                                       const std::map<std::string, int64_t>& dims = {{"batch", 2}, {"seq", 11}},
+                                       int64_t other_dims = 11, double lo = -1.0, double hi = 1.0);
 
 // Runs a whole graph on the CPU backend with outputs poisoned; outputs in graph-output order.
 Result<std::vector<NamedTensor>> run_on_cpu(const Graph& g, const std::vector<NamedTensor>& feeds);
