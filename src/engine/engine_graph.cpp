@@ -32,6 +32,13 @@ std::string describe_weights_in(const EngineInfo& info, uint64_t begin, uint64_t
   return "holds " + names;
 }
 
+bool copy_weight_part(const EngineWeight& w, uint64_t begin, const uint8_t* data, uint64_t n, void* dst) {
+  const uint64_t lo = std::max(w.offset, begin), hi = std::min(w.offset + w.size, begin + n);
+  if (hi <= lo) return false;
+  std::memcpy(static_cast<uint8_t*>(dst) + (lo - w.offset), data + (lo - begin), hi - lo);
+  return true;
+}
+
 }  // namespace engine
 
 namespace {
@@ -103,8 +110,7 @@ Result<Graph> read_engine_graph(StreamReader& reader, const EngineInfo& info, co
       if (!t.defined()) {
         SLIMRT_ASSIGN_OR_RETURN(t, Tensor::allocate(w.dtype, w.shape));
       }
-      const uint64_t lo = std::max(w.offset, begin), hi = std::min(w.offset + w.size, end);
-      if (hi > lo) std::memcpy(static_cast<uint8_t*>(t.raw()) + (lo - w.offset), data + (lo - begin), hi - lo);
+      engine::copy_weight_part(w, begin, data, n, t.raw());
       if (w.offset + w.size > end) break;  // continues in the next chunk
       ++next;
     }

@@ -25,6 +25,10 @@ inline bool add_overflows(uint64_t a, uint64_t b, uint64_t* out) { return __buil
 
 std::string hex64(uint64_t v);  // "0x0123456789abcdef"
 
+// Copies the part of weight `w` that lies in region bytes [begin, begin + n) (held at `data`)
+// to the same place in `dst`, the weight's own buffer. Returns false when they do not overlap.
+bool copy_weight_part(const EngineWeight& w, uint64_t begin, const uint8_t* data, uint64_t n, void* dst);
+
 // "holds 'w1', 'w2', and 3 more" / "padding only": the weights overlapping region bytes
 // [begin, end), for checksum messages.
 std::string describe_weights_in(const EngineInfo& info, uint64_t begin, uint64_t end);

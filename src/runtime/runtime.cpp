@@ -8,6 +8,7 @@
 #include <cstring>
 #include <thread>
 
+#include "engine/engine_internal.h"
 #include "runtime/runtime_internal.h"
 #include "runtime/weight_pipeline.h"
 #include "slimrt/device.h"
@@ -138,12 +139,8 @@ Result<std::shared_ptr<Engine>> Runtime::load(StreamReader& reader, const LoadOp
     }
   }
   auto on_staged = [&info, &mirrors, &mirrored](uint64_t begin, const uint8_t* data, uint64_t n) {
-    const uint64_t end = begin + n;
     for (size_t i = 0; i < info.weights.size(); ++i) {
-      const EngineWeight& w = info.weights[i];
-      if (!mirrored[i] || w.offset >= end || w.offset + w.size <= begin) continue;
-      const uint64_t lo = std::max(w.offset, begin), hi = std::min(w.offset + w.size, end);
-      std::memcpy(static_cast<uint8_t*>(mirrors[i].raw()) + (lo - w.offset), data + (lo - begin), hi - lo);
+      if (mirrored[i]) engine::copy_weight_part(info.weights[i], begin, data, n, mirrors[i].raw());
     }
   };
 

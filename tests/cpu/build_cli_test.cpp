@@ -12,6 +12,7 @@
 
 #include "slimrt/npy.h"
 #include "support/cli_runner.h"
+#include "support/test_util.h"
 
 namespace slimrt {
 namespace {
@@ -107,14 +108,8 @@ TEST(BuildCli, HalfPrecisionFlags) {
     ASSERT_TRUE(a.ok() && b.ok());
     ASSERT_EQ(a->dtype(), DataType::kFloat32);  // bindings stay fp32
     ASSERT_EQ(a->shape(), b->shape());
-    double num = 0, den = 0;
-    for (int64_t k = 0; k < a->numel(); ++k) {
-      const double d = a->get_as_double(k) - b->get_as_double(k);
-      num += d * d;
-      den += b->get_as_double(k) * b->get_as_double(k);
-    }
-    EXPECT_LE(std::sqrt(num / den), std::string(flag) == "fp16" ? 5e-3 : 4e-2) << flag;
-    EXPECT_GT(num, 0.0) << flag;
+    EXPECT_LE(testing::rel_l2(*a, *b), std::string(flag) == "fp16" ? 5e-3 : 4e-2) << flag;
+    EXPECT_GT(testing::max_abs_diff(*a, *b), 0.0) << flag;  // really computed in half
   }
 }
 
@@ -193,13 +188,7 @@ TEST(BuildCli, RunEngineMatchesOnnxAndChecksProfiles) {
   ASSERT_EQ(a->shape(), (std::vector<int64_t>{3, 10}));
   ASSERT_EQ(a->shape(), b->shape());
   // Conv+BatchNorm folding reorders arithmetic: relative L2 within 1e-6.
-  double num = 0, den = 0;
-  for (int64_t k = 0; k < a->numel(); ++k) {
-    const double d = a->get_as_double(k) - b->get_as_double(k);
-    num += d * d;
-    den += b->get_as_double(k) * b->get_as_double(k);
-  }
-  EXPECT_LE(std::sqrt(num / den), 1e-6);
+  EXPECT_LE(testing::rel_l2(*a, *b), 1e-6);
 
   // Without --shapes, the first profile's opt shape.
   CliResult d = run_cli("run " + tinynet_engine() + " --json", /*stdout_only=*/true);
