@@ -17,10 +17,16 @@ if [ $# -lt 3 ]; then
 fi
 bundle=$1 work=$2 logs=$3
 shift 3
+# A bundle archive (build/gpu-bundle.tar.xz, what the device tool carries) is unpacked first.
+if [[ "$bundle" == *.tar.xz ]]; then
+  dir=/tmp/slimrt-bundle
+  rm -rf "$dir" && mkdir -p "$dir" && tar -xJf "$bundle" -C "$dir" && bundle=$dir
+fi
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$logs" "$work"
 export PYTHONUNBUFFERED=1
-export LD_LIBRARY_PATH="$(cd "$bundle" && pwd)/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+cudnn_lib=$(python3 -c 'import nvidia.cudnn, os; print(os.path.join(list(nvidia.cudnn.__path__)[0], "lib"))' 2>/dev/null || true)
+export LD_LIBRARY_PATH="$(cd "$bundle" && pwd)/lib${cudnn_lib:+:$cudnn_lib}:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 py=${PYTHON:-python3}
 {
   echo "== gpu-load-bench $(date -u +%FT%TZ) on $(hostname)"

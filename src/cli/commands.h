@@ -1,6 +1,7 @@
 // The CLI's subcommands. Each registers its options on a CLI11 app and runs from them.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -13,7 +14,7 @@ namespace slimrt::cli {
 
 struct RunOptions {
   std::string model;
-  std::string backend = "cpu";
+  std::string backend = "auto";
   std::vector<std::string> inputs;  // NAME=FILE.npy
   std::vector<std::string> shapes;  // NAME:1x3x224x224
   std::string output_dir;
@@ -32,6 +33,16 @@ struct BuildCommandOptions {
   bool json = false;
 };
 
+struct BenchOptions {
+  std::string engine;
+  std::vector<int64_t> batches;
+  int iterations = 200;
+  int warmup = 20;
+  uint64_t seed = 0;
+  bool no_cuda_graphs = false;
+  bool json = false;
+};
+
 struct InspectOptions {
   std::string engine;
   int layers = 20;  // nodes listed
@@ -42,6 +53,7 @@ void add_run_command(CLI::App& app, RunOptions& opts, int& exit_code);
 void add_build_command(CLI::App& app, BuildCommandOptions& opts, int& exit_code);
 void add_inspect_command(CLI::App& app, InspectOptions& opts, int& exit_code);
 void add_ops_command(CLI::App& app, int& exit_code);
+void add_bench_command(CLI::App& app, BenchOptions& opts, int& exit_code);
 
 // "1x3x224x224" -> {1,3,224,224}; "NAME:1x3x224x224" -> {"NAME", {...}}. Empty on error with
 // `error` set.

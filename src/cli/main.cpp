@@ -28,6 +28,8 @@ int main(int argc, char** argv) {
   add_build_command(app, build_opts, exit_code);
   InspectOptions inspect_opts;
   add_inspect_command(app, inspect_opts, exit_code);
+  BenchOptions bench_opts;
+  add_bench_command(app, bench_opts, exit_code);
   add_ops_command(app, exit_code);
   try {
     app.parse(argc, argv);

@@ -17,6 +17,8 @@
 #include "cli/exit_codes.h"
 #include "slimrt/backend.h"
 #include "slimrt/builder.h"
+#include "slimrt/context.h"
+#include "slimrt/device.h"
 #include "slimrt/engine_format.h"
 #include "slimrt/runtime.h"
 #include "slimrt/npy.h"
@@ -123,10 +125,13 @@ bool is_engine_file(const std::string& path) {
   return std::equal(std::begin(magic), std::end(magic), std::begin(kEngineMagic));
 }
 
-// A CPU load of an engine (Runtime::load: one host region, parallel readers, checksums
-// verified). The CUDA backend's run arrives with its execution contexts.
-Result<std::shared_ptr<Engine>> load_engine(const std::string& path, std::vector<OptimizationProfile>* profiles) {
-  SLIMRT_ASSIGN_OR_RETURN(std::unique_ptr<Runtime> rt, Runtime::create({.backend = "cpu"}));
+// Loads an engine with Runtime::load (one region on the backend's memory, parallel readers,
+// checksums verified).
+Result<std::shared_ptr<Engine>> load_engine(const std::string& path, const std::string& backend,
+                                            std::vector<OptimizationProfile>* profiles) {
+  RuntimeOptions ro;
+  ro.backend = backend;
+  SLIMRT_ASSIGN_OR_RETURN(std::unique_ptr<Runtime> rt, Runtime::create(ro));
   SLIMRT_ASSIGN_OR_RETURN(std::shared_ptr<Engine> engine, rt->load_file(path));
   *profiles = engine->info().options.profiles;
   return engine;
@@ -163,13 +168,21 @@ Status execute(const RunOptions& opts) {
   if (opts.iterations < 1) return invalid_argument("--iterations must be at least 1");
   if (opts.warmup < 0) return invalid_argument("--warmup must not be negative");
 
+  // "auto": the GPU when there is one, else the CPU, saying why.
+  std::vector<std::string> notes;
+  std::string backend_name = opts.backend;
+  if (backend_name == "auto") {
+    backend_name = Runtime::default_backend();
+    if (backend_name == "cpu") notes.push_back("running on the CPU: " + query_cuda_devices().description);
+  }
+
   auto t0 = Clock::now();
   const bool engine = is_engine_file(opts.model);
   std::vector<OptimizationProfile> profiles;
   Graph imported;
   std::shared_ptr<Engine> loaded;
   if (engine) {
-    SLIMRT_ASSIGN_OR_RETURN(loaded, load_engine(opts.model, &profiles));
+    SLIMRT_ASSIGN_OR_RETURN(loaded, load_engine(opts.model, backend_name, &profiles));
     const Graph& graph = loaded->graph();
     for (const auto& [name, dims] : import_opts.input_shapes) {
       if (graph.find_value(name) == nullptr || !graph.find_value(name)->is_graph_input())
@@ -181,10 +194,20 @@ Status execute(const RunOptions& opts) {
   const Graph& graph = loaded ? loaded->graph() : imported;
   const double import_ms = ms_since(t0);
 
-  SLIMRT_ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend, create_backend(opts.backend));
+  // An engine on the GPU runs through an execution context; anything else through a Backend.
   t0 = Clock::now();
-  SLIMRT_ASSIGN_OR_RETURN(std::unique_ptr<Executable> exe, backend->prepare(graph));
+  std::unique_ptr<Executable> exe;
+  std::unique_ptr<ExecutionContext> context;
+  if (loaded && backend_name == "cuda") {
+    SLIMRT_ASSIGN_OR_RETURN(context, ExecutionContext::create(loaded));
+  } else {
+    SLIMRT_ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend, create_backend(backend_name));
+    SLIMRT_ASSIGN_OR_RETURN(exe, backend->prepare(graph));
+  }
   const double prepare_ms = ms_since(t0);
+  auto run_once = [&](const std::vector<NamedTensor>& in, std::vector<NamedTensor>* out) {
+    return context ? context->run(in, out) : exe->run(in, out);
+  };
 
   // Inputs: .npy files first, then random data for the rest.
   std::map<std::string, std::string> files;
@@ -205,7 +228,6 @@ Status execute(const RunOptions& opts) {
   std::mt19937_64 rng(opts.seed);
   std::vector<NamedTensor> feeds;
   std::vector<InputReport> input_reports;
-  std::vector<std::string> notes;
   for (const Value* in : graph.inputs()) {
     auto it = files.find(in->name());
     if (it != files.end()) {
@@ -239,11 +261,11 @@ Status execute(const RunOptions& opts) {
   if (engine) SLIMRT_RETURN_IF_ERROR(check_profiles(profiles, feeds));
 
   std::vector<NamedTensor> outputs;
-  for (int i = 0; i < opts.warmup; ++i) SLIMRT_RETURN_IF_ERROR(exe->run(feeds, &outputs));
+  for (int i = 0; i < opts.warmup; ++i) SLIMRT_RETURN_IF_ERROR(run_once(feeds, &outputs));
   std::vector<double> run_ms;
   for (int i = 0; i < opts.iterations; ++i) {
     t0 = Clock::now();
-    SLIMRT_RETURN_IF_ERROR(exe->run(feeds, &outputs));
+    SLIMRT_RETURN_IF_ERROR(run_once(feeds, &outputs));
     run_ms.push_back(ms_since(t0));
   }
   std::sort(run_ms.begin(), run_ms.end());
@@ -274,7 +296,7 @@ Status execute(const RunOptions& opts) {
   if (opts.json) {
     nlohmann::json j;
     j["model"] = opts.model;
-    j["backend"] = opts.backend;
+    j["backend"] = backend_name;
     j["timing_ms"] = {{"import", import_ms}, {"prepare", prepare_ms}, {"run_median", median_ms},
                       {"run_min", run_ms.front()}, {"run_max", run_ms.back()}, {"iterations", opts.iterations},
                       {"warmup", opts.warmup}};
@@ -298,7 +320,7 @@ Status execute(const RunOptions& opts) {
   }
 
   for (const std::string& n : notes) fmt::print(stderr, "note: {}\n", n);
-  fmt::print("model    {}\nbackend  {}\n", opts.model, opts.backend);
+  fmt::print("model    {}\nbackend  {}\n", opts.model, backend_name);
   for (const auto& r : input_reports)
     fmt::print("input    {} {} {} <- {}\n", r.name, dtype_name(r.dtype), shape_to_string(r.shape), r.source);
   for (size_t i = 0; i < outputs.size(); ++i) {
@@ -357,7 +379,7 @@ std::string sanitize_file_name(const std::string& name) {
 void add_run_command(CLI::App& app, RunOptions& opts, int& exit_code) {
   CLI::App* run = app.add_subcommand("run", "Run a model and print its outputs and timing");
   run->add_option("model", opts.model, "ONNX model (.onnx) or engine (from slimrt build)")->required();
-  run->add_option("--backend", opts.backend, "Backend to run on")->default_val("cpu");
+  run->add_option("--backend", opts.backend, "auto (the GPU when there is one), cuda or cpu")->default_val("auto");
   run->add_option("--input", opts.inputs, "NAME=FILE.npy: feed an input from a .npy file (repeatable)");
   run->add_option("--shapes", opts.shapes, "NAME:1x3x224x224: fix an input's shape (repeatable)");
   run->add_option("--output-dir", opts.output_dir, "Write each output as DIR/NAME.npy");

@@ -3,6 +3,7 @@
 #include <unordered_map>
 
 #include "cpu/kernel_registry.h"
+#include "cuda/cuda_backend.h"
 #include "ir/op_registry.h"
 #include "slimrt/backend.h"
 
@@ -217,10 +218,17 @@ class CpuConstantEvaluator final : public ConstantEvaluator {
 }  // namespace
 }  // namespace cpu
 
-std::vector<std::string> available_backends() { return {"cpu"}; }
+std::vector<std::string> available_backends() {
+#ifdef SLIMRT_HAVE_CUDA
+  return {"cpu", "cuda"};
+#else
+  return {"cpu"};
+#endif
+}
 
 Result<std::unique_ptr<Backend>> create_backend(std::string_view name) {
   if (name == "cpu") return std::unique_ptr<Backend>(new cpu::CpuBackend());
+  if (name == "cuda") return cuda::make_cuda_backend();
   std::string names;
   for (const auto& b : available_backends()) names += (names.empty() ? "" : ", ") + b;
   return not_found("no backend named '" + std::string(name) + "' (available: " + names + ")");

@@ -156,7 +156,7 @@ void run_case_body(const CaseSpec& spec, const RunCaseOptions& options, CaseResu
   if (!graph.ok()) return set_error(r, "import", graph.status());
   Graph& g = graph.value();
 
-  Result<std::unique_ptr<Backend>> backend = create_backend("cpu");
+  Result<std::unique_ptr<Backend>> backend = create_backend(options.backend);
   if (!backend.ok()) return set_error(r, "prepare", backend.status());
   Result<std::unique_ptr<Executable>> exe = backend.value()->prepare(g);
   if (!exe.ok()) return set_error(r, "prepare", exe.status());

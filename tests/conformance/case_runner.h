@@ -40,6 +40,7 @@ CaseResult case_result_from_json(const nlohmann::json& j);
 std::vector<std::string> model_op_types(const std::string& model_path);
 
 struct RunCaseOptions {
+  std::string backend = "cpu";  // "cpu" or "cuda"
   double rtol = 0.0;
   double atol = 0.0;
   bool verbose = false;

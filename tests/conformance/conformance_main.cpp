@@ -228,6 +228,11 @@ int main(int argc, char** argv) {
   app.add_option("--rtol", rtol, "relative tolerance")->capture_default_str();
   app.add_option("--atol", atol, "absolute tolerance")->capture_default_str();
   app.add_flag("--verbose,-v", verbose, "print a line per case");
+  std::string backend = "cpu";
+  std::string baseline;
+  app.add_option("--backend", backend, "backend to run the cases on: cpu or cuda")->capture_default_str();
+  app.add_option("--baseline", baseline,
+                 "a --json-out file of another run (the CPU backend's): fail if a case it passed does not pass here");
   app.add_flag("--no-fork", no_fork, "run cases in this process (for debuggers)");
   CLI11_PARSE(app, argc, argv);
   if (suites.empty()) suites.assign(std::begin(kDefaultSuites), std::end(kDefaultSuites));
@@ -269,6 +274,7 @@ int main(int argc, char** argv) {
   options.rtol = rtol;
   options.atol = atol;
   options.verbose = verbose;
+  options.backend = backend;
   std::vector<CaseResult> results;
   for (const CaseSpec& spec : cases) {
     CaseResult r;
@@ -319,7 +325,33 @@ int main(int argc, char** argv) {
 
   Counts total;
   for (const CaseResult& r : results) total.add(r.status);
-  fmt::print("conformance: {} passed, {} failed, {} unsupported, {} skipped\n", total.pass, total.fail,
+  fmt::print("conformance ({}): {} passed, {} failed, {} unsupported, {} skipped\n", backend, total.pass, total.fail,
              total.unsupported, total.skipped);
+  if (!baseline.empty()) {
+    // Every case the baseline passed must pass here too.
+    std::ifstream in(baseline);
+    nlohmann::json b = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (b.is_discarded() || !b.contains("cases")) {
+      fmt::print(stderr, "slimrt_conformance: cannot read --baseline {}\n", baseline);
+      return 2;
+    }
+    std::map<std::string, const CaseResult*> here;
+    for (const CaseResult& r : results) here[r.suite + "/" + r.name] = &r;
+    int passed = 0, regressed = 0;
+    for (const auto& c : b["cases"]) {
+      CaseResult base = case_result_from_json(c);
+      if (base.status != CaseStatus::kPass) continue;
+      auto it = here.find(base.suite + "/" + base.name);
+      if (it == here.end()) continue;  // filtered out of this run
+      ++passed;
+      if (it->second->status != CaseStatus::kPass) {
+        ++regressed;
+        fmt::print("not passing on {} (passes in the baseline): {}/{}: {} {}\n", backend, base.suite, base.name,
+                   case_status_name(it->second->status), one_line(it->second->message, 300));
+      }
+    }
+    fmt::print("baseline: {} of {} cases it passed also pass on {}\n", passed - regressed, passed, backend);
+    return regressed == 0 ? 0 : 1;
+  }
   return total.fail == 0 ? 0 : 1;
 }

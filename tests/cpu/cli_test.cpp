@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "slimrt/device.h"
 #include "slimrt/npy.h"
 #include "support/cli_runner.h"
 
@@ -133,6 +134,30 @@ TEST(Cli, FeedsNpyInputs) {
   CliResult w = run_cli("run " + bundled_model() + " --input image=" + (dir / "wrong.npy").string());
   EXPECT_EQ(w.exit_code, 2) << w.output;
   EXPECT_NE(w.output.find("[1,4,64,64]"), std::string::npos) << w.output;
+}
+
+}  // namespace
+}  // namespace slimrt
+
+namespace slimrt {
+namespace {
+
+// Without a GPU, `slimrt run` (backend auto) runs on the CPU and says so; `slimrt bench` refuses
+// with the reason. On the GPU machine these paths are covered by scripts/gpu-check.sh instead.
+TEST(Cli, NoGpuFallsBackToCpuAndBenchRefuses) {
+  const DeviceQuery q = query_cuda_devices();
+  if (q.count > 0) GTEST_SKIP() << "this machine has a GPU: " << q.description;
+  CliResult r = testing::run_cli(SLIMRT_CLI_PATH, "run " + std::string(SLIMRT_SOURCE_DIR) + "/models/tinynet.onnx");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("running on the CPU: "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("backend  cpu"), std::string::npos) << r.output;
+  CliResult b = testing::run_cli(SLIMRT_CLI_PATH, "bench " + std::string(SLIMRT_SOURCE_DIR) + "/models/tinynet.onnx");
+  EXPECT_EQ(b.exit_code, 2) << b.output;
+  EXPECT_NE(b.output.find("slimrt bench needs a GPU"), std::string::npos) << b.output;
+  CliResult h = testing::run_cli(SLIMRT_CLI_PATH, "bench --help");
+  EXPECT_EQ(h.exit_code, 0);
+  for (const char* opt : {"--batch", "--iterations", "--warmup", "--json", "--no-cuda-graphs"})
+    EXPECT_NE(h.output.find(opt), std::string::npos) << opt;
 }
 
 }  // namespace

@@ -1,0 +1,113 @@
+// slimrt/context.h: running a loaded engine on the GPU, on TensorRT's engine/context model.
+//
+//   auto rt = Runtime::create({.backend = "cuda"});
+//   std::shared_ptr<Engine> engine = (*rt)->load_file("bert.engine").value();
+//   auto ctx = ExecutionContext::create(engine).value();      // owns its activation arena
+//   ctx->set_input_shape("input_ids", {8, 128});
+//   ctx->set_tensor_address("input_ids", d_ids);              // device buffers, yours
+//   ctx->set_tensor_address("logits", d_logits);
+//   Status s = ctx->enqueue(stream);                          // async; no allocation, no sync
+//
+// The engine is immutable and owns the weights; any number of contexts share it. A context owns
+// the activation memory the builder planned for one optimization profile: one arena holding every
+// intermediate tensor at the profile's max shapes, plus one workspace shared by the kernels
+// (cuBLASLt, cuDNN). The arena is allocated once at create() — or, with
+// ContextOptions::allocate_device_memory = false, supplied by you through set_device_memory(), so
+// that contexts that never run at the same time can share one block. Running never grows it.
+//
+// Shapes. set_input_shape() checks the dims against the profile (a shape outside every profile is
+// refused, naming the input, the dim and the profile's range). When the input shapes change,
+// the next enqueue (or resolve_shapes()/tensor_shape()) resolves every tensor's shape and prepares
+// the kernels for them; that result is cached per input-shape set (LRU, max_cached_shapes), so
+// returning to a shape seen before costs a lookup.
+//
+// enqueue(stream) then makes no device allocation, no host allocation and no synchronisation.
+// With cuda_graphs on (the default), the first enqueue of a shape runs eagerly (warm-up), the
+// second captures the work into a CUDA graph, and later ones replay it with one launch. Graphs
+// are cached per (input shapes, tensor addresses), at most max_cuda_graphs (LRU). When the stream
+// is already being captured by the caller, enqueue records its work into the caller's capture.
+//
+// Threads: a context is used by one thread at a time; several contexts of one engine may run
+// at once on different streams from different threads.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "slimrt/backend.h"
+#include "slimrt/runtime.h"
+#include "slimrt/status.h"
+
+struct CUstream_st;
+
+namespace slimrt {
+
+using CudaStream = CUstream_st*;  // cudaStream_t
+
+struct ContextOptions {
+  uint32_t profile = 0;
+  // false: no arena is allocated; call set_device_memory() before enqueue.
+  bool allocate_device_memory = true;
+  bool cuda_graphs = true;
+  uint32_t max_cuda_graphs = 16;
+  uint32_t max_cached_shapes = 32;
+  // Scratch shared by the kernels, part of device_memory_size().
+  uint64_t workspace_bytes = uint64_t{32} << 20;
+};
+
+struct ContextStats {
+  uint64_t enqueues = 0;
+  uint64_t eager_enqueues = 0;
+  uint64_t graph_captures = 0;
+  uint64_t graph_launches = 0;
+  uint64_t shape_resolutions = 0;  // cache misses
+};
+
+class ExecutionContext {
+ public:
+  // kUnsupported when the engine was not loaded on the CUDA backend; kInvalidArgument for a
+  // profile the engine does not have; kOutOfMemory (bytes requested and free) for the arena.
+  static Result<std::unique_ptr<ExecutionContext>> create(std::shared_ptr<const Engine> engine,
+                                                          const ContextOptions& options = {});
+  ~ExecutionContext();
+  ExecutionContext(const ExecutionContext&) = delete;
+  ExecutionContext& operator=(const ExecutionContext&) = delete;
+
+  const Engine& engine() const;
+  // Bytes of device memory the context needs (arena + workspace), 256-byte aligned.
+  uint64_t device_memory_size() const;
+  // Bytes of that which are activations.
+  uint64_t activation_bytes() const;
+  // Uses `ptr` (device memory, >= device_memory_size() bytes, 256-byte aligned) as the arena;
+  // replaces an owned arena (which is freed). Its content is not preserved between enqueues.
+  Status set_device_memory(void* ptr, uint64_t bytes);
+
+  Status set_input_shape(std::string_view name, const std::vector<int64_t>& dims);
+  // Binds a graph input or output to device memory. Outputs not bound stay in the arena (see
+  // output_address()).
+  Status set_tensor_address(std::string_view name, void* ptr);
+  // Resolves shapes for the current input shapes (enqueue does this when needed).
+  Status resolve_shapes();
+  // The dims of an input or output at the current input shapes.
+  Result<std::vector<int64_t>> tensor_shape(std::string_view name);
+  // Where output `name` is written: its bound address, or its slot in the arena.
+  Result<const void*> output_address(std::string_view name);
+
+  Status enqueue(CudaStream stream);
+
+  // Convenience (tests, CLI): copies host (or device) inputs in, runs on the context's own
+  // stream, copies the outputs back to host tensors and synchronises. Allocates per call.
+  Status run(const std::vector<NamedTensor>& inputs, std::vector<NamedTensor>* outputs, bool poison = false);
+
+  const ContextStats& stats() const;
+
+ private:
+  struct Impl;
+  explicit ExecutionContext(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace slimrt

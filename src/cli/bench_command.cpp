@@ -1,0 +1,224 @@
+// `slimrt bench MODEL.engine`: GPU compute time of enqueue, timed with CUDA events.
+//
+// Loads the engine on the GPU, creates one execution context, binds device buffers holding
+// random inputs, and for each batch size: warms up (the eager run and the CUDA graph capture
+// happen there), then times every iteration between two events recorded around enqueue on one
+// stream. Reports median / p90 / p99 in ms and throughput (batch / median), and the context's
+// device memory.
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
+#include "slimrt/context.h"
+#include "slimrt/device.h"
+#include "slimrt/runtime.h"
+
+#ifdef SLIMRT_HAVE_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
+namespace slimrt::cli {
+namespace {
+
+struct BenchResult {
+  int64_t batch = 0;
+  std::vector<std::pair<std::string, std::vector<int64_t>>> shapes;
+  double median_ms = 0, p90_ms = 0, p99_ms = 0, min_ms = 0;
+  double throughput = 0;  // samples per second
+};
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  const size_t k = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5));
+  return v[k];
+}
+
+#ifdef SLIMRT_HAVE_CUDA
+Status cuda_ok(cudaError_t e, const char* what) {
+  if (e == cudaSuccess) return Status::OK();
+  return internal_error(fmt::format("{}: {}", what, cudaGetErrorString(e)));
+}
+
+// Device buffers freed on scope exit.
+struct DeviceBuffers {
+  std::vector<void*> ptrs;
+  ~DeviceBuffers() {
+    for (void* p : ptrs) cudaFree(p);
+  }
+  Result<void*> alloc(uint64_t bytes) {
+    void* p = nullptr;
+    SLIMRT_RETURN_IF_ERROR(cuda_ok(cudaMalloc(&p, std::max<uint64_t>(bytes, 1)), "cudaMalloc"));
+    ptrs.push_back(p);
+    return p;
+  }
+};
+
+// Random bytes that are valid for every dtype's use here: floats in [-1, 1), small ints (ids).
+Tensor random_host(DataType dtype, const std::vector<int64_t>& shape, std::mt19937_64& rng) {
+  Tensor t = Tensor::allocate(dtype, shape).value();
+  std::uniform_real_distribution<float> uf(-1.0f, 1.0f);
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    switch (dtype) {
+      case DataType::kFloat32: t.data<float>()[i] = uf(rng); break;
+      case DataType::kFloat16: t.data<uint16_t>()[i] = float_to_half(uf(rng)); break;
+      case DataType::kBFloat16: t.data<uint16_t>()[i] = float_to_bfloat16(uf(rng)); break;
+      case DataType::kFloat64: t.data<double>()[i] = uf(rng); break;
+      case DataType::kInt64: t.data<int64_t>()[i] = static_cast<int64_t>(rng() % 10); break;
+      case DataType::kInt32: t.data<int32_t>()[i] = static_cast<int32_t>(rng() % 10); break;
+      default: static_cast<uint8_t*>(t.raw())[i * static_cast<int64_t>(dtype_size(dtype))] = static_cast<uint8_t>(rng() % 2); break;
+    }
+  }
+  return t;
+}
+
+Result<BenchResult> bench_batch(ExecutionContext& ctx, int64_t batch, const BenchOptions& opts, std::mt19937_64& rng) {
+  const Graph& g = ctx.engine().graph();
+  const auto& profiles = ctx.engine().info().options.profiles;
+  BenchResult r;
+  r.batch = batch;
+  DeviceBuffers buffers;
+  for (const Value* in : g.inputs()) {
+    std::vector<int64_t> dims;
+    const InputProfile* ip = nullptr;
+    if (!profiles.empty()) {
+      for (const InputProfile& p : profiles.front().inputs) {
+        if (p.name == in->name()) ip = &p;
+      }
+    }
+    const Shape& s = in->shape();
+    for (size_t d = 0; d < s.size(); ++d) {
+      if (auto v = s[d].value()) dims.push_back(*v);
+      else if (d == 0 && batch > 0) dims.push_back(batch);
+      else if (ip) dims.push_back(ip->opt[d]);
+      else dims.push_back(1);
+    }
+    if (batch <= 0 && !dims.empty()) r.batch = dims[0];
+    SLIMRT_RETURN_IF_ERROR(ctx.set_input_shape(in->name(), dims));
+    Tensor host = random_host(in->dtype(), dims, rng);
+    SLIMRT_ASSIGN_OR_RETURN(void* p, buffers.alloc(host.bytes()));
+    SLIMRT_RETURN_IF_ERROR(cuda_ok(cudaMemcpy(p, host.raw(), host.bytes(), cudaMemcpyHostToDevice), "cudaMemcpy"));
+    SLIMRT_RETURN_IF_ERROR(ctx.set_tensor_address(in->name(), p));
+    r.shapes.push_back({in->name(), dims});
+  }
+  for (const Value* out : g.outputs()) {
+    SLIMRT_ASSIGN_OR_RETURN(std::vector<int64_t> dims, ctx.tensor_shape(out->name()));
+    SLIMRT_ASSIGN_OR_RETURN(void* p, buffers.alloc(static_cast<uint64_t>(numel_of(dims)) * dtype_size(out->dtype())));
+    SLIMRT_RETURN_IF_ERROR(ctx.set_tensor_address(out->name(), p));
+  }
+  cudaStream_t stream = nullptr;
+  SLIMRT_RETURN_IF_ERROR(cuda_ok(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate"));
+  std::vector<cudaEvent_t> events(2 * static_cast<size_t>(opts.iterations), nullptr);
+  Status st = [&]() -> Status {
+    for (auto& e : events) SLIMRT_RETURN_IF_ERROR(cuda_ok(cudaEventCreate(&e), "cudaEventCreate"));
+    for (int i = 0; i < opts.warmup; ++i) SLIMRT_RETURN_IF_ERROR(ctx.enqueue(stream));
+    SLIMRT_RETURN_IF_ERROR(cuda_ok(cudaStreamSynchronize(stream), "warm-up"));
+    for (int i = 0; i < opts.iterations; ++i) {
+      SLIMRT_RETURN_IF_ERROR(cuda_ok(cudaEventRecord(events[2 * i], stream), "cudaEventRecord"));
+      SLIMRT_RETURN_IF_ERROR(ctx.enqueue(stream));
+      SLIMRT_RETURN_IF_ERROR(cuda_ok(cudaEventRecord(events[2 * i + 1], stream), "cudaEventRecord"));
+    }
+    SLIMRT_RETURN_IF_ERROR(cuda_ok(cudaStreamSynchronize(stream), "running"));
+    std::vector<double> ms(static_cast<size_t>(opts.iterations));
+    for (int i = 0; i < opts.iterations; ++i) {
+      float t = 0;
+      SLIMRT_RETURN_IF_ERROR(cuda_ok(cudaEventElapsedTime(&t, events[2 * i], events[2 * i + 1]), "cudaEventElapsedTime"));
+      ms[static_cast<size_t>(i)] = t;
+    }
+    r.median_ms = percentile(ms, 0.5);
+    r.p90_ms = percentile(ms, 0.9);
+    r.p99_ms = percentile(ms, 0.99);
+    r.min_ms = *std::min_element(ms.begin(), ms.end());
+    r.throughput = r.median_ms > 0 ? static_cast<double>(std::max<int64_t>(r.batch, 1)) * 1000.0 / r.median_ms : 0;
+    return Status::OK();
+  }();
+  for (auto& e : events) {
+    if (e) cudaEventDestroy(e);
+  }
+  cudaStreamDestroy(stream);
+  if (!st.ok()) return st;
+  return r;
+}
+#endif
+
+Status execute(const BenchOptions& opts) {
+  if (opts.iterations < 1) return invalid_argument("--iterations must be at least 1");
+  if (opts.warmup < 2) return invalid_argument("--warmup must be at least 2 (the eager run and the graph capture)");
+#ifndef SLIMRT_HAVE_CUDA
+  return unsupported("slimrt bench needs a GPU: slimrt was built without CUDA");
+#else
+  const DeviceQuery q = query_cuda_devices();
+  if (q.count == 0) return unsupported("slimrt bench needs a GPU: " + q.description);
+  RuntimeOptions ro;
+  ro.backend = "cuda";
+  SLIMRT_ASSIGN_OR_RETURN(auto rt, Runtime::create(ro));
+  SLIMRT_ASSIGN_OR_RETURN(std::shared_ptr<Engine> engine, rt->load_file(opts.engine));
+  ContextOptions co;
+  co.cuda_graphs = !opts.no_cuda_graphs;
+  SLIMRT_ASSIGN_OR_RETURN(auto ctx, ExecutionContext::create(engine, co));
+  std::mt19937_64 rng(opts.seed);
+  std::vector<BenchResult> results;
+  std::vector<int64_t> batches = opts.batches;
+  if (batches.empty()) batches.push_back(0);  // the profile's opt shapes
+  for (int64_t b : batches) {
+    auto r = bench_batch(*ctx, b, opts, rng);
+    if (!r.ok()) return r.status().with_context(fmt::format("batch {}", b));
+    results.push_back(*r);
+  }
+  if (opts.json) {
+    nlohmann::json j;
+    j["engine"] = opts.engine;
+    j["device"] = q.description;
+    j["precision"] = precision_name(engine->info().header.precision);
+    j["cuda_graphs"] = !opts.no_cuda_graphs;
+    j["device_memory_bytes"] = ctx->device_memory_size();
+    j["weights_bytes"] = engine->weights_bytes();
+    j["iterations"] = opts.iterations;
+    j["warmup"] = opts.warmup;
+    j["results"] = nlohmann::json::array();
+    for (const BenchResult& r : results) {
+      nlohmann::json shapes = nlohmann::json::object();
+      for (const auto& [n, d] : r.shapes) shapes[n] = d;
+      j["results"].push_back({{"batch", r.batch}, {"shapes", shapes}, {"median_ms", r.median_ms}, {"p90_ms", r.p90_ms},
+                              {"p99_ms", r.p99_ms}, {"min_ms", r.min_ms}, {"throughput_per_s", r.throughput}});
+    }
+    fmt::print("{}\n", j.dump(2));
+    return Status::OK();
+  }
+  fmt::print("engine   {} ({}, {:.1f} MiB of weights)\ndevice   {}\nmemory   {:.1f} MiB per context; CUDA graphs {}\n",
+             opts.engine, precision_name(engine->info().header.precision),
+             static_cast<double>(engine->weights_bytes()) / (1 << 20), q.description,
+             static_cast<double>(ctx->device_memory_size()) / (1 << 20), opts.no_cuda_graphs ? "off" : "on");
+  fmt::print("{:>7} {:>11} {:>11} {:>11} {:>14}   (GPU compute time of enqueue, {} iterations after {} warm-up)\n",
+             "batch", "median ms", "p90 ms", "p99 ms", "samples/s", opts.iterations, opts.warmup);
+  for (const BenchResult& r : results)
+    fmt::print("{:>7} {:>11.4f} {:>11.4f} {:>11.4f} {:>14.1f}\n", r.batch, r.median_ms, r.p90_ms, r.p99_ms, r.throughput);
+  return Status::OK();
+#endif
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app, BenchOptions& opts, int& exit_code) {
+  CLI::App* bench = app.add_subcommand("bench", "Time an engine on the GPU (CUDA events around enqueue)");
+  bench->add_option("engine", opts.engine, "Engine file (from slimrt build)")->required();
+  bench->add_option("--batch", opts.batches, "Batch sizes: dim 0 of every input whose dim 0 is dynamic (repeatable; "
+                                             "default: the first profile's opt shapes)");
+  bench->add_option("--iterations", opts.iterations, "Timed enqueues per batch size")->default_val(200);
+  bench->add_option("--warmup", opts.warmup, "Untimed enqueues first (>= 2)")->default_val(20);
+  bench->add_option("--seed", opts.seed, "Seed for the random inputs")->default_val(0);
+  bench->add_flag("--no-cuda-graphs", opts.no_cuda_graphs, "Launch kernels one by one instead of replaying a graph");
+  bench->add_flag("--json", opts.json, "Print machine-readable results");
+  bench->footer("Exit codes: 0 ok, 1 runtime failure, 2 bad usage, bad input or no GPU.");
+  bench->callback([&opts, &exit_code] {
+    Status s = execute(opts);
+    exit_code = s.ok() ? kExitOk : report_error(s);
+  });
+}
+
+}  // namespace slimrt::cli

@@ -1,0 +1,411 @@
+// ExecutionContext (include/slimrt/context.h): an engine's activation arena, shape bindings and
+// CUDA graphs.
+#include "slimrt/context.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+
+#include "cuda/device_resources.h"
+#include "cuda/program.h"
+#include "cuda/program_kernels.h"
+
+namespace slimrt {
+
+using cuda::Binding;
+using cuda::BindingAddresses;
+using cuda::DeviceBuffer;
+using cuda::cuda_status;
+
+struct ExecutionContext::Impl {
+  std::shared_ptr<const Engine> engine;
+  ContextOptions options;
+  std::unique_ptr<cuda::DeviceResources> res;
+  std::unique_ptr<cuda::Program> program;
+  DeviceBuffer owned_arena;
+  void* arena = nullptr;
+  uint64_t arena_capacity = 0;
+
+  // Per graph input: the profile's range (empty = any) and the current dims.
+  std::vector<std::vector<int64_t>> min_dims, max_dims;
+  std::vector<std::vector<int64_t>> input_dims;
+  std::vector<bool> input_set;
+  BindingAddresses addr;
+  bool dirty = true;
+
+  struct ShapeEntry {
+    std::vector<std::vector<int64_t>> dims;
+    std::unique_ptr<Binding> binding;
+    uint64_t last_used = 0;
+    uint32_t eager_runs = 0;
+  };
+  std::vector<std::unique_ptr<ShapeEntry>> shapes;  // at most max_cached_shapes (stable addresses)
+  ShapeEntry* current = nullptr;
+
+  struct GraphEntry {
+    const Binding* binding = nullptr;
+    void* arena = nullptr;
+    std::vector<const void*> inputs;
+    std::vector<void*> outputs;
+    cudaGraphExec_t exec = nullptr;
+    uint64_t last_used = 0;
+  };
+  std::vector<GraphEntry> graphs;  // at most max_cuda_graphs
+  uint64_t tick = 0;
+  ContextStats stats;
+
+  ~Impl() {
+    for (GraphEntry& g : graphs) cudaGraphExecDestroy(g.exec);
+  }
+
+  int input_index(std::string_view name) const {
+    const auto& ins = engine->graph().inputs();
+    for (size_t i = 0; i < ins.size(); ++i) {
+      if (ins[i]->name() == name) return static_cast<int>(i);
+    }
+    return -1;
+  }
+  int output_index(std::string_view name) const {
+    const auto& outs = engine->graph().outputs();
+    for (size_t i = 0; i < outs.size(); ++i) {
+      if (outs[i]->name() == name) return static_cast<int>(i);
+    }
+    return -1;
+  }
+  std::string tensor_names() const {
+    std::string s;
+    for (const Value* v : engine->graph().inputs()) s += (s.empty() ? "" : ", ") + v->name();
+    for (const Value* v : engine->graph().outputs()) s += (s.empty() ? "" : ", ") + v->name();
+    return s;
+  }
+
+  void drop_graphs_of(const Binding* b) {
+    for (size_t i = 0; i < graphs.size();) {
+      if (graphs[i].binding == b) {
+        cudaGraphExecDestroy(graphs[i].exec);
+        graphs.erase(graphs.begin() + static_cast<std::ptrdiff_t>(i));
+      } else {
+        ++i;
+      }
+    }
+  }
+
+  Status resolve() {
+    if (!dirty && current) return Status::OK();
+    for (size_t i = 0; i < input_set.size(); ++i) {
+      if (!input_set[i])
+        return invalid_argument(fmt::format("input '{}' has no shape: call set_input_shape first",
+                                            engine->graph().inputs()[i]->name()));
+    }
+    for (auto& e : shapes) {
+      if (e->dims == input_dims) {
+        current = e.get();
+        e->last_used = ++tick;
+        dirty = false;
+        return Status::OK();
+      }
+    }
+    SLIMRT_RETURN_IF_ERROR(cuda::select_device(engine->device()));
+    SLIMRT_ASSIGN_OR_RETURN(auto b, program->resolve(input_dims, *res));
+    SLIMRT_RETURN_IF_ERROR(b->check_planned());
+    ++stats.shape_resolutions;
+    if (shapes.size() >= std::max<uint32_t>(options.max_cached_shapes, 1)) {
+      auto lru = std::min_element(shapes.begin(), shapes.end(),
+                                  [](const auto& a, const auto& c) { return a->last_used < c->last_used; });
+      drop_graphs_of((*lru)->binding.get());
+      shapes.erase(lru);
+    }
+    shapes.push_back(std::make_unique<ShapeEntry>(ShapeEntry{input_dims, std::move(b), ++tick, 0}));
+    current = shapes.back().get();
+    dirty = false;
+    return Status::OK();
+  }
+
+  GraphEntry* find_graph(const Binding* b) {
+    for (GraphEntry& g : graphs) {
+      if (g.binding == b && g.arena == addr.arena && g.inputs == addr.inputs && g.outputs == addr.outputs) return &g;
+    }
+    return nullptr;
+  }
+
+  Status capture_and_launch(cudaStream_t stream) {
+    Binding& b = *current->binding;
+    SLIMRT_RETURN_IF_ERROR(cuda_status(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal),
+                                       "cudaStreamBeginCapture"));
+    Status s = b.enqueue(addr, stream, res->cublaslt(), res->cudnn_if_created());
+    cudaGraph_t graph = nullptr;
+    const cudaError_t end = cudaStreamEndCapture(stream, &graph);
+    if (!s.ok()) {
+      if (graph) cudaGraphDestroy(graph);
+      return s;
+    }
+    SLIMRT_RETURN_IF_ERROR(cuda_status(end, "cudaStreamEndCapture"));
+    cudaGraphExec_t exec = nullptr;
+    const cudaError_t inst = cudaGraphInstantiate(&exec, graph, 0);
+    cudaGraphDestroy(graph);
+    SLIMRT_RETURN_IF_ERROR(cuda_status(inst, "cudaGraphInstantiate"));
+    if (graphs.size() >= std::max<uint32_t>(options.max_cuda_graphs, 1)) {
+      auto lru = std::min_element(graphs.begin(), graphs.end(),
+                                  [](const GraphEntry& a, const GraphEntry& c) { return a.last_used < c.last_used; });
+      cudaGraphExecDestroy(lru->exec);
+      graphs.erase(lru);
+    }
+    graphs.push_back({&b, addr.arena, addr.inputs, addr.outputs, exec, ++tick});
+    ++stats.graph_captures;
+    ++stats.graph_launches;
+    return cuda_status(cudaGraphLaunch(exec, stream), "cudaGraphLaunch");
+  }
+};
+
+ExecutionContext::ExecutionContext(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ExecutionContext::~ExecutionContext() = default;
+
+Result<std::unique_ptr<ExecutionContext>> ExecutionContext::create(std::shared_ptr<const Engine> engine,
+                                                                   const ContextOptions& options) {
+  if (!engine) return invalid_argument("ExecutionContext::create: no engine");
+  if (engine->backend() != "cuda")
+    return unsupported("ExecutionContext needs an engine loaded on the CUDA backend; this one was loaded on '" +
+                       engine->backend() + "'");
+  auto impl = std::make_unique<Impl>();
+  impl->engine = engine;
+  impl->options = options;
+  const Graph& g = engine->graph();
+  const EngineInfo& info = engine->info();
+  SLIMRT_ASSIGN_OR_RETURN(impl->res, cuda::DeviceResources::create(engine->device()));
+
+  // The profile: each input's range, and every symbol's max for the memory plan.
+  const auto& profiles = info.options.profiles;
+  if (!profiles.empty() && options.profile >= profiles.size())
+    return invalid_argument(fmt::format("profile {} does not exist: the engine has {}", options.profile, profiles.size()));
+  if (profiles.empty() && options.profile != 0)
+    return invalid_argument(fmt::format("profile {} does not exist: the engine has no optimization profiles", options.profile));
+  const size_t n_in = g.inputs().size();
+  impl->min_dims.assign(n_in, {});
+  impl->max_dims.assign(n_in, {});
+  impl->input_dims.assign(n_in, {});
+  impl->input_set.assign(n_in, false);
+  impl->addr.inputs.assign(n_in, nullptr);
+  impl->addr.outputs.assign(g.outputs().size(), nullptr);
+  std::map<std::string, int64_t> max_symbols;
+  for (size_t i = 0; i < n_in; ++i) {
+    const Value* v = g.inputs()[i];
+    const InputProfile* ip = nullptr;
+    if (!profiles.empty()) {
+      for (const InputProfile& p : profiles[options.profile].inputs) {
+        if (p.name == v->name()) ip = &p;
+      }
+    }
+    if (!v->has_shape()) return unsupported("input '" + v->name() + "' has no known rank");
+    const Shape& s = v->shape();
+    std::vector<int64_t> lo(s.size()), hi(s.size());
+    for (size_t d = 0; d < s.size(); ++d) {
+      if (auto fixed = s[d].value()) {
+        lo[d] = hi[d] = *fixed;
+      } else if (ip && ip->max.size() == s.size()) {
+        lo[d] = ip->min[d];
+        hi[d] = ip->max[d];
+        if (auto sym = s[d].as_symbol()) max_symbols[*sym] = std::max(max_symbols[*sym], hi[d]);
+      } else {
+        return invalid_argument(fmt::format("input '{}' dim {} is dynamic ({}) but the engine has no optimization "
+                                            "profile for it: rebuild with --min/--opt/--max {}:...",
+                                            v->name(), d, shape_to_string(s), v->name()));
+      }
+    }
+    impl->min_dims[i] = lo;
+    impl->max_dims[i] = hi;
+    if (lo == hi) {  // static: the shape is known already
+      impl->input_dims[i] = lo;
+      impl->input_set[i] = true;
+    }
+  }
+
+  // The memory plan: the builder's, else planned now for the profile's max shapes.
+  cuda::ArenaLayout layout;
+  uint64_t activation_bytes = 0;
+  if (options.profile < info.options.memory_plans.size() && !info.options.memory_plans[options.profile].buffers.empty()) {
+    const EngineMemoryPlan& mp = info.options.memory_plans[options.profile];
+    for (const EnginePlannedBuffer& b : mp.buffers) {
+      if (b.value >= info.values.size()) return data_loss("memory plan names a value that does not exist");
+      layout[info.values[b.value].name] = {b.offset, b.size};
+    }
+    activation_bytes = mp.arena_bytes;
+  } else {
+    auto plan = plan_activations(g, max_symbols);
+    if (!plan.ok()) return plan.status().with_context("planning activation memory");
+    layout = cuda::arena_layout_from_plan(*plan);
+    activation_bytes = static_cast<uint64_t>(plan->arena_bytes);
+  }
+  // Weights the host also mirrors still have their device copy in the region.
+  std::unordered_map<const Value*, const void*> device_constants;
+  for (const EngineValue& ev : info.values) {
+    if (ev.weight < 0) continue;
+    if (const Value* v = g.find_value(ev.name)) device_constants[v] = engine->weight(static_cast<size_t>(ev.weight)).raw();
+  }
+  cuda::ProgramOptions popts;
+  popts.workspace_bytes = options.workspace_bytes;
+  popts.allow_tf32 = info.header.tf32;
+  SLIMRT_ASSIGN_OR_RETURN(impl->program, cuda::Program::create(g, std::move(device_constants), std::move(layout),
+                                                               activation_bytes, popts));
+  if (options.allocate_device_memory) {
+    SLIMRT_ASSIGN_OR_RETURN(impl->owned_arena, DeviceBuffer::allocate(impl->program->arena_bytes(),
+                                                                      "the execution context's activation arena"));
+    impl->arena = impl->owned_arena.get();
+    impl->arena_capacity = impl->owned_arena.bytes();
+  }
+  impl->addr.arena = impl->arena;
+  return std::unique_ptr<ExecutionContext>(new ExecutionContext(std::move(impl)));
+}
+
+const Engine& ExecutionContext::engine() const { return *impl_->engine; }
+uint64_t ExecutionContext::device_memory_size() const { return impl_->program->arena_bytes(); }
+uint64_t ExecutionContext::activation_bytes() const { return impl_->program->activation_bytes(); }
+const ContextStats& ExecutionContext::stats() const { return impl_->stats; }
+
+Status ExecutionContext::set_device_memory(void* ptr, uint64_t bytes) {
+  if (!ptr) return invalid_argument("set_device_memory: null pointer");
+  if (bytes < device_memory_size())
+    return invalid_argument(fmt::format("set_device_memory: {} bytes given; the context needs {}", bytes,
+                                        device_memory_size()));
+  if (reinterpret_cast<uintptr_t>(ptr) % cuda::kArenaAlignment != 0)
+    return invalid_argument(fmt::format("set_device_memory: the address must be {}-byte aligned", cuda::kArenaAlignment));
+  impl_->owned_arena.reset();
+  impl_->arena = ptr;
+  impl_->arena_capacity = bytes;
+  impl_->addr.arena = ptr;
+  return Status::OK();
+}
+
+Status ExecutionContext::set_input_shape(std::string_view name, const std::vector<int64_t>& dims) {
+  Impl& m = *impl_;
+  const int i = m.input_index(name);
+  if (i < 0) return invalid_argument(fmt::format("'{}' is not an input of the engine (tensors: {})", name, m.tensor_names()));
+  const auto& lo = m.min_dims[static_cast<size_t>(i)];
+  const auto& hi = m.max_dims[static_cast<size_t>(i)];
+  if (dims.size() != lo.size())
+    return invalid_argument(fmt::format("input '{}': {} dims given; it has rank {}", name, dims.size(), lo.size()));
+  for (size_t d = 0; d < dims.size(); ++d) {
+    if (dims[d] < lo[d] || dims[d] > hi[d])
+      return invalid_argument(fmt::format("input '{}' shape [{}]: dim {} = {} is outside profile {}'s range [{}, {}]",
+                                          name, fmt::join(dims, ","), d, dims[d], m.options.profile, lo[d], hi[d]));
+  }
+  if (!m.input_set[static_cast<size_t>(i)] || m.input_dims[static_cast<size_t>(i)] != dims) {
+    m.input_dims[static_cast<size_t>(i)] = dims;
+    m.dirty = true;
+  }
+  m.input_set[static_cast<size_t>(i)] = true;
+  return Status::OK();
+}
+
+Status ExecutionContext::set_tensor_address(std::string_view name, void* ptr) {
+  Impl& m = *impl_;
+  if (int i = m.input_index(name); i >= 0) {
+    m.addr.inputs[static_cast<size_t>(i)] = ptr;
+    return Status::OK();
+  }
+  if (int o = m.output_index(name); o >= 0) {
+    m.addr.outputs[static_cast<size_t>(o)] = ptr;
+    return Status::OK();
+  }
+  return invalid_argument(fmt::format("'{}' is not an input or output of the engine (tensors: {})", name, m.tensor_names()));
+}
+
+Status ExecutionContext::resolve_shapes() { return impl_->resolve(); }
+
+Result<std::vector<int64_t>> ExecutionContext::tensor_shape(std::string_view name) {
+  Impl& m = *impl_;
+  if (int i = m.input_index(name); i >= 0 && m.input_set[static_cast<size_t>(i)]) return m.input_dims[static_cast<size_t>(i)];
+  SLIMRT_RETURN_IF_ERROR(m.resolve());
+  if (int o = m.output_index(name); o >= 0) return m.current->binding->output_dims(static_cast<size_t>(o));
+  return invalid_argument(fmt::format("'{}' is not an input or output of the engine (tensors: {})", name, m.tensor_names()));
+}
+
+Result<const void*> ExecutionContext::output_address(std::string_view name) {
+  Impl& m = *impl_;
+  const int o = m.output_index(name);
+  if (o < 0) return invalid_argument(fmt::format("'{}' is not an output of the engine", name));
+  SLIMRT_RETURN_IF_ERROR(m.resolve());
+  return m.current->binding->output_address(m.addr, static_cast<size_t>(o));
+}
+
+Status ExecutionContext::enqueue(CudaStream stream) {
+  Impl& m = *impl_;
+  if (!m.arena) return invalid_argument("enqueue: the context has no device memory: call set_device_memory first");
+  SLIMRT_RETURN_IF_ERROR(m.resolve());
+  for (size_t i = 0; i < m.addr.inputs.size(); ++i) {
+    if (!m.addr.inputs[i] && numel_of(m.input_dims[i]) > 0)
+      return invalid_argument(fmt::format("enqueue: input '{}' has no address: call set_tensor_address first",
+                                          m.engine->graph().inputs()[i]->name()));
+  }
+  SLIMRT_RETURN_IF_ERROR(m.res->bind_stream(stream));
+  ++m.stats.enqueues;
+  Impl::ShapeEntry& e = *m.current;
+  cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+  SLIMRT_RETURN_IF_ERROR(cuda_status(cudaStreamIsCapturing(stream, &capturing), "cudaStreamIsCapturing"));
+  if (m.options.cuda_graphs && capturing == cudaStreamCaptureStatusNone) {
+    if (Impl::GraphEntry* g = m.find_graph(e.binding.get())) {
+      g->last_used = ++m.tick;
+      ++m.stats.graph_launches;
+      return cuda_status(cudaGraphLaunch(g->exec, stream), "cudaGraphLaunch");
+    }
+    if (e.eager_runs > 0) return m.capture_and_launch(stream);
+  }
+  ++e.eager_runs;
+  ++m.stats.eager_enqueues;
+  return e.binding->enqueue(m.addr, stream, m.res->cublaslt(), m.res->cudnn_if_created());
+}
+
+Status ExecutionContext::run(const std::vector<NamedTensor>& inputs, std::vector<NamedTensor>* outputs, bool poison) {
+  Impl& m = *impl_;
+  SLIMRT_RETURN_IF_ERROR(cuda::select_device(m.engine->device()));
+  SLIMRT_ASSIGN_OR_RETURN(cuda::Stream stream, cuda::Stream::create());
+  const BindingAddresses saved = m.addr;
+  std::vector<DeviceBuffer> buffers;
+  Status s = [&]() -> Status {
+    for (const NamedTensor& nt : inputs) {
+      const int i = m.input_index(nt.name);
+      if (i < 0) return invalid_argument(fmt::format("'{}' is not an input of the engine (tensors: {})", nt.name, m.tensor_names()));
+      const Value* v = m.engine->graph().inputs()[static_cast<size_t>(i)];
+      if (nt.tensor.dtype() != v->dtype())
+        return invalid_argument(fmt::format("input '{}' has dtype {}; the engine expects {}", nt.name,
+                                            dtype_name(nt.tensor.dtype()), dtype_name(v->dtype())));
+      SLIMRT_RETURN_IF_ERROR(set_input_shape(nt.name, nt.tensor.shape()));
+      if (nt.tensor.memory_kind() == MemoryKind::kDevice) {
+        m.addr.inputs[static_cast<size_t>(i)] = const_cast<void*>(nt.tensor.raw());
+        continue;
+      }
+      SLIMRT_ASSIGN_OR_RETURN(DeviceBuffer b, DeviceBuffer::allocate(std::max<uint64_t>(nt.tensor.bytes(), 1), "input '" + nt.name + "'"));
+      if (nt.tensor.bytes() > 0)
+        SLIMRT_RETURN_IF_ERROR(cuda_status(cudaMemcpyAsync(b.get(), nt.tensor.raw(), nt.tensor.bytes(),
+                                                           cudaMemcpyHostToDevice, stream.get()), "copying an input"));
+      m.addr.inputs[static_cast<size_t>(i)] = b.get();
+      buffers.push_back(std::move(b));
+    }
+    SLIMRT_RETURN_IF_ERROR(m.resolve());
+    const Graph& g = m.engine->graph();
+    std::vector<Tensor> host(g.outputs().size());
+    for (size_t o = 0; o < g.outputs().size(); ++o) {
+      SLIMRT_ASSIGN_OR_RETURN(host[o], Tensor::allocate(g.outputs()[o]->dtype(), m.current->binding->output_dims(o)));
+      SLIMRT_ASSIGN_OR_RETURN(DeviceBuffer b, DeviceBuffer::allocate(std::max<uint64_t>(host[o].bytes(), 1), "output"));
+      if (poison) SLIMRT_RETURN_IF_ERROR(cuda_status(cuda::poison_device(b.get(), host[o].bytes(), stream.get()), "poison"));
+      m.addr.outputs[o] = b.get();
+      buffers.push_back(std::move(b));
+    }
+    if (poison) SLIMRT_RETURN_IF_ERROR(cuda_status(cuda::poison_device(m.arena, device_memory_size(), stream.get()), "poison"));
+    SLIMRT_RETURN_IF_ERROR(enqueue(stream.get()));
+    outputs->clear();
+    for (size_t o = 0; o < g.outputs().size(); ++o) {
+      if (host[o].bytes() > 0)
+        SLIMRT_RETURN_IF_ERROR(cuda_status(cudaMemcpyAsync(host[o].raw(), m.addr.outputs[o], host[o].bytes(),
+                                                           cudaMemcpyDeviceToHost, stream.get()), "copying an output"));
+      outputs->push_back({g.outputs()[o]->name(), std::move(host[o])});
+    }
+    return cuda_status(cudaStreamSynchronize(stream.get()), "running the engine");
+  }();
+  if (!s.ok()) cudaStreamSynchronize(stream.get());
+  m.addr.inputs = saved.inputs;
+  m.addr.outputs = saved.outputs;
+  return s;
+}
+
+}  // namespace slimrt

@@ -1,0 +1,82 @@
+// Shared pieces of the fused_pattern family (normalizations in fused_pattern.cu, attention in
+// fused_pattern_attention.cu).
+#pragma once
+
+#include "cuda/kernels/common.cuh"
+
+namespace slimrt::cuda {
+
+// Adds the Attention kernel (fused_pattern_attention.cu).
+void register_attention_kernels(KernelRegistry& r);
+
+template <typename A> __device__ __forceinline__ A warp_sum(A v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+template <typename A> __device__ __forceinline__ A warp_max(A v) {
+  for (int o = 16; o > 0; o >>= 1) v = max(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+
+// An aligned group of V elements, so that one load or store moves 16 bytes.
+template <typename T, int V> struct alignas(sizeof(T) * V) Vec {
+  T v[V];
+};
+
+// ---- Attention (fused_pattern_attention*.cu) ----------------------------------------------------
+
+enum class MaskKind : int { kNone, kAdditive, kBool };
+
+struct AttentionParams {
+  int64_t heads = 1;       // batch*heads flattened: bh
+  int64_t sq = 0, skv = 0;
+  int d = 0, dv = 0;
+  float scale = 1.0f;
+  bool causal = false;
+  MaskKind mask = MaskKind::kNone;
+  // Mask offset: lead index (bh split over up to two leading dims) and (i, j) strides.
+  int64_t lead_inner = 1;  // size of the second leading dim (rank 4), 1 for rank 3
+  int64_t ms_lead0 = 0, ms_lead1 = 0, ms_q = 0, ms_k = 0;
+  int64_t q_tiles = 1;
+};
+
+// Rounds a float to T and back (the reference rounds scores to the input type).
+template <typename T> __device__ __forceinline__ float round_to(float v) {
+  if constexpr (std::is_same_v<T, float>) return v;
+  else return to_f32(from_f32<T>(v));
+}
+
+// Offset of (batch, head) bh's [Sq, Skv] slice in the broadcast mask.
+__device__ __forceinline__ int64_t attention_mask_base(const AttentionParams& p, int64_t bh) {
+  if (p.mask == MaskKind::kNone) return 0;
+  const int64_t l0 = bh / p.lead_inner, l1 = bh - l0 * p.lead_inner;
+  return l0 * p.ms_lead0 + l1 * p.ms_lead1;
+}
+
+// The score of query qi and key j from the fp32 dot product, rounded as the reference rounds
+// it; -inf for masked keys and for padding (j >= Skv or qi >= Sq).
+template <typename T>
+__device__ __forceinline__ float attention_score(float dot, const AttentionParams& p, const void* mask,
+                                                 int64_t mask_base, int64_t qi, int64_t j) {
+  if (j >= p.skv || qi >= p.sq) return -INFINITY;
+  float val = round_to<T>(round_to<T>(dot) * p.scale);
+  if (p.mask == MaskKind::kAdditive) {
+    val = round_to<T>(val + to_f32(static_cast<const T*>(mask)[mask_base + qi * p.ms_q + j * p.ms_k]));
+  } else if (p.mask == MaskKind::kBool) {
+    if (static_cast<const uint8_t*>(mask)[mask_base + qi * p.ms_q + j * p.ms_k] == 0) val = -INFINITY;
+  }
+  if (p.causal && j > qi) val = -INFINITY;
+  return val;
+}
+
+// Tensor-core path (fused_pattern_attention_mma.cu) for float16/bfloat16 with head dims that are
+// multiples of 16 up to 128. attention_mma_head(d, dv) is the padded head dim it instantiates
+// (0: not handled); attention_mma_smem_bytes the dynamic shared memory it needs.
+int attention_mma_head(int d, int dv);
+size_t attention_mma_smem_bytes(int head);
+// Raises the kernel's shared-memory limit (once per create); returns the CUDA error.
+cudaError_t attention_mma_prepare(DataType dtype, int head);
+void launch_attention_mma(DataType dtype, int head, const void* q, const void* k, const void* v, const void* mask,
+                          void* out, const AttentionParams& p, cudaStream_t stream);
+
+}  // namespace slimrt::cuda

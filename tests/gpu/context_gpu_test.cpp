@@ -1,0 +1,380 @@
+// ExecutionContext on the GPU: results against the CPU reference, enqueue without allocation or
+// synchronisation (counting allocator + capture into a caller's CUDA graph), user-supplied
+// memory shared by two contexts, concurrent contexts, bounded caches, and device memory that
+// does not grow over 10,000 enqueues with varying shapes.
+#ifdef SLIMRT_HAVE_CUDA  // needs the CUDA runtime headers
+#include <cuda_runtime_api.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <new>
+#include <thread>
+
+#include "gpu/gpu_test_util.h"
+#include "slimrt/context.h"
+#include "slimrt/engine_format.h"
+#include "slimrt/runtime.h"
+
+// GCC cannot see that the replaced operator new below is malloc-based.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
+// ---- counting allocator: every operator new in this binary goes through here ----------------
+namespace {
+std::atomic<bool> g_counting{false};
+std::atomic<uint64_t> g_allocations{0};
+}  // namespace
+
+void* operator new(size_t n) {
+  if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](size_t n) { return operator new(n); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
+void operator delete[](void* p, size_t) noexcept { std::free(p); }
+
+namespace slimrt {
+namespace {
+
+using testing::make_rng;
+using testing::random_tensor;
+
+constexpr int64_t kIn = 64, kHidden = 96, kOut = 32, kMaxBatch = 64;
+
+// x[batch, 64] -> MatMul -> Add -> Relu -> MatMul -> Add -> Reshape to [batch, 8, 4] with the
+// target shape computed from Shape(h) (a host-known value) -> Softmax(last axis).
+Graph make_mlp(std::mt19937_64& rng, bool dynamic) {
+  Graph g;
+  Value* x = dynamic ? g.add_input("x", DataType::kFloat32, Shape{Dim::symbol("batch"), Dim(kIn)})
+                     : g.add_input("x", DataType::kFloat32, Shape{Dim(4), Dim(kIn)});
+  Value* w1 = g.add_initializer("w1", random_tensor(DataType::kFloat32, {kIn, kHidden}, rng, -0.2, 0.2));
+  Value* b1 = g.add_initializer("b1", random_tensor(DataType::kFloat32, {kHidden}, rng));
+  Value* w2 = g.add_initializer("w2", random_tensor(DataType::kFloat32, {kHidden, kOut}, rng, -0.2, 0.2));
+  Value* b2 = g.add_initializer("b2", random_tensor(DataType::kFloat32, {kOut}, rng));
+  Value* h = g.add_node("MatMul", "mm1", {x, w1}, 1)->output(0);
+  h = g.add_node("Add", "add1", {h, b1}, 1)->output(0);
+  h = g.add_node("Relu", "relu", {h}, 1)->output(0);
+  h = g.add_node("MatMul", "mm2", {h, w2}, 1)->output(0);
+  h = g.add_node("Add", "add2", {h, b2}, 1)->output(0);
+  Value* shape = g.add_node("Shape", "shape", {h}, 1)->output(0);
+  Value* zero = g.add_initializer("zero", Tensor::from_vector<int64_t>(DataType::kInt64, {1}, {0}));
+  Node* gather = g.add_node("Gather", "batch_dim", {shape, zero}, 1);
+  gather->set_attr("axis", int64_t{0});
+  Value* tail = g.add_initializer("tail", Tensor::from_vector<int64_t>(DataType::kInt64, {2}, {8, 4}));
+  Node* concat = g.add_node("Concat", "target", {gather->output(0), tail}, 1);
+  concat->set_attr("axis", int64_t{0});
+  Value* y = g.add_node("Reshape", "reshape", {h, concat->output(0)}, 1)->output(0);
+  Node* sm = g.add_node("Softmax", "softmax", {y}, 1);
+  sm->set_attr("axis", int64_t{-1});
+  g.add_output(sm->output(0));
+  SLIMRT_CHECK(infer_shapes(g).ok());
+  return g;
+}
+
+struct TestEngine {
+  Graph graph;
+  std::shared_ptr<Engine> engine;
+};
+
+// Writes the graph as an engine (profile batch 1..64 when dynamic) and loads it on the GPU.
+TestEngine load_mlp(bool dynamic) {
+  TestEngine t;
+  auto rng = make_rng(7);
+  t.graph = make_mlp(rng, dynamic);
+  EngineOptions opts;
+  if (dynamic) opts.profiles.push_back({{{"x", {1, kIn}, {8, kIn}, {kMaxBatch, kIn}}}});
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("slimrt_ctx_" + std::to_string(::getpid()) + (dynamic ? "_dyn" : "_static") + ".engine"))
+                               .string();
+  Status s = write_engine(t.graph, opts, path);
+  EXPECT_TRUE(s.ok()) << s.to_string();
+  auto rt = Runtime::create({});
+  EXPECT_TRUE(rt.ok()) << rt.status().to_string();
+  auto e = (*rt)->load_file(path);
+  std::filesystem::remove(path);
+  EXPECT_TRUE(e.ok()) << e.status().to_string();
+  if (e.ok()) t.engine = *e;
+  return t;
+}
+
+Tensor reference(const Graph& g, const Tensor& x) {
+  auto out = testing::run_graph(g, {{"x", x}});
+  return out.empty() ? Tensor() : out[0];
+}
+
+// Device buffers for one input batch and its output, plus the host copies.
+struct Io {
+  void* x = nullptr;
+  void* y = nullptr;
+  int64_t batch = 0;
+  Tensor host_x;
+  Io(int64_t b, std::mt19937_64& rng) : batch(b) {
+    host_x = random_tensor(DataType::kFloat32, {b, kIn}, rng);
+    EXPECT_EQ(cudaMalloc(&x, host_x.bytes()), cudaSuccess);
+    EXPECT_EQ(cudaMalloc(&y, static_cast<size_t>(b * kOut) * sizeof(float)), cudaSuccess);
+    EXPECT_EQ(cudaMemcpy(x, host_x.raw(), host_x.bytes(), cudaMemcpyHostToDevice), cudaSuccess);
+    EXPECT_EQ(cudaMemset(y, 0xFF, static_cast<size_t>(b * kOut) * sizeof(float)), cudaSuccess);
+  }
+  ~Io() {
+    cudaFree(x);
+    cudaFree(y);
+  }
+  Tensor fetch() const {
+    Tensor t = Tensor::allocate(DataType::kFloat32, {batch, 8, 4}).value();
+    EXPECT_EQ(cudaMemcpy(t.raw(), y, t.bytes(), cudaMemcpyDeviceToHost), cudaSuccess);
+    return t;
+  }
+};
+
+Status bind(ExecutionContext& ctx, const Io& io) {
+  SLIMRT_RETURN_IF_ERROR(ctx.set_input_shape("x", {io.batch, kIn}));
+  SLIMRT_RETURN_IF_ERROR(ctx.set_tensor_address("x", io.x));
+  return ctx.set_tensor_address(ctx.engine().graph().outputs()[0]->name(), io.y);
+}
+
+TEST(CudaContext, MatchesCpuReference) {
+  SLIMRT_SKIP_WITHOUT_GPU();
+  TestEngine t = load_mlp(true);
+  ASSERT_TRUE(t.engine);
+  auto ctx = ExecutionContext::create(t.engine);
+  ASSERT_TRUE(ctx.ok()) << ctx.status().to_string();
+  EXPECT_GT((*ctx)->device_memory_size(), (*ctx)->activation_bytes());
+  auto rng = make_rng();
+  for (int64_t batch : {1, 7, 64, 33}) {
+    Tensor x = random_tensor(DataType::kFloat32, {batch, kIn}, rng);
+    std::vector<NamedTensor> outs;
+    Status s = (*ctx)->run({{"x", x}}, &outs, /*poison=*/true);
+    ASSERT_TRUE(s.ok()) << s.to_string();
+    ASSERT_EQ(outs.size(), 1u);
+    EXPECT_EQ(outs[0].tensor.shape(), (std::vector<int64_t>{batch, 8, 4}));
+    EXPECT_LT(testing::rel_l2(outs[0].tensor, reference(t.graph, x)), 1e-5) << "batch " << batch;
+  }
+}
+
+TEST(CudaContext, EnqueueAllocatesNothing) {
+  SLIMRT_SKIP_WITHOUT_GPU();
+  TestEngine t = load_mlp(true);
+  ASSERT_TRUE(t.engine);
+  auto rng = make_rng();
+  for (bool graphs : {false, true}) {
+    ContextOptions opts;
+    opts.cuda_graphs = graphs;
+    auto ctx = ExecutionContext::create(t.engine, opts);
+    ASSERT_TRUE(ctx.ok()) << ctx.status().to_string();
+    Io io(16, rng);
+    ASSERT_TRUE(bind(**ctx, io).ok());
+    cudaStream_t stream = nullptr;
+    ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE((*ctx)->enqueue(stream).ok());  // warm-up (+ capture)
+    ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+    g_allocations = 0;
+    g_counting = true;
+    Status s;
+    for (int i = 0; i < 100 && s.ok(); ++i) s = (*ctx)->enqueue(stream);
+    g_counting = false;
+    ASSERT_TRUE(s.ok()) << s.to_string();
+    EXPECT_EQ(g_allocations.load(), 0u) << "host allocations during 100 enqueues (cuda_graphs=" << graphs << ")";
+    ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+    EXPECT_LT(testing::rel_l2(io.fetch(), reference(t.graph, io.host_x)), 1e-5);
+    if (graphs) {
+      EXPECT_GE((*ctx)->stats().graph_launches, 100u);
+    }
+    cudaStreamDestroy(stream);
+  }
+}
+
+// A caller capturing its stream in global mode makes any synchronising or allocating CUDA call
+// fail; enqueue must record cleanly into the caller's graph, which then replays correctly.
+TEST(CudaContext, EnqueueCapturesIntoCallersGraph) {
+  SLIMRT_SKIP_WITHOUT_GPU();
+  TestEngine t = load_mlp(true);
+  ASSERT_TRUE(t.engine);
+  auto ctx = ExecutionContext::create(t.engine);
+  ASSERT_TRUE(ctx.ok()) << ctx.status().to_string();
+  auto rng = make_rng();
+  Io io(9, rng);
+  ASSERT_TRUE(bind(**ctx, io).ok());
+  ASSERT_TRUE((*ctx)->resolve_shapes().ok());
+  cudaStream_t stream = nullptr;
+  ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
+  ASSERT_EQ(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal), cudaSuccess);
+  Status s = (*ctx)->enqueue(stream);
+  cudaGraph_t graph = nullptr;
+  ASSERT_EQ(cudaStreamEndCapture(stream, &graph), cudaSuccess);
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  cudaGraphExec_t exec = nullptr;
+  ASSERT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
+  ASSERT_EQ(cudaGraphLaunch(exec, stream), cudaSuccess);
+  ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+  EXPECT_LT(testing::rel_l2(io.fetch(), reference(t.graph, io.host_x)), 1e-5);
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+  cudaStreamDestroy(stream);
+}
+
+TEST(CudaContext, TwoContextsShareUserMemory) {
+  SLIMRT_SKIP_WITHOUT_GPU();
+  TestEngine t = load_mlp(true);
+  ASSERT_TRUE(t.engine);
+  ContextOptions opts;
+  opts.allocate_device_memory = false;
+  auto a = ExecutionContext::create(t.engine, opts);
+  auto b = ExecutionContext::create(t.engine, opts);
+  ASSERT_TRUE(a.ok() && b.ok());
+  const uint64_t bytes = (*a)->device_memory_size();
+  auto rng = make_rng();
+  Io io_a(5, rng), io_b(64, rng);
+  ASSERT_TRUE(bind(**a, io_a).ok());
+  ASSERT_TRUE(bind(**b, io_b).ok());
+  cudaStream_t stream = nullptr;
+  ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
+  EXPECT_EQ((*a)->enqueue(stream).code(), StatusCode::kInvalidArgument);  // no memory yet
+  void* block = nullptr;
+  ASSERT_EQ(cudaMalloc(&block, bytes), cudaSuccess);
+  EXPECT_EQ((*a)->set_device_memory(block, bytes - 256).code(), StatusCode::kInvalidArgument);
+  ASSERT_TRUE((*a)->set_device_memory(block, bytes).ok());
+  ASSERT_TRUE((*b)->set_device_memory(block, bytes).ok());
+  for (int i = 0; i < 3; ++i) {  // alternate on one stream: never at the same time
+    ASSERT_TRUE((*a)->enqueue(stream).ok());
+    ASSERT_TRUE((*b)->enqueue(stream).ok());
+  }
+  ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+  EXPECT_LT(testing::rel_l2(io_a.fetch(), reference(t.graph, io_a.host_x)), 1e-5);
+  EXPECT_LT(testing::rel_l2(io_b.fetch(), reference(t.graph, io_b.host_x)), 1e-5);
+  cudaStreamDestroy(stream);
+  cudaFree(block);
+}
+
+TEST(CudaContext, ConcurrentContextsOnThreads) {
+  SLIMRT_SKIP_WITHOUT_GPU();
+  TestEngine t = load_mlp(true);
+  ASSERT_TRUE(t.engine);
+  constexpr int kThreads = 4;
+  std::vector<Tensor> got(kThreads), want(kThreads);
+  std::vector<std::string> errors(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      auto rng = make_rng(100 + i);
+      auto ctx = ExecutionContext::create(t.engine);
+      if (!ctx.ok()) {
+        errors[i] = ctx.status().to_string();
+        return;
+      }
+      Io io(3 + 13 * i, rng);
+      Status s = bind(**ctx, io);
+      cudaStream_t stream = nullptr;
+      cudaStreamCreate(&stream);
+      for (int k = 0; k < 50 && s.ok(); ++k) s = (*ctx)->enqueue(stream);
+      cudaStreamSynchronize(stream);
+      cudaStreamDestroy(stream);
+      if (!s.ok()) errors[i] = s.to_string();
+      got[i] = io.fetch();
+      want[i] = io.host_x;
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int i = 0; i < kThreads; ++i) {
+    ASSERT_TRUE(errors[i].empty()) << "thread " << i << ": " << errors[i];
+    EXPECT_LT(testing::rel_l2(got[i], reference(t.graph, want[i])), 1e-5) << "thread " << i;
+  }
+}
+
+TEST(CudaContext, RefusesShapesOutsideTheProfile) {
+  SLIMRT_SKIP_WITHOUT_GPU();
+  TestEngine t = load_mlp(true);
+  ASSERT_TRUE(t.engine);
+  auto ctx = ExecutionContext::create(t.engine);
+  ASSERT_TRUE(ctx.ok());
+  Status s = (*ctx)->set_input_shape("x", {kMaxBatch + 1, kIn});
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("outside profile 0"), std::string::npos) << s.message();
+  EXPECT_EQ((*ctx)->set_input_shape("x", {4, kIn + 1}).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ((*ctx)->set_input_shape("nope", {4, kIn}).code(), StatusCode::kInvalidArgument);
+  ASSERT_TRUE((*ctx)->set_input_shape("x", {4, kIn}).ok());
+  cudaStream_t stream = nullptr;
+  ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
+  s = (*ctx)->enqueue(stream);  // no address for x
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("'x'"), std::string::npos) << s.message();
+  cudaStreamDestroy(stream);
+}
+
+// More shapes than the caches hold: results stay right and the caches stay bounded.
+TEST(CudaContext, BoundedShapeAndGraphCaches) {
+  SLIMRT_SKIP_WITHOUT_GPU();
+  TestEngine t = load_mlp(true);
+  ASSERT_TRUE(t.engine);
+  ContextOptions opts;
+  opts.max_cached_shapes = 2;
+  opts.max_cuda_graphs = 2;
+  auto ctx = ExecutionContext::create(t.engine, opts);
+  ASSERT_TRUE(ctx.ok());
+  auto rng = make_rng();
+  std::vector<std::unique_ptr<Io>> ios;
+  for (int64_t b : {2, 9, 17, 40, 64}) ios.push_back(std::make_unique<Io>(b, rng));
+  cudaStream_t stream = nullptr;
+  ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
+  for (int round = 0; round < 4; ++round) {
+    for (auto& io : ios) {
+      ASSERT_TRUE(bind(**ctx, *io).ok());
+      ASSERT_TRUE((*ctx)->enqueue(stream).ok());
+      ASSERT_TRUE((*ctx)->enqueue(stream).ok());
+    }
+  }
+  ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+  for (auto& io : ios) EXPECT_LT(testing::rel_l2(io->fetch(), reference(t.graph, io->host_x)), 1e-5) << io->batch;
+  EXPECT_GE((*ctx)->stats().shape_resolutions, 5u);
+  cudaStreamDestroy(stream);
+}
+
+// The acceptance check: device memory after 10,000 enqueues with shapes varying inside
+// the profile equals device memory after the first enqueue.
+TEST(CudaContext, DeviceMemoryStableOver10kEnqueues) {
+  SLIMRT_SKIP_WITHOUT_GPU();
+  TestEngine t = load_mlp(true);
+  ASSERT_TRUE(t.engine);
+  auto ctx = ExecutionContext::create(t.engine);
+  ASSERT_TRUE(ctx.ok());
+  auto rng = make_rng();
+  std::vector<std::unique_ptr<Io>> ios;
+  for (int64_t b : {1, 3, 8, 15, 31, 47, 64}) ios.push_back(std::make_unique<Io>(b, rng));
+  cudaStream_t stream = nullptr;
+  ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
+  ASSERT_TRUE(bind(**ctx, *ios[0]).ok());
+  ASSERT_TRUE((*ctx)->enqueue(stream).ok());
+  ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+  size_t free_first = 0, free_last = 0, total = 0;
+  ASSERT_EQ(cudaMemGetInfo(&free_first, &total), cudaSuccess);
+  std::uniform_int_distribution<size_t> pick(0, ios.size() - 1);
+  for (int i = 1; i < 10000; ++i) {
+    const Io& io = *ios[pick(rng)];
+    ASSERT_TRUE(bind(**ctx, io).ok());
+    Status s = (*ctx)->enqueue(stream);
+    ASSERT_TRUE(s.ok()) << "enqueue " << i << ": " << s.to_string();
+  }
+  ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+  ASSERT_EQ(cudaMemGetInfo(&free_last, &total), cudaSuccess);
+  std::printf("device free after the first enqueue: %zu bytes; after 10,000: %zu bytes; %llu shape resolutions, "
+              "%llu graph captures, %llu graph launches\n",
+              free_first, free_last, static_cast<unsigned long long>((*ctx)->stats().shape_resolutions),
+              static_cast<unsigned long long>((*ctx)->stats().graph_captures),
+              static_cast<unsigned long long>((*ctx)->stats().graph_launches));
+  EXPECT_EQ(free_last, free_first);
+  for (auto& io : ios) {
+    ASSERT_TRUE(bind(**ctx, *io).ok());
+    ASSERT_TRUE((*ctx)->enqueue(stream).ok());
+  }
+  ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+  for (auto& io : ios) EXPECT_LT(testing::rel_l2(io->fetch(), reference(t.graph, io->host_x)), 1e-5) << io->batch;
+  cudaStreamDestroy(stream);
+}
+
+}  // namespace
+}  // namespace slimrt
+#endif  // SLIMRT_HAVE_CUDA
