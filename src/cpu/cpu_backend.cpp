@@ -4,6 +4,7 @@
 
 #include "cpu/kernel_registry.h"
 #include "cuda/cuda_backend.h"
+#include "ir/graph_inputs.h"
 #include "ir/op_registry.h"
 #include "slimrt/backend.h"
 
@@ -159,24 +160,7 @@ class CpuExecutable final : public Executable {
       const Tensor& t = nt.tensor;
       if (t.memory_kind() == MemoryKind::kDevice)
         return invalid_argument("input '" + nt.name + "' is in device memory; the CPU backend needs host memory");
-      if (t.dtype() != v->dtype())
-        return invalid_argument("input '" + nt.name + "' has dtype " + std::string(dtype_name(t.dtype())) +
-                                "; the graph expects " + std::string(dtype_name(v->dtype())));
-      if (v->has_shape()) {
-        const Shape& s = v->shape();
-        bool ok = s.size() == t.rank();
-        for (size_t d = 0; ok && d < s.size(); ++d) {
-          if (auto fixed = s[d].value()) {
-            ok = *fixed == t.dim(d);
-          } else if (auto sym = s[d].as_symbol()) {
-            auto [it, fresh] = symbols.emplace(*sym, t.dim(d));
-            ok = fresh || it->second == t.dim(d);
-          }
-        }
-        if (!ok)
-          return invalid_argument("input '" + nt.name + "' has shape " + shape_to_string(t.shape()) +
-                                  "; the graph expects " + shape_to_string(s));
-      }
+      SLIMRT_RETURN_IF_ERROR(check_graph_input(*v, t, &symbols));
       (*env)[v] = t;
     }
     for (const Value* in : graph_.inputs()) {

@@ -16,6 +16,7 @@
 #include "cuda/device_resources.h"
 #include "cuda/program.h"
 #include "cuda/program_kernels.h"
+#include "ir/graph_inputs.h"
 
 namespace slimrt::cuda {
 namespace {
@@ -37,24 +38,7 @@ Result<std::vector<std::vector<int64_t>>> input_dims_for(const Graph& g, const s
     }
     const Value* v = g.inputs()[k];
     const Tensor& t = nt.tensor;
-    if (t.dtype() != v->dtype())
-      return invalid_argument(fmt::format("input '{}' has dtype {}; the graph expects {}", nt.name, dtype_name(t.dtype()),
-                                          dtype_name(v->dtype())));
-    if (v->has_shape()) {
-      const Shape& s = v->shape();
-      bool ok = s.size() == t.rank();
-      for (size_t d = 0; ok && d < s.size(); ++d) {
-        if (auto fixed = s[d].value()) {
-          ok = *fixed == t.dim(d);
-        } else if (auto sym = s[d].as_symbol()) {
-          auto [it, fresh] = symbols->emplace(*sym, t.dim(d));
-          ok = fresh || it->second == t.dim(d);
-        }
-      }
-      if (!ok)
-        return invalid_argument("input '" + nt.name + "' has shape " + shape_to_string(t.shape()) +
-                                "; the graph expects " + shape_to_string(s));
-    }
+    SLIMRT_RETURN_IF_ERROR(check_graph_input(*v, t, symbols));
     dims[k] = t.shape();
     given[k] = true;
   }

@@ -24,6 +24,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "model_util.h"
 #include "slimrt/backend.h"
 #include "slimrt/builder.h"
 #include "slimrt/context.h"
@@ -36,16 +37,7 @@ using namespace slimrt;
 
 namespace {
 
-double rel_l2(const Tensor& a, const Tensor& e) {
-  if (a.shape() != e.shape()) return INFINITY;
-  double num = 0.0, den = 0.0;
-  for (int64_t i = 0; i < e.numel(); ++i) {
-    const double x = a.get_as_double(i), y = e.get_as_double(i);
-    num += (x - y) * (x - y);
-    den += y * y;
-  }
-  return std::sqrt(num) / std::max(std::sqrt(den), 1e-30);
-}
+using model_check::rel_l2;
 
 struct Row {
   std::string model, precision, shapes;

@@ -31,6 +31,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "model_util.h"
 #include "slimrt/backend.h"
 #include "slimrt/builder.h"
 #include "slimrt/npy.h"
@@ -42,17 +43,7 @@ using namespace slimrt;
 
 namespace {
 
-// ||a - e|| / ||e||, in double; NaN when either side has a NaN, +inf on a shape mismatch.
-double rel_l2(const Tensor& a, const Tensor& e) {
-  if (a.shape() != e.shape()) return INFINITY;
-  double num = 0.0, den = 0.0;
-  for (int64_t i = 0; i < e.numel(); ++i) {
-    const double x = a.get_as_double(i), y = e.get_as_double(i);
-    num += (x - y) * (x - y);
-    den += y * y;
-  }
-  return std::sqrt(num) / std::max(std::sqrt(den), 1e-30);
-}
+using model_check::rel_l2;
 
 // Keeps this process on a single CPU so the timing means "one core" even if a later kernel
 // grows threads.
