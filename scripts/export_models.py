@@ -176,6 +176,14 @@ def calibrate_batchnorm(model, gen):
             m.bias.copy_(torch.randn(c, generator=gen) * 0.1)
             m.reset_running_stats()
             m.momentum = None  # cumulative average over the calibration batch
+    # Residual branches end in a BatchNorm whose scale trained ResNets keep small (torchvision's
+    # zero_init_residual starts it at 0). At full scale the 16 residual adds of ResNet-50 make
+    # the network amplify rounding ~250x: PyTorch's own fp32 run is 1.6e-5 from fp64 there, above
+    # any fp32 tolerance. A quarter scale gives 1.2e-6, with batch rows still 23% apart.
+    for m in model.modules():
+        if hasattr(m, "downsample"):  # a torchvision ResNet block: Bottleneck (bn3) or BasicBlock (bn2)
+            last_bn = m.bn3 if hasattr(m, "bn3") else m.bn2
+            last_bn.weight.mul_(0.25)
     model.train()
     model(torch.randn(4, 3, 224, 224, generator=gen))
     model.eval()

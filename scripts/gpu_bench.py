@@ -111,11 +111,15 @@ def build_engine(bundle, models_dir, work, name, batches, log):
     return engine
 
 
-def bench_slimrt(bundle, engine, batches, iters, warmup, log):
-    cmd = [os.path.join(bundle, "slimrt"), "bench", engine, "--iterations", str(iters), "--warmup", str(warmup), "--json"]
+def bench_slimrt(bundle, engine, batches, iters, warmup, log, profile_to=None):
+    cmd = [os.path.join(bundle, "slimrt"), "bench", engine, "--iterations", str(iters), "--warmup", str(warmup)]
     for b in batches:
         cmd += ["--batch", str(b)]
-    r = subprocess.run(cmd, capture_output=True, text=True)
+    if profile_to:  # per-layer times, a separate run so that the timed run stays as it is
+        p = subprocess.run(cmd + ["--profile"], capture_output=True, text=True)
+        with open(profile_to, "w") as fh:
+            fh.write(p.stdout + p.stderr)
+    r = subprocess.run(cmd + ["--json"], capture_output=True, text=True)
     if r.returncode != 0:
         log("slimrt bench failed: " + (r.stdout[-2000:] + r.stderr[-2000:]))
         return {}
@@ -133,6 +137,8 @@ def main():
     ap.add_argument("--modes", default="eager,graph,compile", help="PyTorch modes: eager,graph,compile")
     ap.add_argument("--iters", type=int, default=100)
     ap.add_argument("--warmup", type=int, default=20)
+    ap.add_argument("--profile", action="store_true", help="also write slimrt's per-layer profile (profile_MODEL.txt)")
+    ap.add_argument("--no-torch", action="store_true", help="slimrt only (profiling runs)")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     batches = [int(b) for b in a.batches.split(",")]
@@ -148,9 +154,10 @@ def main():
     rows = []
     for name in names:
         engine = build_engine(a.bundle, a.models_dir, a.out, name, batches, log)
-        sl = bench_slimrt(a.bundle, engine, batches, a.iters, a.warmup, log) if engine else {}
+        prof = os.path.join(a.out, f"profile_{name}.txt") if a.profile else None
+        sl = bench_slimrt(a.bundle, engine, batches, a.iters, a.warmup, log, prof) if engine else {}
         for b in batches:
-            pt = bench_torch(name, b, modes, a.iters, a.warmup, log)
+            pt = {} if a.no_torch else bench_torch(name, b, modes, a.iters, a.warmup, log)
             best = min(pt.values()) if pt else None
             s = sl.get(b)
             rows.append({"model": name, "batch": b, "slimrt_ms": s, **{f"{k}_ms": v for k, v in pt.items()},

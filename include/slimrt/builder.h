@@ -48,6 +48,8 @@ struct BuildOptions {
   bool tf32 = false;                       // recorded in the engine header
   std::string target = "any";              // "any" or "sm_XY"
   bool run_passes = true;                  // graph passes (when the pass library is present)
+  // fp16/bf16 builds with passes: NHWC regions for 2-D convolutions (convert_to_channels_last).
+  bool channels_last = true;
   std::vector<OptimizationProfile> profiles;
   uint64_t chunk_size = kEngineDefaultChunkSize;
   // Called at each stage with a fraction in [0, 1] of the build done; may be empty.
@@ -82,6 +84,8 @@ struct BuildReport {
   // Precision conversion (fp16/bf16 builds): nodes run in half / float / following inputs.
   int64_t half_nodes = 0, float_nodes = 0, any_nodes = 0, casts_inserted = 0;
   int64_t weights_converted = 0;  // float32 weights written as half
+  int64_t channels_last_nodes = 0;  // convolutions and pools given the NHWC layout
+  std::vector<std::string> layout_lines;  // the layout pass's decisions (region sizes, refusals)
   std::vector<std::string> warnings;  // e.g. weights clamped to the half range
   double import_ms = 0, passes_ms = 0, precision_ms = 0, plan_ms = 0, write_ms = 0, total_ms = 0;
   // Resident memory of the building process (VmHWM and VmRSS of /proc/self/status; 0 where

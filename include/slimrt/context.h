@@ -58,6 +58,13 @@ struct ContextOptions {
   uint64_t workspace_bytes = uint64_t{32} << 20;
 };
 
+// One node's GPU time, from ExecutionContext::profile_layers.
+struct LayerTime {
+  std::string name;
+  std::string op_type;
+  double median_ms = 0;
+};
+
 struct ContextStats {
   uint64_t enqueues = 0;
   uint64_t eager_enqueues = 0;
@@ -101,6 +108,11 @@ class ExecutionContext {
   // Convenience (tests, CLI): copies host (or device) inputs in, runs on the context's own
   // stream, copies the outputs back to host tensors and synchronises. Allocates per call.
   Status run(const std::vector<NamedTensor>& inputs, std::vector<NamedTensor>* outputs, bool poison = false);
+
+  // Profiling (slimrt bench --profile; not a hot path: it allocates and synchronises). Runs the
+  // current shapes eagerly `iterations` times on `stream` with a CUDA event between every two
+  // launches, and returns each launch's median time in launch order.
+  Result<std::vector<LayerTime>> profile_layers(CudaStream stream, int iterations);
 
   const ContextStats& stats() const;
 

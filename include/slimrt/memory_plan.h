@@ -165,13 +165,16 @@ struct ActivationPlan {
 // The op types whose output 0 may reuse an input's memory (element-wise: element i of the output
 // depends only on element i of each same-shaped input).
 bool op_supports_in_place(const std::string& op_type);
+// The view ops (Reshape, Flatten, Squeeze, Unsqueeze): output 0 is input 0's bytes re-shaped.
+bool op_is_view(const std::string& op_type);
 
 // Plans every Value produced by a node that is neither a constant nor a graph input, in node order
 // (Graph::nodes() must be topological). Sizes substitute `max_shapes` into the inferred shapes.
 // Lifetimes: from the producing node to the last consumer; graph outputs to the last node.
 // In place: output 0 of an op_supports_in_place op reuses an input with the same (symbolic) shape
-// and dtype size that is not a graph input, output or constant and whose last consumer is this
-// op. When several inputs qualify it prefers the input whose reuse chain is oldest (the residual
+// and dtype that is not a graph input, output or constant and whose last consumer is this op;
+// the output of a view op reuses its input 0 under the same conditions, whatever the shapes
+// (so a reshape costs no copy). When several inputs qualify it prefers the input whose reuse chain is oldest (the residual
 // stream of x + f(x)); if that plan misses the lower bound, it also plans with the first
 // qualifying input and keeps the smaller arena.
 // Errors (kInvalidArgument) name the value: no inferred shape or dtype, a dim still symbolic after

@@ -29,6 +29,7 @@ struct PassOptions {
   bool remove_identity = true;
   bool recognize_patterns = true;
   bool fuse_epilogues = true;
+  bool seq_major_attention = true;
   // Constant folding leaves a node alone when one of its outputs has more elements than this,
   // so that folding never bloats the weights with huge broadcasts.
   int64_t max_fold_elements = int64_t{64} << 20;
@@ -75,5 +76,13 @@ Status recognize_patterns(Graph& g, PassStats* stats);
 // Folds bias, activation and residual add into the Conv/Gemm/MatMul that feeds them
 // (src/passes/fuse_epilogues.cpp).
 Status fuse_epilogues(Graph& g, PassStats* stats);
+// Gives regions of fp16/bf16 2-D convolutions and pools the channels-last (NHWC) layout that
+// tensor-core cuDNN wants, transposing weights once and data only at region edges
+// (src/passes/layout.cpp; run after convert_precision).
+Status convert_to_channels_last(Graph& g, PassStats* stats);
+// Lets Attention read Q, K, V and write Y sequence-major ([batch, seq, heads, dim]) when they
+// come from / go to Transposes that only swap the sequence and heads axes, which then go away
+// (src/passes/layout.cpp).
+Status use_seq_major_attention(Graph& g, PassStats* stats);
 
 }  // namespace slimrt

@@ -10,6 +10,7 @@
 #include "slimrt/builder.h"
 #include "slimrt/memory_plan.h"
 #include "slimrt/onnx_importer.h"
+#include "ir/layout.h"
 #include "slimrt/passes.h"
 #include "slimrt/precision.h"
 #include "onnx/onnx_internal.h"
@@ -128,6 +129,13 @@ Status build_engine(const std::string& onnx_path, const BuildOptions& options, c
     r.any_nodes = pr.any_nodes;
     r.casts_inserted = pr.casts_inserted;
     for (std::string& line : pr.lines) r.warnings.push_back(std::move(line));
+    if (options.run_passes && options.channels_last) {
+      PassStats ls;
+      SLIMRT_RETURN_IF_ERROR(convert_to_channels_last(graph, &ls));
+      r.pass_summary.push_back(fmt::format("channels_last: -{} +{} nodes", ls.nodes_removed, ls.nodes_added));
+      for (const Node* n : graph.nodes()) r.channels_last_nodes += is_channels_last(*n) ? 1 : 0;
+      r.layout_lines = std::move(ls.lines);
+    }
     r.precision_ms = ms_since(t0);
   }
   r.layers = static_cast<int64_t>(graph.num_nodes());

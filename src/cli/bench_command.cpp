@@ -10,6 +10,8 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <map>
+#include <tuple>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -31,6 +33,7 @@ struct BenchResult {
   std::vector<std::pair<std::string, std::vector<int64_t>>> shapes;
   double median_ms = 0, p90_ms = 0, p99_ms = 0, min_ms = 0;
   double throughput = 0;  // samples per second
+  std::vector<LayerTime> layers;  // --profile
 };
 
 double percentile(std::vector<double> v, double p) {
@@ -135,6 +138,9 @@ Result<BenchResult> bench_batch(ExecutionContext& ctx, int64_t batch, const Benc
     r.p99_ms = percentile(ms, 0.99);
     r.min_ms = *std::min_element(ms.begin(), ms.end());
     r.throughput = r.median_ms > 0 ? static_cast<double>(std::max<int64_t>(r.batch, 1)) * 1000.0 / r.median_ms : 0;
+    if (opts.profile) {
+      SLIMRT_ASSIGN_OR_RETURN(r.layers, ctx.profile_layers(stream, std::min(opts.iterations, 50)));
+    }
     return Status::OK();
   }();
   for (auto& e : events) {
@@ -143,6 +149,35 @@ Result<BenchResult> bench_batch(ExecutionContext& ctx, int64_t batch, const Benc
   cudaStreamDestroy(stream);
   if (!st.ok()) return st;
   return r;
+}
+// Per-op-type totals of a profile, largest first: (op type, ms, launches).
+std::vector<std::tuple<std::string, double, int>> by_op_type(const std::vector<LayerTime>& layers) {
+  std::map<std::string, std::pair<double, int>> acc;
+  for (const LayerTime& l : layers) {
+    auto& a = acc[l.op_type.empty() ? std::string("(value write)") : l.op_type];
+    a.first += l.median_ms;
+    ++a.second;
+  }
+  std::vector<std::tuple<std::string, double, int>> v;
+  for (const auto& [op, a] : acc) v.emplace_back(op, a.first, a.second);
+  std::sort(v.begin(), v.end(), [](const auto& x, const auto& y) { return std::get<1>(x) > std::get<1>(y); });
+  return v;
+}
+
+void print_profile(const BenchResult& r) {
+  double total = 0;
+  for (const LayerTime& l : r.layers) total += l.median_ms;
+  fmt::print("\nprofile, batch {}: {} launches, {:.4f} ms in kernels (eager, median per launch)\n", r.batch,
+             r.layers.size(), total);
+  fmt::print("  {:<28} {:>10} {:>7} {:>9}\n", "op type", "ms", "%", "launches");
+  for (const auto& [op, ms, n] : by_op_type(r.layers))
+    fmt::print("  {:<28} {:>10.4f} {:>6.1f}% {:>9}\n", op, ms, total > 0 ? 100 * ms / total : 0, n);
+  std::vector<const LayerTime*> top;
+  for (const LayerTime& l : r.layers) top.push_back(&l);
+  std::sort(top.begin(), top.end(), [](const LayerTime* a, const LayerTime* b) { return a->median_ms > b->median_ms; });
+  if (top.size() > 12) top.resize(12);
+  fmt::print("  slowest launches:\n");
+  for (const LayerTime* l : top) fmt::print("  {:>10.4f}  {} ({})\n", l->median_ms, l->name, l->op_type);
 }
 #endif
 
@@ -184,8 +219,15 @@ Status execute(const BenchOptions& opts) {
     for (const BenchResult& r : results) {
       nlohmann::json shapes = nlohmann::json::object();
       for (const auto& [n, d] : r.shapes) shapes[n] = d;
-      j["results"].push_back({{"batch", r.batch}, {"shapes", shapes}, {"median_ms", r.median_ms}, {"p90_ms", r.p90_ms},
-                              {"p99_ms", r.p99_ms}, {"min_ms", r.min_ms}, {"throughput_per_s", r.throughput}});
+      nlohmann::json jr = {{"batch", r.batch}, {"shapes", shapes}, {"median_ms", r.median_ms}, {"p90_ms", r.p90_ms},
+                           {"p99_ms", r.p99_ms}, {"min_ms", r.min_ms}, {"throughput_per_s", r.throughput}};
+      if (opts.profile) {
+        jr["layers"] = nlohmann::json::array();
+        for (const LayerTime& l : r.layers) jr["layers"].push_back({{"name", l.name}, {"op_type", l.op_type}, {"ms", l.median_ms}});
+        jr["op_types"] = nlohmann::json::array();
+        for (const auto& [op, ms, n] : by_op_type(r.layers)) jr["op_types"].push_back({{"op_type", op}, {"ms", ms}, {"launches", n}});
+      }
+      j["results"].push_back(jr);
     }
     fmt::print("{}\n", j.dump(2));
     return Status::OK();
@@ -198,6 +240,9 @@ Status execute(const BenchOptions& opts) {
              "batch", "median ms", "p90 ms", "p99 ms", "samples/s", opts.iterations, opts.warmup);
   for (const BenchResult& r : results)
     fmt::print("{:>7} {:>11.4f} {:>11.4f} {:>11.4f} {:>14.1f}\n", r.batch, r.median_ms, r.p90_ms, r.p99_ms, r.throughput);
+  if (opts.profile) {
+    for (const BenchResult& r : results) print_profile(r);
+  }
   return Status::OK();
 #endif
 }
@@ -214,6 +259,9 @@ void add_bench_command(CLI::App& app, BenchOptions& opts, int& exit_code) {
   bench->add_option("--seed", opts.seed, "Seed for the random inputs")->default_val(0);
   bench->add_flag("--no-cuda-graphs", opts.no_cuda_graphs, "Launch kernels one by one instead of replaying a graph");
   bench->add_flag("--json", opts.json, "Print machine-readable results");
+  bench->add_flag("--profile", opts.profile,
+                  "Then time every layer (eager, an event between launches) and print per-op-type totals and the "
+                  "slowest layers");
   bench->footer("Exit codes: 0 ok, 1 runtime failure, 2 bad usage, bad input or no GPU.");
   bench->callback([&opts, &exit_code] {
     Status s = execute(opts);

@@ -34,6 +34,7 @@ nlohmann::json report_json(const BuildReport& r) {
   j["engine_bytes"] = r.engine_bytes;
   j["precision_nodes"] = {{"half", r.half_nodes}, {"float", r.float_nodes}, {"any", r.any_nodes},
                           {"casts_inserted", r.casts_inserted}, {"weights_converted", r.weights_converted}};
+  j["channels_last"] = {{"nodes", r.channels_last_nodes}, {"decisions", r.layout_lines}};
   j["warnings"] = r.warnings;
   j["peak_rss_bytes"] = r.peak_rss_bytes;
   j["rss_before_bytes"] = r.rss_before_bytes;
@@ -66,6 +67,12 @@ void print_report(const BuildReport& r) {
                "{} weights converted\n",
                r.half_nodes, precision_name(r.precision), r.float_nodes, r.any_nodes, r.casts_inserted,
                r.weights_converted);
+  }
+  if (r.channels_last_nodes > 0 || !r.layout_lines.empty()) {
+    fmt::print("  layout   {} nodes channels-last (NHWC)\n", r.channels_last_nodes);
+    for (const std::string& line : r.layout_lines) {
+      if (line.rfind("region", 0) == 0) fmt::print("           {}\n", line);
+    }
   }
   for (const std::string& w : r.warnings) fmt::print("warning    {}\n", w);
   std::vector<std::string> ops;
@@ -109,6 +116,7 @@ Status execute(const BuildCommandOptions& o) {
   bo.tf32 = o.tf32;
   bo.target = o.target;
   bo.run_passes = !o.no_passes;
+  bo.channels_last = !o.no_channels_last;
   SLIMRT_ASSIGN_OR_RETURN(bo.profiles, parse_profile_args(o.mins, o.opts, o.maxs));
   if (isatty(STDERR_FILENO)) bo.progress = draw_progress;
   std::string out = o.output;
@@ -142,6 +150,8 @@ void add_build_command(CLI::App& app, BuildCommandOptions& opts, int& exit_code)
   b->add_option("--opt", opts.opts, "NAME:DIMS shape to optimize for (repeat per profile)");
   b->add_option("--max", opts.maxs, "NAME:DIMS largest shape; activations are planned at it (repeat per profile)");
   b->add_flag("--no-passes", opts.no_passes, "Skip the graph passes");
+  b->add_flag("--no-channels-last", opts.no_channels_last,
+              "Keep fp16/bf16 convolutions NCHW (default: NHWC regions where tensor cores want them)");
   b->add_flag("--json", opts.json, "Print the build report as JSON");
   b->footer("Profiles: the i-th --min, --opt and --max given for an input form its shapes in profile i,\n"
             "e.g. --min x:1x16 --opt x:1x64 --max x:1x128 --min x:8x16 --opt x:8x64 --max x:8x128 is two profiles.\n"

@@ -30,6 +30,7 @@ struct BuildCommandOptions {
   std::string target = "any";
   std::vector<std::string> mins, opts, maxs;  // NAME:DIMS, positional per input (docs/cli.md)
   bool no_passes = false;
+  bool no_channels_last = false;
   bool json = false;
 };
 
@@ -41,6 +42,7 @@ struct BenchOptions {
   uint64_t seed = 0;
   bool no_cuda_graphs = false;
   bool json = false;
+  bool profile = false;  // per-layer GPU time after the timed run
 };
 
 struct InspectOptions {

@@ -3,6 +3,7 @@
 #include <unordered_map>
 
 #include "cpu/kernel_registry.h"
+#include "ir/layout.h"
 #include "cuda/cuda_backend.h"
 #include "ir/graph_inputs.h"
 #include "ir/op_registry.h"
@@ -65,6 +66,21 @@ Status run_node(const Node& node, const std::vector<const Tensor*>& inputs, std:
     }
   }
 
+  // Layout forms (channels-last, sequence-major Attention) run the ordinary kernel between
+  // permutations (ir/layout.h).
+  const std::optional<LayoutForm> form = layout_form(node);
+  std::vector<Tensor> permuted;
+  permuted.reserve(inputs.size());
+  if (form) {
+    if (node.num_outputs() != 1) return unsupported(node.describe() + ": a layout form with more than one output");
+    for (size_t i : form->inputs) {
+      if (i >= kin.size() || !kin[i]) continue;
+      SLIMRT_ASSIGN_OR_RETURN(Tensor t, permute_layout(*kin[i], form->to_standard));
+      permuted.push_back(std::move(t));
+      kin[i] = &permuted.back();
+    }
+  }
+
   outputs->assign(node.num_outputs(), Tensor());
   std::vector<Tensor> staged(node.num_outputs());
   std::vector<Tensor*> kout(node.num_outputs());
@@ -77,12 +93,15 @@ Status run_node(const Node& node, const std::vector<const Tensor*>& inputs, std:
       if (d < 0) return invalid_argument(node.describe() + ": negative output dim in " + shape_to_string(*dims));
     }
     const DataType kt = kdef->widen_half && is_half(info.dtype) ? DataType::kFloat32 : info.dtype;
-    SLIMRT_ASSIGN_OR_RETURN(staged[i], Tensor::allocate(kt, *dims));
+    SLIMRT_ASSIGN_OR_RETURN(staged[i], Tensor::allocate(kt, form ? permute_layout_dims(*dims, form->to_standard) : *dims));
     if (poison) staged[i].poison();
     kout[i] = &staged[i];
   }
   KernelContext kctx{node, kin, kout};
   SLIMRT_RETURN_IF_ERROR(kdef->fn(kctx));
+  if (form) {
+    SLIMRT_ASSIGN_OR_RETURN(staged[0], permute_layout(staged[0], form->from_standard));
+  }
   for (size_t i = 0; i < node.num_outputs(); ++i) {
     const DataType want = ctx.output(i).dtype;
     if (staged[i].dtype() != want) {

@@ -10,6 +10,7 @@
 #include "cuda/device_resources.h"
 #include "cuda/program.h"
 #include "cuda/program_kernels.h"
+#include "ir/graph_inputs.h"
 
 namespace slimrt {
 
@@ -355,20 +356,60 @@ Status ExecutionContext::enqueue(CudaStream stream) {
   return e.binding->enqueue(m.addr, stream, m.res->cublaslt(), m.res->cudnn_if_created());
 }
 
+Result<std::vector<LayerTime>> ExecutionContext::profile_layers(CudaStream stream, int iterations) {
+  Impl& m = *impl_;
+  if (!m.arena) return invalid_argument("profile_layers: the context has no device memory");
+  if (iterations < 1) return invalid_argument("profile_layers: iterations must be at least 1");
+  SLIMRT_RETURN_IF_ERROR(m.resolve());
+  SLIMRT_RETURN_IF_ERROR(m.res->bind_stream(stream));
+  Binding& b = *m.current->binding;
+  const size_t n = b.num_launches();
+  std::vector<cudaEvent_t> marks(n + 1, nullptr);
+  auto destroy = [&] {
+    for (cudaEvent_t e : marks)
+      if (e) cudaEventDestroy(e);
+  };
+  std::vector<std::vector<float>> times(n);
+  Status s = [&]() -> Status {
+    for (cudaEvent_t& e : marks) SLIMRT_RETURN_IF_ERROR(cuda_status(cudaEventCreate(&e), "cudaEventCreate"));
+    for (int it = 0; it < iterations; ++it) {
+      SLIMRT_RETURN_IF_ERROR(b.enqueue(m.addr, stream, m.res->cublaslt(), m.res->cudnn_if_created(), marks.data()));
+      SLIMRT_RETURN_IF_ERROR(cuda_status(cudaStreamSynchronize(stream), "cudaStreamSynchronize"));
+      for (size_t i = 0; i < n; ++i) {
+        float ms = 0;
+        SLIMRT_RETURN_IF_ERROR(cuda_status(cudaEventElapsedTime(&ms, marks[i], marks[i + 1]), "cudaEventElapsedTime"));
+        times[i].push_back(ms);
+      }
+    }
+    return Status::OK();
+  }();
+  destroy();
+  SLIMRT_RETURN_IF_ERROR(s);
+  std::vector<LayerTime> out;
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    std::vector<float>& t = times[i];
+    std::nth_element(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(t.size() / 2), t.end());
+    const Node* node = b.launch_node(i);
+    out.push_back({node ? node->name() : std::string(), node ? node->op_type() : std::string(),
+                   static_cast<double>(t[t.size() / 2])});
+  }
+  return out;
+}
+
 Status ExecutionContext::run(const std::vector<NamedTensor>& inputs, std::vector<NamedTensor>* outputs, bool poison) {
   Impl& m = *impl_;
   SLIMRT_RETURN_IF_ERROR(cuda::select_device(m.engine->device()));
   SLIMRT_ASSIGN_OR_RETURN(cuda::Stream stream, cuda::Stream::create());
   const BindingAddresses saved = m.addr;
   std::vector<DeviceBuffer> buffers;
+  std::map<std::string, int64_t> symbols;
   Status s = [&]() -> Status {
     for (const NamedTensor& nt : inputs) {
       const int i = m.input_index(nt.name);
       if (i < 0) return invalid_argument(fmt::format("'{}' is not an input of the engine (tensors: {})", nt.name, m.tensor_names()));
       const Value* v = m.engine->graph().inputs()[static_cast<size_t>(i)];
-      if (nt.tensor.dtype() != v->dtype())
-        return invalid_argument(fmt::format("input '{}' has dtype {}; the engine expects {}", nt.name,
-                                            dtype_name(nt.tensor.dtype()), dtype_name(v->dtype())));
+      SLIMRT_RETURN_IF_ERROR(check_graph_input(*v, nt.tensor, &symbols));
       SLIMRT_RETURN_IF_ERROR(set_input_shape(nt.name, nt.tensor.shape()));
       if (nt.tensor.memory_kind() == MemoryKind::kDevice) {
         m.addr.inputs[static_cast<size_t>(i)] = const_cast<void*>(nt.tensor.raw());

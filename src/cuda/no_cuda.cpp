@@ -41,6 +41,7 @@ Result<std::vector<int64_t>> ExecutionContext::tensor_shape(std::string_view) { 
 Result<const void*> ExecutionContext::output_address(std::string_view) { return unsupported("built without CUDA"); }
 Status ExecutionContext::enqueue(CudaStream) { return unsupported("built without CUDA"); }
 Status ExecutionContext::run(const std::vector<NamedTensor>&, std::vector<NamedTensor>*, bool) { return unsupported("built without CUDA"); }
+Result<std::vector<LayerTime>> ExecutionContext::profile_layers(CudaStream, int) { return unsupported("built without CUDA"); }
 const ContextStats& ExecutionContext::stats() const {
   static const ContextStats none;
   return none;

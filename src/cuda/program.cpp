@@ -427,10 +427,12 @@ Status Binding::bind(const BindingAddresses& addr) {
 }
 
 Status Binding::enqueue(const BindingAddresses& addr, cudaStream_t stream, cublasLtHandle_t cublaslt,
-                        cudnnHandle_t cudnn) {
+                        cudnnHandle_t cudnn, cudaEvent_t* marks) {
   SLIMRT_RETURN_IF_ERROR(bind(addr));
   void* workspace = static_cast<uint8_t*>(addr.arena) + program_->workspace_offset_;
-  for (const Launch& l : launches_) {
+  for (size_t li = 0; li < launches_.size(); ++li) {
+    const Launch& l = launches_[li];
+    if (marks) cudaEventRecord(marks[li], stream);
     if (!l.kernel) {
       SLIMRT_RETURN_IF_ERROR(cuda_status(write_small_values(value_address(l.known_value, addr), l.known.data(),
                                                             static_cast<uint32_t>(l.known.size()), stream),
@@ -450,6 +452,7 @@ Status Binding::enqueue(const BindingAddresses& addr, cudaStream_t stream, cubla
     Status s = l.kernel->enqueue(args);
     if (!s.ok()) return Status(s.code(), l.node->describe() + ": " + s.message());
   }
+  if (marks) cudaEventRecord(marks[launches_.size()], stream);
   for (const Copy& c : copies_) {
     const void* src = value_address(c.value, addr);
     void* dst = c.output < addr.outputs.size() ? addr.outputs[c.output] : nullptr;

@@ -129,8 +129,12 @@ class Binding {
 
   // Recomputes the pointer tables when `addr` differs from the last call (no allocation: the
   // tables were sized by resolve). Then enqueues every node on `stream`.
+  // `marks` (profiling only): when non-null, holds num_launches() + 1 events; event i is recorded
+  // before launch i and the last one after the final launch.
   Status enqueue(const BindingAddresses& addr, cudaStream_t stream, cublasLtHandle_t cublaslt,
-                 cudnnHandle_t cudnn);
+                 cudnnHandle_t cudnn, cudaEvent_t* marks = nullptr);
+  // The node of launch i (host-known value writes included).
+  const Node* launch_node(size_t i) const { return launches_[i].node; }
   // Where graph output i was written for `addr` (its user buffer or its arena slot).
   const void* output_address(const BindingAddresses& addr, size_t i) const;
 

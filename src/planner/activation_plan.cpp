@@ -32,6 +32,10 @@ constexpr const char* kInPlaceOps[] = {
     "Where",    "Xor",
 };
 
+// Views: the output is input 0's bytes under another shape. Planned in place of that input (when
+// it dies there), the backends' copy becomes a no-op (both pointers are equal).
+constexpr const char* kViewOps[] = {"Reshape", "Flatten", "Squeeze", "Unsqueeze"};
+
 std::string profile_to_string(const ProfileShapes& p) {
   std::string s = "{";
   for (const auto& [name, value] : p) {
@@ -103,11 +107,15 @@ void request_in_place_reuse(const std::vector<Node*>& nodes,
   for (size_t i = 0; i < nodes.size(); ++i) {
     const Node* node = nodes[i];
     const Value* out = node->output(0);
-    if (out == nullptr || !op_supports_in_place(node->op_type())) continue;
+    const bool view = op_is_view(node->op_type());
+    if (out == nullptr || !(view || op_supports_in_place(node->op_type()))) continue;
     auto out_it = buffer_of.find(out);
     if (out_it == buffer_of.end() || !out->has_shape()) continue;
     int32_t chosen = -1;
-    for (const Value* in : node->inputs()) {
+    // A view's data is its input 0 unchanged, whatever the shapes; its other inputs are shapes.
+    const size_t candidates = view ? std::min<size_t>(1, node->num_inputs()) : node->num_inputs();
+    for (size_t k = 0; k < candidates; ++k) {
+      const Value* in = node->input(k);
       auto in_it = buffer_of.find(in);  // graph inputs and constants have no buffer
       if (in == nullptr || in_it == buffer_of.end() || in->is_graph_output() ||
           taken[in_it->second]) {
@@ -115,7 +123,8 @@ void request_in_place_reuse(const std::vector<Node*>& nodes,
       }
       const BufferRequest& src = planner.request(in_it->second);
       if (src.last_use != static_cast<int32_t>(i) || !in->has_shape() ||
-          in->shape() != out->shape() || dtype_size(in->dtype()) != dtype_size(out->dtype())) {
+          (!view && in->shape() != out->shape()) || in->dtype() != out->dtype() ||
+          src.size != planner.request(out_it->second).size) {
         continue;
       }
       if (chosen < 0 || (prefer_oldest && chain_start[in_it->second] < chain_start[chosen])) {
@@ -131,6 +140,10 @@ void request_in_place_reuse(const std::vector<Node*>& nodes,
 }
 
 }  // namespace
+
+bool op_is_view(const std::string& op_type) {
+  return std::any_of(std::begin(kViewOps), std::end(kViewOps), [&](const char* op) { return op_type == op; });
+}
 
 bool op_supports_in_place(const std::string& op_type) {
   return std::any_of(std::begin(kInPlaceOps), std::end(kInPlaceOps),

@@ -88,6 +88,42 @@ TEST(PlannerGraphTest, ElementwiseChainRunsInPlace) {
   EXPECT_EQ(q->arena_bytes, 2 * 2048);  // ping-pong between two buffers
 }
 
+TEST(PlannerGraphTest, ViewsReuseTheirInputWhenItDies) {
+  // h -> Reshape v (h dies: v is h's bytes) -> Flatten f (v also read later: a copy) -> Exp e;
+  // Unsqueeze u of f... and a Reshape of a graph input, which has no buffer to reuse.
+  Graph g;
+  Value* x = g.add_input("x", DataType::kFloat32, Shape{Dim::symbol("batch"), 4, 6});
+  Value* shape = g.add_initializer("shape", [] {
+    Tensor t = Tensor::allocate(DataType::kInt64, {2}).value();
+    t.data<int64_t>()[0] = -1;
+    t.data<int64_t>()[1] = 24;
+    return t;
+  }());
+  Value* h = g.add_node("Neg", "neg", {x}, 1, {"h"})->output(0);
+  Value* v = g.add_node("Reshape", "reshape", {h, shape}, 1, {"v"})->output(0);
+  Value* f = g.add_node("Flatten", "flatten", {v}, 1, {"f"})->output(0);
+  Value* e = g.add_node("Exp", "exp", {v}, 1, {"e"})->output(0);
+  Value* r = g.add_node("Reshape", "reshape_x", {x, shape}, 1, {"r"})->output(0);
+  Value* a = g.add_node("Add", "add", {f, e}, 1, {"a"})->output(0);
+  Value* s2 = g.add_node("Add", "add2", {a, r}, 1, {"s"})->output(0);
+  g.add_output(s2);
+  ASSERT_TRUE(infer_shapes(g).ok());
+  Result<ActivationPlan> p = plan_activations(g, {{"batch", 5}});
+  ASSERT_TRUE(p.ok()) << p.status().to_string();
+  expect_disjoint(*p);
+  EXPECT_EQ(p->find("v")->in_place_of, "h");  // h's only reader
+  EXPECT_EQ(p->find("f")->in_place_of, "");   // v is read again by Exp
+  EXPECT_EQ(p->find("e")->in_place_of, "v");  // element-wise, v's last reader
+  EXPECT_EQ(p->find("r")->in_place_of, "");   // x is a graph input
+  EXPECT_EQ(p->find("v")->size, 5 * 24 * 4);
+
+  PlanOptions no_reuse;
+  no_reuse.in_place = false;
+  Result<ActivationPlan> q = plan_activations(g, {{"batch", 5}}, no_reuse);
+  ASSERT_TRUE(q.ok());
+  EXPECT_EQ(q->find("v")->in_place_of, "");
+}
+
 TEST(PlannerGraphTest, LiveInputsAreNotOverwritten) {
   // h feeds Relu and, later, Add: Relu may not overwrite it. Add may overwrite r (dies at Add)
   // but not the graph input x. A graph output is never overwritten.

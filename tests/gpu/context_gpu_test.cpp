@@ -375,6 +375,73 @@ TEST(CudaContext, DeviceMemoryStableOver10kEnqueues) {
   cudaStreamDestroy(stream);
 }
 
+// Resize prepares tap tables per input shape; they go through the workspace, so new spatial
+// sizes allocate no device memory either.
+TEST(CudaContext, ResizeShapesAllocateNoDeviceMemory) {
+  SLIMRT_SKIP_WITHOUT_GPU();
+  Graph g;
+  Value* x = g.add_input("x", DataType::kFloat32, Shape{1, 4, Dim::symbol("h"), Dim::symbol("w")});
+  Value* roi = g.add_initializer("roi", Tensor::from_vector<float>(DataType::kFloat32, {0}, {}));
+  Value* scales = g.add_initializer("scales", Tensor::from_vector<float>(DataType::kFloat32, {4}, {1, 1, 2, 2}));
+  Node* r = g.add_node("Resize", "resize", {x, roi, scales}, 1, {"y"});
+  r->set_attr("mode", std::string("linear"));
+  g.add_output(r->output(0));
+  ASSERT_TRUE(infer_shapes(g).ok());
+  EngineOptions opts;
+  opts.profiles.push_back({{{"x", {1, 4, 4, 4}, {1, 4, 32, 32}, {1, 4, 64, 64}}}});
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("slimrt_ctx_resize_" + std::to_string(::getpid()) + ".engine")).string();
+  ASSERT_TRUE(write_engine(g, opts, path).ok());
+  auto rt = Runtime::create({});
+  ASSERT_TRUE(rt.ok());
+  auto engine = (*rt)->load_file(path);
+  std::filesystem::remove(path);
+  ASSERT_TRUE(engine.ok()) << engine.status().to_string();
+  auto ctx = ExecutionContext::create(*engine);
+  ASSERT_TRUE(ctx.ok());
+  auto rng = make_rng();
+  const std::vector<std::pair<int64_t, int64_t>> sizes = {{4, 4}, {7, 9}, {16, 5}, {33, 64}, {64, 64}, {21, 40}};
+  std::vector<Tensor> inputs;
+  std::vector<void*> dx, dy;
+  for (auto [h, w] : sizes) {
+    inputs.push_back(random_tensor(DataType::kFloat32, {1, 4, h, w}, rng));
+    void* px = nullptr;
+    void* py = nullptr;
+    ASSERT_EQ(cudaMalloc(&px, inputs.back().bytes()), cudaSuccess);
+    ASSERT_EQ(cudaMalloc(&py, inputs.back().bytes() * 4), cudaSuccess);
+    ASSERT_EQ(cudaMemcpy(px, inputs.back().raw(), inputs.back().bytes(), cudaMemcpyHostToDevice), cudaSuccess);
+    dx.push_back(px);
+    dy.push_back(py);
+  }
+  cudaStream_t stream = nullptr;
+  ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
+  auto run = [&](size_t i) {
+    ASSERT_TRUE((*ctx)->set_input_shape("x", inputs[i].shape()).ok());
+    ASSERT_TRUE((*ctx)->set_tensor_address("x", dx[i]).ok());
+    ASSERT_TRUE((*ctx)->set_tensor_address("y", dy[i]).ok());
+    Status s = (*ctx)->enqueue(stream);
+    ASSERT_TRUE(s.ok()) << s.to_string();
+  };
+  run(0);
+  ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+  size_t free_first = 0, free_last = 0, total = 0;
+  ASSERT_EQ(cudaMemGetInfo(&free_first, &total), cudaSuccess);
+  for (int k = 1; k < 600; ++k) run(static_cast<size_t>(k) % sizes.size());
+  ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+  ASSERT_EQ(cudaMemGetInfo(&free_last, &total), cudaSuccess);
+  EXPECT_EQ(free_last, free_first);
+  EXPECT_GE((*ctx)->stats().graph_launches, 500u);
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    Tensor want = testing::run_graph(g, {{"x", inputs[i]}})[0];
+    Tensor got = Tensor::allocate(DataType::kFloat32, want.shape()).value();
+    ASSERT_EQ(cudaMemcpy(got.raw(), dy[i], got.bytes(), cudaMemcpyDeviceToHost), cudaSuccess);
+    EXPECT_LT(testing::rel_l2(got, want), 1e-5) << sizes[i].first << "x" << sizes[i].second;
+    cudaFree(dx[i]);
+    cudaFree(dy[i]);
+  }
+  cudaStreamDestroy(stream);
+}
+
 }  // namespace
 }  // namespace slimrt
 #endif  // SLIMRT_HAVE_CUDA

@@ -38,7 +38,23 @@ struct AttentionParams {
   int64_t lead_inner = 1;  // size of the second leading dim (rank 4), 1 for rank 3
   int64_t ms_lead0 = 0, ms_lead1 = 0, ms_q = 0, ms_k = 0;
   int64_t q_tiles = 1;
+  // Sequence-major layout (the Attention attribute seq_major, ir docs in fused_pattern.cpp):
+  // Q, K, V and Y are [.., S, H, D] in memory instead of [.., H, S, D]; H = seq_heads.
+  bool seq_major = false;
+  int64_t seq_heads = 1;
 };
+
+// Element offset of row 0 of (batch, head) bh in a Q/K/V/Y tensor with `rows` rows of `cols`.
+__device__ __forceinline__ int64_t attention_head_base(const AttentionParams& p, int64_t bh, int64_t rows, int64_t cols) {
+  if (!p.seq_major) return bh * rows * cols;
+  const int64_t b = bh / p.seq_heads, h = bh - b * p.seq_heads;
+  return (b * rows * p.seq_heads + h) * cols;
+}
+
+// Elements between consecutive rows (sequence positions) of one head.
+__device__ __forceinline__ int64_t attention_row_stride(const AttentionParams& p, int64_t cols) {
+  return p.seq_major ? p.seq_heads * cols : cols;
+}
 
 // Rounds a float to T and back (the reference rounds scores to the input type).
 template <typename T> __device__ __forceinline__ float round_to(float v) {

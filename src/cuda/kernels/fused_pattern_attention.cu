@@ -45,14 +45,15 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(const T* __restrict
   const int64_t bh = blockIdx.x / p.q_tiles;
   const int64_t q0 = (blockIdx.x - bh * p.q_tiles) * kRowsPerBlock;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  const T* qb = q + bh * p.sq * p.d;
-  const T* kb = k + bh * p.skv * p.d;
-  const T* vb = v + bh * p.skv * p.dv;
+  const T* qb = q + attention_head_base(p, bh, p.sq, p.d);
+  const T* kb = k + attention_head_base(p, bh, p.skv, p.d);
+  const T* vb = v + attention_head_base(p, bh, p.skv, p.dv);
+  const int64_t qk_stride = attention_row_stride(p, p.d), v_stride = attention_row_stride(p, p.dv);
 
   for (int idx = tid; idx < kRowsPerBlock * kD; idx += kThreads) {
     const int r = idx / kD, c = idx % kD;
     const int64_t qi = q0 + r;
-    qs[idx] = (qi < p.sq && c < p.d) ? to_f32(qb[qi * p.d + c]) : 0.0f;
+    qs[idx] = (qi < p.sq && c < p.d) ? to_f32(qb[qi * qk_stride + c]) : 0.0f;
   }
 
   const int64_t mask_base = attention_mask_base(p, bh);
@@ -77,8 +78,8 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(const T* __restrict
       const int r = idx / kD, c = idx % kD;
       const int64_t j = j0 + r;
       const bool in = j < p.skv;
-      ks[r * (kD + 1) + c] = (in && c < p.d) ? to_f32(kb[j * p.d + c]) : 0.0f;
-      vs[r * kD + c] = (in && c < p.dv) ? to_f32(vb[j * p.dv + c]) : 0.0f;
+      ks[r * (kD + 1) + c] = (in && c < p.d) ? to_f32(kb[j * qk_stride + c]) : 0.0f;
+      vs[r * kD + c] = (in && c < p.dv) ? to_f32(vb[j * v_stride + c]) : 0.0f;
     }
     __syncthreads();
 
@@ -137,7 +138,7 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(const T* __restrict
     if (qi >= p.sq) continue;
     // All keys masked (l == 0) gives NaN, as softmax over all -inf does in the reference.
     const float inv = (nan[r] || l[r] == 0.0f) ? NAN : 1.0f / l[r];
-    T* orow = out + (bh * p.sq + qi) * p.dv;
+    T* orow = out + attention_head_base(p, bh, p.sq, p.dv) + qi * v_stride;
 #pragma unroll
     for (int c = 0; c < kChunks; ++c) {
       const int col = lane + 32 * c;
@@ -214,11 +215,18 @@ Result<std::unique_ptr<Kernel>> create_attention(const PrepareArgs& a) {
   const DataType dt = a.input(0).dtype;
   if (dt != DataType::kFloat32 && dt != DataType::kFloat16 && dt != DataType::kBFloat16)
     return a.unsupported("Attention supports float32, float16 and bfloat16 inputs");
-  const TensorInfo& qi = a.input(0);
-  const TensorInfo& ki = a.input(1);
-  const TensorInfo& vi = a.input(2);
+  // seq_major: [.., S, H, D] in memory; the logical dims below are [.., H, S, D].
+  const bool seq_major = a.node.attr_int("seq_major", 0) != 0;
+  TensorInfo qi = a.input(0);
+  TensorInfo ki = a.input(1);
+  TensorInfo vi = a.input(2);
   const int64_t rank = qi.rank();
   if (rank != 3 && rank != 4) return a.invalid("Q, K and V must have rank 3 or 4");
+  if (seq_major) {
+    for (TensorInfo* t : {&qi, &ki, &vi}) {
+      if (t->rank() == rank) std::swap(t->dims[static_cast<size_t>(rank - 3)], t->dims[static_cast<size_t>(rank - 2)]);
+    }
+  }
   if (ki.rank() != rank || vi.rank() != rank) return a.invalid("Q, K and V must have the same rank");
   if (ki.dtype != dt || vi.dtype != dt) return a.invalid("Q, K and V must have the same dtype");
   AttentionParams p;
@@ -228,6 +236,8 @@ Result<std::unique_ptr<Kernel>> create_attention(const PrepareArgs& a) {
     if (ki.dims[u] != qi.dims[u] || vi.dims[u] != qi.dims[u]) return a.invalid("Q, K and V leading dims differ");
     p.heads *= qi.dims[u];
   }
+  p.seq_major = seq_major;
+  p.seq_heads = qi.dims[static_cast<size_t>(rank - 3)];
   p.sq = qi.dims[static_cast<size_t>(rank - 2)];
   p.skv = ki.dims[static_cast<size_t>(rank - 2)];
   const int64_t d = qi.dims[static_cast<size_t>(rank - 1)];

@@ -37,11 +37,12 @@ template <int kD> struct Layout {
   static constexpr size_t kBytes = kP + 2 * size_t{kWarps} * 16 * kLdP;
 };
 
-// Copies rows [row0, row0 + rows) x [0, cols) of a row-major [total, cols] matrix into `dst`
-// (row stride kD + 8), zero-filling rows past `total` and columns past `cols`.
+// Copies rows [row0, row0 + rows) x [0, cols) of a [total, cols] matrix whose rows are `stride`
+// elements apart into `dst` (row stride kD + 8), zero-filling rows past `total` and columns past
+// `cols`.
 template <typename T, int kD>
 __device__ __forceinline__ void load_tile(T* dst, const T* src, int64_t row0, int64_t total, int cols, int rows,
-                                          bool vec) {
+                                          bool vec, int64_t stride) {
   constexpr int kLd = kD + 8;
   if (vec) {
     constexpr int kPerRow = kD / 8;
@@ -49,7 +50,7 @@ __device__ __forceinline__ void load_tile(T* dst, const T* src, int64_t row0, in
       const int r = idx / kPerRow, c = (idx - r * kPerRow) * 8;
       const int64_t g = row0 + r;
       uint4 val = make_uint4(0, 0, 0, 0);
-      if (g < total && c < cols) val = *reinterpret_cast<const uint4*>(src + g * cols + c);
+      if (g < total && c < cols) val = *reinterpret_cast<const uint4*>(src + g * stride + c);
       *reinterpret_cast<uint4*>(dst + r * kLd + c) = val;
     }
   } else {
@@ -57,7 +58,7 @@ __device__ __forceinline__ void load_tile(T* dst, const T* src, int64_t row0, in
     for (int idx = threadIdx.x; idx < rows * kD; idx += kThreads) {
       const int r = idx / kD, c = idx - r * kD;
       const int64_t g = row0 + r;
-      dst[r * kLd + c] = (g < total && c < cols) ? src[g * cols + c] : zero;
+      dst[r * kLd + c] = (g < total && c < cols) ? src[g * stride + c] : zero;
     }
   }
 }
@@ -79,9 +80,10 @@ __global__ void __launch_bounds__(kThreads) attention_mma_kernel(const T* __rest
 
   const int64_t bh = blockIdx.x / p.q_tiles;
   const int64_t q0 = (blockIdx.x - bh * p.q_tiles) * kRows;
-  const T* kb = k + bh * p.skv * p.d;
-  const T* vb = v + bh * p.skv * p.dv;
-  load_tile<T, kD>(qs, q + bh * p.sq * p.d, q0, p.sq, p.d, kRows, vec);
+  const T* kb = k + attention_head_base(p, bh, p.skv, p.d);
+  const T* vb = v + attention_head_base(p, bh, p.skv, p.dv);
+  const int64_t qk_stride = attention_row_stride(p, p.d), v_stride = attention_row_stride(p, p.dv);
+  load_tile<T, kD>(qs, q + attention_head_base(p, bh, p.sq, p.d), q0, p.sq, p.d, kRows, vec, qk_stride);
 
   const int r = lane >> 1, h = lane & 1;
   const int64_t qi = q0 + warp * 16 + r;
@@ -96,8 +98,8 @@ __global__ void __launch_bounds__(kThreads) attention_mma_kernel(const T* __rest
   if (p.causal) kv_end = min(p.skv, q0 + kRows);
   for (int64_t j0 = 0; j0 < kv_end; j0 += kKeys) {
     __syncthreads();  // the previous tile is consumed (first time: nothing to wait for but Q)
-    load_tile<T, kD>(ks, kb, j0, p.skv, p.d, kKeys, vec);
-    load_tile<T, kD>(vs, vb, j0, p.skv, p.dv, kKeys, vec);
+    load_tile<T, kD>(ks, kb, j0, p.skv, p.d, kKeys, vec, qk_stride);
+    load_tile<T, kD>(vs, vb, j0, p.skv, p.dv, kKeys, vec, v_stride);
     __syncthreads();
 
     // Scores: 16 rows x 64 keys.
@@ -186,7 +188,7 @@ __global__ void __launch_bounds__(kThreads) attention_mma_kernel(const T* __rest
   if (qi >= p.sq) return;
   // All keys masked (l == 0) gives NaN, as softmax over all -inf does in the reference.
   const float inv = (nan || l == 0.0f) ? NAN : 1.0f / l;
-  T* orow = out + (bh * p.sq + qi) * p.dv;
+  T* orow = out + attention_head_base(p, bh, p.sq, p.dv) + qi * v_stride;
 #pragma unroll
   for (int c = 0; c < kHalf; ++c) {
     const int col = h * kHalf + c;

@@ -5,7 +5,12 @@
 // nested sum over the taps of every axis, in the CPU's order (double for integer and fp64 data,
 // float for fp32/fp16/bf16). Leading axes that are identities (N and C of an NCHW resize) are
 // folded into a plane index and cost nothing.
+//
+// Memory. The tables live in pinned host memory owned by the kernel; each enqueue copies them
+// into the context's workspace (one small H2D copy, capturable) before the launch. So a new input
+// shape allocates no device memory: the workspace is planned once per context.
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "cuda/kernels/index_common.cuh"
@@ -145,8 +150,9 @@ AxisTaps build_axis(const ResizeConfig& c, int64_t in, int64_t out, double scale
   return a;
 }
 
-// Device tables of the active (non-identity) axes, concatenated: for axis d and output index o,
-// taps [row[row_base[d] + o], row[row_base[d] + o + 1]) of tap_index / tap_weight.
+// Tables of the active (non-identity) axes, concatenated: for axis d and output index o,
+// taps [row[row_base[d] + o], row[row_base[d] + o + 1]) of tap_index / tap_weight. The pointers
+// are set at enqueue, into the workspace.
 struct ResizeParams {
   int rank;                   // active axes
   int64_t out_dims[kMaxRank];
@@ -240,17 +246,57 @@ __global__ void resize_kernel(const T* __restrict__ x, T* __restrict__ y, Resize
   }
 }
 
+// Pinned host memory, freed with the kernel.
+class PinnedBlob {
+ public:
+  PinnedBlob() = default;
+  PinnedBlob(const PinnedBlob&) = delete;
+  PinnedBlob& operator=(const PinnedBlob&) = delete;
+  ~PinnedBlob() {
+    if (p_) cudaFreeHost(p_);
+  }
+  Status allocate(uint64_t bytes) {
+    const cudaError_t e = cudaMallocHost(&p_, bytes);
+    if (e != cudaSuccess) {
+      p_ = nullptr;
+      return out_of_memory("cudaMallocHost of " + std::to_string(bytes) + " bytes of Resize tables: " +
+                                cudaGetErrorString(e));
+    }
+    bytes_ = bytes;
+    return Status::OK();
+  }
+  uint8_t* data() const { return static_cast<uint8_t*>(p_); }
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  void* p_ = nullptr;
+  uint64_t bytes_ = 0;
+};
+
 class ResizeKernel final : public Kernel {
  public:
   ResizeParams p_{};
   DataType dtype_ = DataType::kFloat32;
-  DeviceBuffer row_, index_, weight_, outside_;
+  PinnedBlob tables_;
+  uint64_t off_row_ = 0, off_index_ = 0, off_weight_ = 0, off_outside_ = 0;
+
+  uint64_t workspace_bytes() const override { return tables_.bytes(); }
 
   Status enqueue(const LaunchArgs& args) const override {
     if (p_.total == 0) return Status::OK();
+    if (!args.workspace || args.workspace_bytes < tables_.bytes())
+      return internal_error("Resize: the workspace cannot hold its tables");
+    auto* ws = static_cast<uint8_t*>(args.workspace);
+    SLIMRT_RETURN_IF_ERROR(cuda_status(
+        cudaMemcpyAsync(ws, tables_.data(), tables_.bytes(), cudaMemcpyHostToDevice, args.stream), "Resize tables"));
+    ResizeParams p = p_;
+    p.row = reinterpret_cast<const int*>(ws + off_row_);
+    p.tap_index = reinterpret_cast<const int*>(ws + off_index_);
+    p.tap_weight = reinterpret_cast<const double*>(ws + off_weight_);
+    p.outside = ws + off_outside_;
     auto launch = [&](auto tag) {
       using T = typename decltype(tag)::type;
-      resize_kernel<T><<<grid_for(p_.total), kBlock, 0, args.stream>>>(args.in<T>(0), args.out<T>(0), p_);
+      resize_kernel<T><<<grid_for(p.total), kBlock, 0, args.stream>>>(args.in<T>(0), args.out<T>(0), p);
     };
     if (dtype_is_float(dtype_)) return dispatch_float(dtype_, launch);
     return dispatch_int(dtype_, launch);
@@ -368,14 +414,21 @@ Result<std::unique_ptr<Kernel>> create_resize(const PrepareArgs& a) {
     row.push_back(static_cast<int>(tap_index.size()));
   }
   if (tap_index.empty()) tap_index.push_back(0), tap_weight.push_back(0);  // every sample outside
-  SLIMRT_RETURN_IF_ERROR(k->row_.upload(row));
-  SLIMRT_RETURN_IF_ERROR(k->index_.upload(tap_index));
-  SLIMRT_RETURN_IF_ERROR(k->weight_.upload(tap_weight));
-  SLIMRT_RETURN_IF_ERROR(k->outside_.upload(outside));
-  p.row = k->row_.get<int>();
-  p.tap_index = k->index_.get<int>();
-  p.tap_weight = k->weight_.get<double>();
-  p.outside = k->outside_.get<uint8_t>();
+  // One blob: row | tap_index | tap_weight | outside, each 256-byte aligned.
+  auto align = [](uint64_t n) { return (n + 255) & ~uint64_t{255}; };
+  k->off_row_ = 0;
+  k->off_index_ = align(row.size() * sizeof(int));
+  k->off_weight_ = k->off_index_ + align(tap_index.size() * sizeof(int));
+  k->off_outside_ = k->off_weight_ + align(tap_weight.size() * sizeof(double));
+  const uint64_t total = k->off_outside_ + align(outside.size());
+  if (total > a.workspace_limit)
+    return a.unsupported("its tap tables (" + std::to_string(total) + " bytes) exceed the workspace limit (" +
+                         std::to_string(a.workspace_limit) + ")");
+  SLIMRT_RETURN_IF_ERROR(k->tables_.allocate(total));
+  std::memcpy(k->tables_.data() + k->off_row_, row.data(), row.size() * sizeof(int));
+  std::memcpy(k->tables_.data() + k->off_index_, tap_index.data(), tap_index.size() * sizeof(int));
+  std::memcpy(k->tables_.data() + k->off_weight_, tap_weight.data(), tap_weight.size() * sizeof(double));
+  std::memcpy(k->tables_.data() + k->off_outside_, outside.data(), outside.size());
   return std::unique_ptr<Kernel>(std::move(k));
 }
 

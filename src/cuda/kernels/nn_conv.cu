@@ -23,6 +23,7 @@
 #include <climits>
 
 #include "cuda/kernels/nn_common.cuh"
+#include "ir/layout.h"
 
 namespace slimrt::cuda {
 
@@ -202,19 +203,30 @@ struct ConvDescs {
   FilterDesc w;
   ConvDesc conv;
 
+  // Dims are logical NCHW / [M, C, k...]; with `nhwc` (4-D only) the memory is NHWC and the
+  // filter [M, kH, kW, C] (channels-last nodes, ir/layout.h).
   Status init(const PrepareArgs& a, DataType t, const std::vector<int64_t>& x_dims, const std::vector<int64_t>& w_dims,
               const std::vector<int64_t>& y_dims, const std::vector<int>& pads, const std::vector<int>& strides,
-              const std::vector<int>& dilations, int64_t group) {
+              const std::vector<int>& dilations, int64_t group, bool nhwc = false) {
     cudnn_dtype(t, &dtype);
     const cudnnDataType_t compute = t == DataType::kFloat64 ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT;
     SLIMRT_RETURN_IF_ERROR(x.create());
     SLIMRT_RETURN_IF_ERROR(y.create());
     SLIMRT_RETURN_IF_ERROR(w.create());
     SLIMRT_RETURN_IF_ERROR(conv.create());
-    SLIMRT_RETURN_IF_ERROR(set_tensor_desc(x, dtype, to_int(x_dims)));
-    SLIMRT_RETURN_IF_ERROR(set_tensor_desc(y, dtype, to_int(y_dims)));
     const std::vector<int> wd = to_int(w_dims);
-    SLIMRT_CUDNN_RETURN(cudnnSetFilterNdDescriptor(w.get(), dtype, CUDNN_TENSOR_NCHW, static_cast<int>(wd.size()), wd.data()));
+    if (nhwc) {
+      if (x_dims.size() != 4) return internal_error("NHWC convolution of rank " + std::to_string(x_dims.size()));
+      const std::vector<int> xd = to_int(x_dims), yd = to_int(y_dims);
+      SLIMRT_CUDNN_RETURN(cudnnSetTensor4dDescriptor(x.get(), CUDNN_TENSOR_NHWC, dtype, xd[0], xd[1], xd[2], xd[3]));
+      SLIMRT_CUDNN_RETURN(cudnnSetTensor4dDescriptor(y.get(), CUDNN_TENSOR_NHWC, dtype, yd[0], yd[1], yd[2], yd[3]));
+      SLIMRT_CUDNN_RETURN(cudnnSetFilter4dDescriptor(w.get(), dtype, CUDNN_TENSOR_NHWC, wd[0], wd[1], wd[2], wd[3]));
+    } else {
+      SLIMRT_RETURN_IF_ERROR(set_tensor_desc(x, dtype, to_int(x_dims)));
+      SLIMRT_RETURN_IF_ERROR(set_tensor_desc(y, dtype, to_int(y_dims)));
+      SLIMRT_CUDNN_RETURN(
+          cudnnSetFilterNdDescriptor(w.get(), dtype, CUDNN_TENSOR_NCHW, static_cast<int>(wd.size()), wd.data()));
+    }
     SLIMRT_CUDNN_RETURN(cudnnSetConvolutionNdDescriptor(conv.get(), static_cast<int>(pads.size()), pads.data(),
                                                         strides.data(), dilations.data(), CUDNN_CROSS_CORRELATION,
                                                         compute));
@@ -329,9 +341,19 @@ class ConvKernel final : public Kernel {
   Status init(const PrepareArgs& a) {
     const Node& node = a.node;
     const bool fused_op = node.op_type() == "FusedConv";
-    const TensorInfo& xi = a.input(0);
-    const TensorInfo& wi = a.input(1);
-    const TensorInfo& yi = a.output(0);
+    // Channels-last (ir/layout.h): X, R, Y are NHWC and W is [M, kH, kW, C] in memory; the
+    // geometry below works on their logical NCHW dims.
+    const bool nhwc = is_channels_last(node);
+    if (nhwc && (a.input(0).rank() != 4 || a.input(1).rank() != 4 || a.output(0).rank() != 4))
+      return a.unsupported("channels_last convolutions are 2-D");
+    TensorInfo xi = a.input(0);
+    TensorInfo wi = a.input(1);
+    TensorInfo yi = a.output(0);
+    if (nhwc) {
+      xi.dims = nhwc_to_nchw(xi.dims);
+      wi.dims = nhwc_to_nchw(wi.dims);
+      yi.dims = nhwc_to_nchw(yi.dims);
+    }
     dtype_ = xi.dtype;
     cudnnDataType_t cdt;
     if (!cudnn_dtype(dtype_, &cdt)) return a.unsupported("dtype is not a float type");
@@ -360,7 +382,8 @@ class ConvKernel final : public Kernel {
         if (ri.dtype != dtype_) return a.invalid("residual R has another dtype than the product");
         if (ri.rank() > yi.rank()) return a.invalid("residual R does not broadcast to the product");
         residual_input_ = 3;
-        ep.residual = ri.dims == yi.dims ? 1 : 2;
+        if (nhwc && ri.dims != a.output(0).dims) return a.invalid("a channels_last residual R must have Y's shape");
+        ep.residual = ri.dims == a.output(0).dims ? 1 : 2;
         if (ep.residual == 2) ep.rs = broadcast_strides(ri.dims, yi.dims);
       }
     }
@@ -368,8 +391,10 @@ class ConvKernel final : public Kernel {
     y_bytes_ = yi.bytes();
     ep.n = y_numel_;
     ep.channels = m;
-    ep.inner = 1;
-    for (size_t i = 2; i < yi.dims.size(); ++i) ep.inner *= yi.dims[i];
+    ep.inner = 1;  // elements per channel step: the plane in NCHW, 1 in NHWC (channel fastest)
+    if (!nhwc) {
+      for (size_t i = 2; i < yi.dims.size(); ++i) ep.inner *= yi.dims[i];
+    }
     if (y_numel_ == 0) return Status::OK();
     if (xi.numel() == 0 || wi.numel() == 0) {  // an empty reduction: the output is the epilogue of 0
       empty_input_ = true;
@@ -407,13 +432,14 @@ class ConvKernel final : public Kernel {
     }
     if (!fits_int(padded_x) || !fits_int(wi.dims) || !fits_int(yi.dims) || xi.numel() > INT_MAX || y_numel_ > INT_MAX)
       return a.unsupported("tensor too large for cuDNN's 32-bit dims");
+    if (asymmetric && nhwc) return a.unsupported("channels_last convolutions need symmetric pads");
     if (asymmetric) {
       shift_ = make_shift(padded_x, xi.dims, extra_begin);
       pad_bytes_ = align256(static_cast<uint64_t>(shift_.n) * dtype_size(dtype_));
       if (pad_bytes_ > a.workspace_limit) return a.unsupported("asymmetric pads need more workspace than the limit");
     }
     SLIMRT_RETURN_IF_ERROR(d_.init(a, dtype_, lift_1d(padded_x, 1), lift_1d(wi.dims, 1), lift_1d(yi.dims, 1), pads,
-                                   strides, dilations, group));
+                                   strides, dilations, group, nhwc));
     // cuDNN's fused conv + bias (+ z) (+ Relu) whenever there is a bias: it adds the bias in fp32
     // and rounds once. Identity activation needs IMPLICIT_PRECOMP_GEMM; Relu takes it too, so
     // that the fusion is one kernel on every cuDNN build.

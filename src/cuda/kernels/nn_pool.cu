@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "cuda/kernels/nn_common.cuh"
+#include "ir/layout.h"
 
 namespace slimrt::cuda {
 
@@ -25,6 +26,9 @@ struct PoolParams {
   int64_t in_mul[kPoolAxes];   // row-major multipliers of the input plane
   int64_t idx_mul[kPoolAxes];  // multipliers of the Indices output (row- or column-major)
   int64_t in_size = 1, out_size = 1, n = 0;
+  // 0: NCHW planes. > 0: channels-last (ir/layout.h) with this many channels; the channel is
+  // the fastest axis of X and Y.
+  int64_t channels_last = 0;
   bool count_include_pad = false;
   float p = 2;
 };
@@ -38,8 +42,22 @@ __global__ void pool_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t*
   using A = acc_t<T>;
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < p.n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t plane = i / p.out_size;
-    int64_t rem = i - plane * p.out_size;
+    int64_t plane, rem;
+    const T* xp;
+    int64_t step = 1;  // elements between two neighbouring taps of the innermost axis
+    if (p.channels_last > 0) {
+      const int64_t c = i % p.channels_last;
+      const int64_t pix = i / p.channels_last;
+      const int64_t img = pix / p.out_size;
+      rem = pix - img * p.out_size;
+      plane = img * p.channels_last + c;
+      xp = x + img * p.in_size * p.channels_last + c;
+      step = p.channels_last;
+    } else {
+      plane = i / p.out_size;
+      rem = i - plane * p.out_size;
+      xp = x + plane * p.in_size;
+    }
     int64_t lo[kPoolAxes], padded = 1;
     int64_t o[kPoolAxes];
     for (int d = kPoolAxes - 1; d >= 0; --d) {
@@ -55,7 +73,6 @@ __global__ void pool_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t*
       }
       padded *= cnt;
     }
-    const T* xp = x + plane * p.in_size;
     A acc = K == PoolKind::kMax ? lowest : A(0);
     int64_t best = 0, count = 0;
     bool have = false;
@@ -68,7 +85,7 @@ __global__ void pool_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t*
         for (int64_t k2 = 0; k2 < p.kernel[2]; ++k2) {
           const int64_t i2 = lo[2] + k2 * p.dilation[2];
           if (i2 < 0 || i2 >= p.in[2]) continue;
-          const A v = load_c(xp, i0 * p.in_mul[0] + i1 * p.in_mul[1] + i2);
+          const A v = load_c(xp, (i0 * p.in_mul[0] + i1 * p.in_mul[1] + i2) * step);
           if constexpr (K == PoolKind::kMax) {
             if (!have || v > acc) {
               acc = v;
@@ -150,8 +167,17 @@ class PoolKernel final : public Kernel {
 
   Status init(const PrepareArgs& a) {
     const Node& node = a.node;
-    const TensorInfo& xi = a.input(0);
-    const TensorInfo& yi = a.output(0);
+    // Channels-last (ir/layout.h): NHWC X and Y; the geometry works on their NCHW dims.
+    const bool nhwc = is_channels_last(node);
+    TensorInfo xi = a.input(0);
+    TensorInfo yi = a.output(0);
+    if (nhwc) {
+      if (xi.rank() != 4 || yi.rank() != 4) return a.unsupported("channels_last pools are 2-D");
+      if (a.outputs.size() > 1 && a.output(1).present()) return a.unsupported("channels_last pools have no Indices");
+      xi.dims = nhwc_to_nchw(xi.dims);
+      yi.dims = nhwc_to_nchw(yi.dims);
+      p_.channels_last = xi.dims[1];
+    }
     dtype_ = xi.dtype;
     const bool ok_dtype = kind_ == PoolKind::kMax
                               ? (dtype_is_float(dtype_) || dtype_ == DataType::kInt8 || dtype_ == DataType::kUInt8 ||

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "ir/layout.h"
 #include "ir/op_registry.h"
 
 namespace slimrt {
@@ -75,10 +76,20 @@ Status check_addend(ShapeContext& ctx, size_t i, const char* what) {
   return Status::OK();
 }
 
-Status infer_fused_conv(ShapeContext& ctx) {
+Status infer_fused_conv_nchw(ShapeContext& ctx) {
   SLIMRT_RETURN_IF_ERROR(check_activation(ctx));
   SLIMRT_RETURN_IF_ERROR(infer_as(ctx, "Conv", 3));
   return check_addend(ctx, 3, "residual R");
+}
+
+// Also the channels-last form (ir/layout.h), whose R must have Y's exact shape.
+Status infer_fused_conv(ShapeContext& ctx) {
+  if (!is_channels_last(ctx.node())) return infer_fused_conv_nchw(ctx);
+  SLIMRT_RETURN_IF_ERROR(infer_channels_last(ctx, infer_fused_conv_nchw));
+  if (ctx.has_shape(3) && ctx.output(0).shape && ctx.input_shape(3) != *ctx.output(0).shape)
+    return ctx.error("channels_last residual R " + shape_to_string(ctx.input_shape(3)) + " must have the output's shape " +
+                     shape_to_string(*ctx.output(0).shape));
+  return Status::OK();
 }
 
 Status infer_fused_matmul(ShapeContext& ctx) {

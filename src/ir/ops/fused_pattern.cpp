@@ -2,6 +2,8 @@
 // emits: RMSNormalization, SiLU and Attention. LayerNormalization and Gelu are ONNX ops and live
 // with their families. docs/passes.md ("Pattern recognition") gives the exact semantics.
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "ir/op_registry.h"
 
@@ -56,7 +58,12 @@ Status infer_silu(ShapeContext& ctx) {
 // rank 4 ([batch, heads, seq, dim]) or rank 3 ([batch*heads, seq, dim]); the leading dims of
 // Q, K and V must be equal. The mask (float: added to the scaled scores; bool: true = keep)
 // broadcasts to [..., Sq, Skv].
-Status infer_attention(ShapeContext& ctx) {
+//
+// seq_major = 1 (set by the layout pass, src/passes/layout.cpp): Q, K, V and Y have their
+// sequence axis before the heads axis -- [batch, seq, heads, dim] or [seq, batch*heads, dim] --
+// as projections produce them, so no Transpose is needed around the op. The mask keeps its
+// [..., Sq, Skv] meaning.
+Status infer_attention_heads_major(ShapeContext& ctx) {
   for (size_t i = 0; i < 3; ++i) {
     static const char* const kNames[] = {"Q", "K", "V"};
     SLIMRT_RETURN_IF_ERROR(check_float_input(ctx, i, kNames[i]));
@@ -93,6 +100,33 @@ Status infer_attention(ShapeContext& ctx) {
   Shape out(q.begin(), q.end() - 1);
   out.push_back(v[rank - 1]);
   ctx.set_output(0, dt, out);
+  return Status::OK();
+}
+
+// Swaps the sequence and heads axes of a rank-3/4 shape (self-inverse).
+Shape swap_seq_heads(Shape s) {
+  if (s.size() >= 3) std::swap(s[s.size() - 3], s[s.size() - 2]);
+  return s;
+}
+
+Status infer_attention(ShapeContext& ctx) {
+  if (ctx.node().attr_int("seq_major", 0) == 0) return infer_attention_heads_major(ctx);
+  std::vector<Shape> shapes(ctx.num_inputs());
+  std::vector<ShapeContext::InputInfo> ins(ctx.num_inputs());
+  for (size_t i = 0; i < ctx.num_inputs(); ++i) {
+    if (!ctx.has_input(i)) continue;
+    ins[i].dtype = ctx.input_dtype(i);
+    ins[i].constant = i < 3 ? nullptr : ctx.input_constant(i);
+    if (!ctx.has_shape(i)) continue;
+    if (i < 3 && ctx.input_rank(i) != 3 && ctx.input_rank(i) != 4) return ctx.error("Q, K and V must have rank 3 or 4");
+    shapes[i] = i < 3 ? swap_seq_heads(ctx.input_shape(i)) : ctx.input_shape(i);
+    ins[i].shape = &shapes[i];
+  }
+  ShapeContext sub(ctx.node(), std::move(ins), 1);
+  SLIMRT_RETURN_IF_ERROR(infer_attention_heads_major(sub));
+  const ShapeContext::OutputInfo& out = sub.output(0);
+  if (out.shape) ctx.set_output(0, out.dtype, swap_seq_heads(*out.shape));
+  else ctx.set_output_dtype(0, out.dtype);
   return Status::OK();
 }
 

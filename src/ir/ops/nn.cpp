@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "ir/layout.h"
 #include "ir/op_registry.h"
 #include "ir/ops/nn_geometry.h"
 
@@ -422,13 +423,19 @@ Status infer_max_unpool(ShapeContext& ctx) {
   return Status::OK();
 }
 
+// MaxPool / AveragePool, also in their channels-last form (ir/layout.h).
+Status infer_pool_any_layout(ShapeContext& ctx) {
+  if (is_channels_last(ctx.node())) return infer_channels_last(ctx, infer_pool);
+  return infer_pool(ctx);
+}
+
 }  // namespace
 
 void register_nn_ops(OpRegistry& r) {
   r.add({"Conv", 2, 3, 1, 1, infer_conv});
   r.add({"ConvTranspose", 2, 3, 1, 1, infer_conv_transpose});
-  r.add({"AveragePool", 1, 1, 1, 1, infer_pool});
-  r.add({"MaxPool", 1, 1, 1, 2, infer_pool});
+  r.add({"AveragePool", 1, 1, 1, 1, infer_pool_any_layout});
+  r.add({"MaxPool", 1, 1, 1, 2, infer_pool_any_layout});
   r.add({"LpPool", 1, 1, 1, 1, infer_pool});
   r.add({"GlobalAveragePool", 1, 1, 1, 1, infer_global_pool});
   r.add({"GlobalMaxPool", 1, 1, 1, 1, infer_global_pool});
