@@ -12,15 +12,19 @@ cmake --build build --target slimrt_gpu_tests slimrt_cli slimrt_runtime_only sli
   slimrt_gpu_model_check
 out=build/gpu-bundle
 baseline=build/conformance_cpu.json
-if [[ "${1:-}" != "--no-baseline" || ! -f $baseline ]]; then
-  # The CPU backend's results: every case it passes must pass on CUDA too.
+engine_baseline=build/conformance_engine_cpu.json
+if [[ "${1:-}" != "--no-baseline" || ! -f $baseline || ! -f $engine_baseline ]]; then
+  # The CPU backend's results: every case it passes must pass on CUDA too; likewise for the cases
+  # built into fp32 engines (--engine).
   build/tests/conformance/slimrt_conformance --json-out $baseline >build/conformance_cpu.log 2>&1 || true
   tail -1 build/conformance_cpu.log
+  build/tests/conformance/slimrt_conformance --engine --json-out $engine_baseline >build/conformance_engine_cpu.log 2>&1 || true
+  tail -1 build/conformance_engine_cpu.log
 fi
 rm -rf "$out" && mkdir -p "$out/lib"
 cp build/tests/slimrt_gpu_tests build/slimrt build/slimrt-load build/tests/slimrt_runtime_only \
   build/tests/conformance/slimrt_conformance build/tests/models/slimrt_gpu_model_check "$out/"
-cp models/tinynet.onnx tests/conformance/skip_list.txt $baseline "$out/"
+cp models/tinynet.onnx tests/conformance/skip_list.txt $baseline $engine_baseline "$out/"
 tar -czf "$out/onnx-testdata.tar.gz" -C /usr/share/libonnx-testdata data
 for lib in $(ldd build/slimrt build/tests/slimrt_gpu_tests build/tests/conformance/slimrt_conformance | awk '/=>/ {print $3}' | sort -u); do
   case "$(basename "$lib")" in

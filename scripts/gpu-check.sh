@@ -2,7 +2,7 @@
 # Runs on the GPU machine: the GPU test suite, the ONNX conformance cases on CUDA, the exported
 # architectures as fp32/fp16 engines on CUDA, compute-sanitizer on the op tests and smoke runs,
 # then prints a short table.
-#   bash scripts/gpu-check.sh [BUNDLE_DIR] [LOG_DIR] [--only tests,conformance,models,sanitize,smoke]
+#   bash scripts/gpu-check.sh [BUNDLE_DIR] [LOG_DIR] [--only tests,conformance,conformance-engine,models,sanitize,smoke]
 #                             [--filter GTEST_FILTER] [--models a,b]
 # BUNDLE_DIR comes from scripts/gpu-bundle.sh (default build/gpu-bundle.tar.xz, unpacked to /tmp);
 # logs go to LOG_DIR
@@ -10,7 +10,7 @@
 set -uo pipefail
 bundle=build/gpu-bundle.tar.xz
 logs=${OUT:-/tmp/slimrt-gpu-logs}
-only=tests,conformance,models,sanitize,smoke
+only=tests,conformance,conformance-engine,models,sanitize,smoke
 filter='*'
 models=resnet50,mobilenet_v2,vit_b_16,bert_base,llama_tiny
 positional=()
@@ -62,6 +62,18 @@ if want conformance; then
   rc=$?
   row "conformance on cuda" "$(passfail $rc)" \
     "$(grep -E '^(conformance|baseline)' "$logs/conformance_cuda.log" | tr '\n' ' ')"
+fi
+
+if want conformance-engine; then
+  # The same cases built into fp32 engines, loaded with Runtime and run through ExecutionContext.
+  data=/tmp/slimrt-onnx-testdata
+  [[ -d "$data/data" ]] || { mkdir -p "$data" && tar -xzf "$bundle/onnx-testdata.tar.gz" -C "$data"; }
+  "$bundle/slimrt_conformance" --data "$data/data" --skip-list "$bundle/skip_list.txt" --backend cuda --engine \
+    --baseline "$bundle/conformance_engine_cpu.json" --json-out "$logs/conformance_engine_cuda.json" \
+    --max-listed 60 >"$logs/conformance_engine_cuda.log" 2>&1
+  rc=$?
+  row "conformance, engines on cuda" "$(passfail $rc)" \
+    "$(grep -E '^(conformance|baseline)' "$logs/conformance_engine_cuda.log" | tr '\n' ' ')"
 fi
 
 if want models; then

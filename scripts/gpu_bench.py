@@ -139,6 +139,9 @@ def main():
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--profile", action="store_true", help="also write slimrt's per-layer profile (profile_MODEL.txt)")
     ap.add_argument("--no-torch", action="store_true", help="slimrt only (profiling runs)")
+    ap.add_argument("--no-slimrt", action="store_true",
+                    help="PyTorch only (e.g. --modes compile in its own device call; join the parts with "
+                         "scripts/gpu_bench_merge.py)")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     batches = [int(b) for b in a.batches.split(",")]
@@ -153,7 +156,7 @@ def main():
     names = [n for n in a.models.split(",") if n]
     rows = []
     for name in names:
-        engine = build_engine(a.bundle, a.models_dir, a.out, name, batches, log)
+        engine = None if a.no_slimrt else build_engine(a.bundle, a.models_dir, a.out, name, batches, log)
         prof = os.path.join(a.out, f"profile_{name}.txt") if a.profile else None
         sl = bench_slimrt(a.bundle, engine, batches, a.iters, a.warmup, log, prof) if engine else {}
         for b in batches:

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -53,7 +54,8 @@ std::string describe_value(const Value& v) {
 
 // Bytes of `v` at the profile's max shapes.
 Result<int64_t> value_bytes(const Value& v, const ProfileShapes& profile,
-                            const std::vector<std::pair<std::string, int64_t>>& bindings) {
+                            const std::vector<std::pair<std::string, int64_t>>& bindings,
+                            const std::set<std::string>& input_symbols) {
   if (!v.has_shape()) {
     return invalid_argument(
         fmt::format("activation plan: {} has no inferred shape", describe_value(v)));
@@ -65,8 +67,18 @@ Result<int64_t> value_bytes(const Value& v, const ProfileShapes& profile,
   int64_t bytes = elem;
   const Shape& shape = v.shape();
   for (size_t d = 0; d < shape.size(); ++d) {
-    const std::optional<int64_t> dim = dim_substitute(shape[d], bindings).value();
+    const Dim bound = dim_substitute(shape[d], bindings);
+    const std::optional<int64_t> dim = bound.value();
     if (!dim) {
+      // A symbol no profile can bind: minted by shape inference for a size that depends on the
+      // data (NonZero, a Reshape to a shape read from an input tensor, ...).
+      for (const std::string& sym : bound.symbols()) {
+        if (input_symbols.count(sym) == 0)
+          return unsupported(fmt::format(
+              "activation plan: {} shape {}: dim {} '{}' depends on the data, not only on the input shapes; an "
+              "engine plans every activation from the profile's shapes (make the shape-like inputs constants)",
+              describe_value(v), shape_to_string(shape), d, shape[d].to_string()));
+      }
       return invalid_argument(fmt::format(
           "activation plan: {} shape {}: dim {} '{}' is still symbolic after binding the profile "
           "{}", describe_value(v), shape_to_string(shape), d, shape[d].to_string(),
@@ -190,6 +202,13 @@ Result<ActivationPlan> plan_activations(const Graph& graph, const ProfileShapes&
   std::unordered_map<const Node*, int32_t> node_index;
   for (size_t i = 0; i < nodes.size(); ++i) node_index[nodes[i]] = static_cast<int32_t>(i);
 
+  std::set<std::string> input_symbols;  // the symbols a profile can bind
+  for (const Value* in : graph.inputs()) {
+    if (!in->has_shape()) continue;
+    for (const Dim& d : in->shape()) {
+      for (const std::string& sym : d.symbols()) input_symbols.insert(sym);
+    }
+  }
   PlannerOptions planner_options;
   planner_options.alignment = options.alignment;
   MemoryPlanner planner(planner_options);
@@ -202,7 +221,7 @@ Result<ActivationPlan> plan_activations(const Graph& graph, const ProfileShapes&
           buffer_of.count(out) != 0) {
         continue;
       }
-      SLIMRT_ASSIGN_OR_RETURN(const int64_t bytes, value_bytes(*out, max_shapes, bindings));
+      SLIMRT_ASSIGN_OR_RETURN(const int64_t bytes, value_bytes(*out, max_shapes, bindings, input_symbols));
       BufferRequest r;
       r.size = bytes;
       r.first_use = i;

@@ -7,13 +7,17 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <unistd.h>
 
 #include <fmt/format.h>
 #include <onnx/onnx_pb.h>
 
 #include "compare.h"
 #include "slimrt/backend.h"
+#include "slimrt/builder.h"
+#include "slimrt/context.h"
 #include "slimrt/onnx_importer.h"
+#include "slimrt/runtime.h"
 
 namespace slimrt::conformance {
 namespace fs = std::filesystem;
@@ -156,11 +160,6 @@ void run_case_body(const CaseSpec& spec, const RunCaseOptions& options, CaseResu
   if (!graph.ok()) return set_error(r, "import", graph.status());
   Graph& g = graph.value();
 
-  Result<std::unique_ptr<Backend>> backend = create_backend(options.backend);
-  if (!backend.ok()) return set_error(r, "prepare", backend.status());
-  Result<std::unique_ptr<Executable>> exe = backend.value()->prepare(g);
-  if (!exe.ok()) return set_error(r, "prepare", exe.status());
-
   // Test data binds to the graph's inputs in order, initializers excluded (the ONNX runner
   // reads input_i against graph.input[i]; IR < 4 models list initializers after real inputs).
   std::vector<const Value*> inputs;
@@ -170,22 +169,76 @@ void run_case_body(const CaseSpec& spec, const RunCaseOptions& options, CaseResu
 
   const std::vector<fs::path> sets = data_set_dirs(dir);
   if (sets.empty()) return set_failure(r, "read", "no test_data_set_* in " + spec.dir);
+  std::vector<std::vector<NamedTensor>> all_feeds;
   for (const fs::path& set : sets) {
     const std::string set_name = set.filename().string();
     const std::vector<std::string> in_files = numbered_files(set, "input_");
-    const std::vector<std::string> out_files = numbered_files(set, "output_");
     if (in_files.size() != inputs.size())
       return set_failure(r, "read", fmt::format("{}: {} input files for {} graph inputs", set_name,
                                                 in_files.size(), inputs.size()));
-    if (out_files.size() != g.outputs().size())
-      return set_failure(r, "read", fmt::format("{}: {} output files for {} graph outputs", set_name,
-                                                out_files.size(), g.outputs().size()));
     std::vector<NamedTensor> feeds;
     for (size_t i = 0; i < in_files.size(); ++i) {
       Result<Tensor> t = read_test_tensor(in_files[i], inputs[i]->dtype());
       if (!t.ok()) return set_error(r, "read", t.status().with_context(in_files[i]));
       feeds.push_back({inputs[i]->name(), std::move(t).value()});
     }
+    all_feeds.push_back(std::move(feeds));
+  }
+
+  // What runs the case: an Executable of the imported graph, or a loaded engine.
+  std::unique_ptr<Executable> exe;
+  std::shared_ptr<Engine> engine;
+  std::unique_ptr<ExecutionContext> context;
+  if (options.engine) {
+    BuildOptions bo;
+    for (const std::vector<NamedTensor>& feeds : all_feeds) {
+      OptimizationProfile p;
+      for (const NamedTensor& f : feeds) p.inputs.push_back({f.name, f.tensor.shape(), f.tensor.shape(), f.tensor.shape()});
+      const bool seen = std::any_of(bo.profiles.begin(), bo.profiles.end(), [&](const OptimizationProfile& q) {
+        return std::equal(q.inputs.begin(), q.inputs.end(), p.inputs.begin(), p.inputs.end(),
+                          [](const InputProfile& a, const InputProfile& b) { return a.name == b.name && a.max == b.max; });
+      });
+      if (!seen) bo.profiles.push_back(std::move(p));
+    }
+    const std::string path =
+        (fs::temp_directory_path() / fmt::format("slimrt_conformance_{}_{}.engine", ::getpid(), spec.name)).string();
+    BuildReport report;
+    const Status built = build_engine(model_path, bo, path, &report);
+    if (!built.ok()) {
+      fs::remove(path);
+      return set_error(r, "build", built);
+    }
+    RuntimeOptions ro;
+    ro.backend = options.backend;
+    Result<std::unique_ptr<Runtime>> rt = Runtime::create(ro);
+    if (!rt.ok()) return set_error(r, "load", rt.status());
+    Result<std::shared_ptr<Engine>> loaded = rt.value()->load_file(path);
+    fs::remove(path);
+    if (!loaded.ok()) return set_error(r, "load", loaded.status());
+    engine = loaded.value();
+    if (options.backend == "cuda") {
+      Result<std::unique_ptr<ExecutionContext>> c = ExecutionContext::create(engine);
+      if (!c.ok()) return set_error(r, "prepare", c.status());
+      context = std::move(c).value();
+    }
+  }
+  const Graph& run_graph = engine ? engine->graph() : g;
+  if (!context) {
+    Result<std::unique_ptr<Backend>> backend = create_backend(options.backend);
+    if (!backend.ok()) return set_error(r, "prepare", backend.status());
+    Result<std::unique_ptr<Executable>> e = backend.value()->prepare(run_graph);
+    if (!e.ok()) return set_error(r, "prepare", e.status());
+    exe = std::move(e).value();
+  }
+
+  for (size_t k = 0; k < sets.size(); ++k) {
+    const fs::path& set = sets[k];
+    const std::string set_name = set.filename().string();
+    const std::vector<std::string> out_files = numbered_files(set, "output_");
+    if (out_files.size() != g.outputs().size())
+      return set_failure(r, "read", fmt::format("{}: {} output files for {} graph outputs", set_name,
+                                                out_files.size(), g.outputs().size()));
+    const std::vector<NamedTensor>& feeds = all_feeds[k];
     std::vector<Tensor> expected;
     for (size_t i = 0; i < out_files.size(); ++i) {
       const std::string& f = out_files[i];
@@ -197,7 +250,7 @@ void run_case_body(const CaseSpec& spec, const RunCaseOptions& options, CaseResu
     RunOptions run_options;
     run_options.poison_outputs = true;
     std::vector<NamedTensor> outputs;
-    Status s = exe.value()->run(feeds, &outputs, run_options);
+    Status s = context ? context->run(feeds, &outputs, /*poison=*/true) : exe->run(feeds, &outputs, run_options);
     if (!s.ok()) return set_error(r, "run", s.with_context(set_name));
     if (outputs.size() != expected.size())
       return set_failure(r, "compare", fmt::format("{}: {} outputs, expected {}", set_name, outputs.size(),

@@ -41,6 +41,10 @@ std::vector<std::string> model_op_types(const std::string& model_path);
 
 struct RunCaseOptions {
   std::string backend = "cpu";  // "cpu" or "cuda"
+  // Build each case into an fp32 engine (passes on, one profile per data set's shapes), load it
+  // with Runtime on `backend` and run it there (through an ExecutionContext on CUDA), instead of
+  // running the imported graph through a Backend.
+  bool engine = false;
   double rtol = 0.0;
   double atol = 0.0;
   bool verbose = false;

@@ -234,6 +234,9 @@ int main(int argc, char** argv) {
   app.add_option("--baseline", baseline,
                  "a --json-out file of another run (the CPU backend's): fail if a case it passed does not pass here");
   app.add_flag("--no-fork", no_fork, "run cases in this process (for debuggers)");
+  bool engine = false;
+  app.add_flag("--engine", engine,
+               "build each case into an fp32 engine (passes on), load it with Runtime on --backend and run it there");
   CLI11_PARSE(app, argc, argv);
   if (suites.empty()) suites.assign(std::begin(kDefaultSuites), std::end(kDefaultSuites));
 
@@ -275,6 +278,7 @@ int main(int argc, char** argv) {
   options.atol = atol;
   options.verbose = verbose;
   options.backend = backend;
+  options.engine = engine;
   std::vector<CaseResult> results;
   for (const CaseSpec& spec : cases) {
     CaseResult r;

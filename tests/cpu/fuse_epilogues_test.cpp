@@ -60,11 +60,7 @@ PassStats fuse(Graph& g) {
   return stats;
 }
 
-size_t count_op(const Graph& g, const std::string& op) {
-  size_t n = 0;
-  for (const Node* node : g.nodes()) n += node->op_type() == op;
-  return n;
-}
+using testing::count_op;
 
 const Node* only_node(const Graph& g) {
   EXPECT_EQ(g.num_nodes(), 1u);

@@ -22,11 +22,7 @@ using testing::random_tensor;
 using testing::rel_l2;
 using testing::run_graph;
 
-size_t count_op(const Graph& g, const std::string& op) {
-  size_t n = 0;
-  for (const Node* node : g.nodes()) n += node->op_type() == op;
-  return n;
-}
+using testing::count_op;
 
 size_t count_channels_last(const Graph& g) {
   size_t n = 0;

@@ -46,11 +46,7 @@ void expect_same_outputs(Graph& g, Pass&& pass, const std::map<std::string, int6
   }
 }
 
-size_t count_op(const Graph& g, const std::string& op) {
-  size_t n = 0;
-  for (const Node* node : g.nodes()) n += node->op_type() == op;
-  return n;
-}
+using testing::count_op;
 
 Value* add_const(Graph& g, const std::string& name, Tensor t) { return g.add_initializer(name, std::move(t)); }
 

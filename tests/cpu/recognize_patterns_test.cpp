@@ -43,11 +43,7 @@ Inputs random_inputs(const Graph& g, std::mt19937_64& rng, const std::map<std::s
   return testing::random_inputs(g, rng, dims, 7);
 }
 
-size_t count_op(const Graph& g, const std::string& op) {
-  size_t n = 0;
-  for (const Node* node : g.nodes()) n += node->op_type() == op;
-  return n;
-}
+using testing::count_op;
 
 std::string stats_text(const PassStats& st) {
   std::string s;

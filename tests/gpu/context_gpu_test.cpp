@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <new>
+#include <set>
 #include <thread>
 
 #include "gpu/gpu_test_util.h"
@@ -186,6 +187,38 @@ TEST(CudaContext, EnqueueAllocatesNothing) {
     }
     cudaStreamDestroy(stream);
   }
+}
+
+// profile_layers (slimrt bench --profile): one entry per launch, named after its node, with a
+// positive time; the results stay correct and later enqueues still replay graphs.
+TEST(CudaContext, ProfileLayersTimesEveryLaunch) {
+  SLIMRT_SKIP_WITHOUT_GPU();
+  TestEngine t = load_mlp(true);
+  ASSERT_TRUE(t.engine);
+  auto ctx = ExecutionContext::create(t.engine);
+  ASSERT_TRUE(ctx.ok());
+  auto rng = make_rng();
+  Io io(24, rng);
+  ASSERT_TRUE(bind(**ctx, io).ok());
+  cudaStream_t stream = nullptr;
+  ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
+  auto layers = (*ctx)->profile_layers(stream, 5);
+  ASSERT_TRUE(layers.ok()) << layers.status().to_string();
+  std::set<std::string> ops;
+  for (const LayerTime& l : *layers) {
+    EXPECT_GT(l.median_ms, 0.0) << l.name;
+    EXPECT_FALSE(l.name.empty());
+    ops.insert(l.op_type);
+  }
+  // MatMul, Add, Relu, Softmax launch kernels; Shape/Gather/Concat are host-known.
+  EXPECT_TRUE(ops.count("MatMul") && ops.count("Softmax")) << layers->size() << " launches";
+  EXPECT_FALSE(ops.count("Shape"));
+  EXPECT_FALSE((*ctx)->profile_layers(stream, 0).ok());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE((*ctx)->enqueue(stream).ok());
+  ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+  EXPECT_LT(testing::rel_l2(io.fetch(), reference(t.graph, io.host_x)), 1e-5);
+  EXPECT_GE((*ctx)->stats().graph_launches, 1u);
+  cudaStreamDestroy(stream);
 }
 
 // A caller capturing its stream in global mode makes any synchronising or allocating CUDA call

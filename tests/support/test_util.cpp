@@ -150,4 +150,10 @@ std::vector<NamedTensor> random_inputs(const Graph& g, std::mt19937_64& rng,
   return ins;
 }
 
+size_t count_op(const Graph& g, const std::string& op) {
+  size_t n = 0;
+  for (const Node* node : g.nodes()) n += node->op_type() == op;
+  return n;
+}
+
 }  // namespace slimrt::testing

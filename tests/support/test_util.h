@@ -54,4 +54,7 @@ Result<std::vector<NamedTensor>> run_on_cpu(const Graph& g, const std::vector<Na
 // The same, recording a test failure (and returning no tensors) when the run fails.
 std::vector<Tensor> run_graph(const Graph& g, const std::vector<NamedTensor>& feeds);
 
+// Nodes of `op` type in the graph.
+size_t count_op(const Graph& g, const std::string& op);
+
 }  // namespace slimrt::testing
