@@ -29,6 +29,7 @@ struct PassOptions {
   bool remove_identity = true;
   bool recognize_patterns = true;
   bool fuse_epilogues = true;
+  bool fuse_elementwise = true;
   bool seq_major_attention = true;
   // Constant folding leaves a node alone when one of its outputs has more elements than this,
   // so that folding never bloats the weights with huge broadcasts.
@@ -76,6 +77,9 @@ Status recognize_patterns(Graph& g, PassStats* stats);
 // Folds bias, activation and residual add into the Conv/Gemm/MatMul that feeds them
 // (src/passes/fuse_epilogues.cpp).
 Status fuse_epilogues(Graph& g, PassStats* stats);
+// Fuses chains of element-wise float ops into FusedElementwise nodes, one kernel each
+// (src/passes/fuse_elementwise.cpp).
+Status fuse_elementwise(Graph& g, PassStats* stats);
 // Gives regions of fp16/bf16 2-D convolutions and pools the channels-last (NHWC) layout that
 // tensor-core cuDNN wants, transposing weights once and data only at region edges
 // (src/passes/layout.cpp; run after convert_precision).

@@ -21,6 +21,7 @@ const KernelRegistry& KernelRegistry::get() {
     register_image_kernels(r);
     register_fused_epilogue_kernels(r);
     register_fused_pattern_kernels(r);
+    register_fused_elementwise_kernels(r);
     return r;
   }();
   return registry;

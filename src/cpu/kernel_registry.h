@@ -57,5 +57,6 @@ void register_tensor_kernels(KernelRegistry& r);
 void register_image_kernels(KernelRegistry& r);
 void register_fused_epilogue_kernels(KernelRegistry& r);  // kernels/fused_epilogue*.cpp
 void register_fused_pattern_kernels(KernelRegistry& r);   // kernels/fused_pattern*.cpp
+void register_fused_elementwise_kernels(KernelRegistry& r);  // kernels/fused_elementwise.cpp
 
 }  // namespace slimrt::cpu

@@ -152,6 +152,7 @@ void register_index_kernels(KernelRegistry& r);        // index*.cu, image*.cu (
 void register_linalg_kernels(KernelRegistry& r);       // linalg*.cu (cuBLASLt)
 void register_nn_kernels(KernelRegistry& r);           // nn*.cu (cuDNN conv, pooling)
 void register_fused_pattern_kernels(KernelRegistry& r);  // fused_pattern*.cu (norms, attention)
+void register_fused_elementwise_kernels(KernelRegistry& r);  // fused_elementwise.cu
 
 // Helpers for factories.
 std::string cuda_error_string(cudaError_t e);  // "cudaErrorInvalidValue (invalid argument)"

@@ -55,6 +55,7 @@ const KernelRegistry& KernelRegistry::get() {
     register_linalg_kernels(*r);
     register_nn_kernels(*r);
     register_fused_pattern_kernels(*r);
+    register_fused_elementwise_kernels(*r);
     return r;
   }();
   return *registry;

@@ -118,6 +118,7 @@ const OpRegistry& OpRegistry::get() {
     register_image_ops(r);
     register_fused_epilogue_ops(r);
     register_fused_pattern_ops(r);
+    register_fused_elementwise_ops(r);
     return r;
   }();
   return registry;

@@ -54,6 +54,7 @@ std::vector<OpPrecisionEntry> make_table() {
       {"MeanVarianceNormalization", H, 0, kNorm},
       {"LRN", H, 0, "windowed sum of squares accumulates in fp32 in the kernel; output bounded by the input"},
       {"Gelu", H, 0, "fused activation: fp32 math in the kernel"},
+      {"FusedElementwise", A, 0, "a chain of element-wise ops of the follow-the-inputs kind, in fp32 registers; rounded once"},
       {"SiLU", H, 0, "fused activation: fp32 math in the kernel"},
       // Pooling.
       {"AveragePool", H, 0, "window mean: fp32 accumulation in the kernel, output bounded by the input"},

@@ -43,6 +43,8 @@ Status run_passes(Graph& g, const PassOptions& options, PassReport* report) {
                              [&](PassStats* st) { return recognize_patterns(g, st); }));
   SLIMRT_RETURN_IF_ERROR(run(options.fuse_epilogues, "epilogue_fusion",
                              [&](PassStats* st) { return fuse_epilogues(g, st); }));
+  SLIMRT_RETURN_IF_ERROR(run(options.fuse_elementwise, "elementwise_fusion",
+                             [&](PassStats* st) { return fuse_elementwise(g, st); }));
   SLIMRT_RETURN_IF_ERROR(run(options.seq_major_attention, "seq_major_attention",
                              [&](PassStats* st) { return use_seq_major_attention(g, st); }));
   SLIMRT_RETURN_IF_ERROR(run(options.eliminate_dead_code, "dead_code_elimination",

@@ -684,6 +684,7 @@ TEST_P(RecognizePatternsModelTest, FusedOpsFoundOutputsUnchanged) {
   PassOptions before_opts;
   before_opts.recognize_patterns = false;
   before_opts.fuse_epilogues = false;
+  before_opts.fuse_elementwise = false;
   ASSERT_TRUE(run_passes(*g, before_opts, nullptr).ok());
   // BERT's attention_mask holds 0/1 with the first token kept, as a tokenizer gives
   // (PassesModelTest in passes_test.cpp covers ids in [0, 10), where the additive mask reaches
@@ -724,6 +725,7 @@ TEST(RecognizePatterns, VitModelCounts) {
   ASSERT_TRUE(g.ok()) << g.status().to_string();
   PassOptions opts;
   opts.fuse_epilogues = false;
+  opts.fuse_elementwise = false;
   PassReport report;
   ASSERT_TRUE(run_passes(*g, opts, &report).ok());
   std::printf("vit_b_16 nodes %zu -> %zu: Attention=%zu Gelu=%zu LayerNormalization=%zu\n", report.nodes_before,
