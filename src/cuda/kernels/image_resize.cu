@@ -246,33 +246,6 @@ __global__ void resize_kernel(const T* __restrict__ x, T* __restrict__ y, Resize
   }
 }
 
-// Pinned host memory, freed with the kernel.
-class PinnedBlob {
- public:
-  PinnedBlob() = default;
-  PinnedBlob(const PinnedBlob&) = delete;
-  PinnedBlob& operator=(const PinnedBlob&) = delete;
-  ~PinnedBlob() {
-    if (p_) cudaFreeHost(p_);
-  }
-  Status allocate(uint64_t bytes) {
-    const cudaError_t e = cudaMallocHost(&p_, bytes);
-    if (e != cudaSuccess) {
-      p_ = nullptr;
-      return out_of_memory("cudaMallocHost of " + std::to_string(bytes) + " bytes of Resize tables: " +
-                                cudaGetErrorString(e));
-    }
-    bytes_ = bytes;
-    return Status::OK();
-  }
-  uint8_t* data() const { return static_cast<uint8_t*>(p_); }
-  uint64_t bytes() const { return bytes_; }
-
- private:
-  void* p_ = nullptr;
-  uint64_t bytes_ = 0;
-};
-
 class ResizeKernel final : public Kernel {
  public:
   ResizeParams p_{};
@@ -424,7 +397,7 @@ Result<std::unique_ptr<Kernel>> create_resize(const PrepareArgs& a) {
   if (total > a.workspace_limit)
     return a.unsupported("its tap tables (" + std::to_string(total) + " bytes) exceed the workspace limit (" +
                          std::to_string(a.workspace_limit) + ")");
-  SLIMRT_RETURN_IF_ERROR(k->tables_.allocate(total));
+  SLIMRT_RETURN_IF_ERROR(k->tables_.allocate(total, "Resize tables"));
   std::memcpy(k->tables_.data() + k->off_row_, row.data(), row.size() * sizeof(int));
   std::memcpy(k->tables_.data() + k->off_index_, tap_index.data(), tap_index.size() * sizeof(int));
   std::memcpy(k->tables_.data() + k->off_weight_, tap_weight.data(), tap_weight.size() * sizeof(double));

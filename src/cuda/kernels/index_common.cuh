@@ -17,26 +17,33 @@ void register_index_generate_kernels(KernelRegistry& r);  // index_generate.cu
 void register_image_resize_kernels(KernelRegistry& r);    // image_resize.cu
 void register_image_grid_sample_kernels(KernelRegistry& r);  // image_grid_sample.cu
 
-// Device memory a Kernel fills once in `create` (lookup tables) and frees with itself.
-class DeviceBuffer {
+// Pinned host memory a Kernel fills once in `create` (lookup tables) and frees with itself. The
+// kernel copies it into the context's workspace at each enqueue (a capturable H2D copy), so a
+// new input shape allocates no device memory.
+class PinnedBlob {
  public:
-  DeviceBuffer() = default;
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  ~DeviceBuffer() {
-    if (ptr_) cudaFree(ptr_);
+  PinnedBlob() = default;
+  PinnedBlob(const PinnedBlob&) = delete;
+  PinnedBlob& operator=(const PinnedBlob&) = delete;
+  ~PinnedBlob() {
+    if (p_) cudaFreeHost(p_);
   }
-  // Copies `bytes` from the host; synchronous, prepare time only.
-  Status upload(const void* host, size_t bytes) {
-    if (bytes == 0) return Status::OK();
-    SLIMRT_RETURN_IF_ERROR(cuda_status(cudaMalloc(&ptr_, bytes), "cudaMalloc (index/image table)"));
-    return cuda_status(cudaMemcpy(ptr_, host, bytes, cudaMemcpyHostToDevice), "cudaMemcpy (index/image table)");
+  Status allocate(uint64_t bytes, const char* what) {
+    const cudaError_t e = cudaMallocHost(&p_, bytes);
+    if (e != cudaSuccess) {
+      p_ = nullptr;
+      return out_of_memory("cudaMallocHost of " + std::to_string(bytes) + " bytes of " + what + ": " +
+                           cudaGetErrorString(e));
+    }
+    bytes_ = bytes;
+    return Status::OK();
   }
-  template <typename T> Status upload(const std::vector<T>& v) { return upload(v.data(), v.size() * sizeof(T)); }
-  template <typename T> const T* get() const { return static_cast<const T*>(ptr_); }
+  uint8_t* data() const { return static_cast<uint8_t*>(p_); }
+  uint64_t bytes() const { return bytes_; }
 
  private:
-  void* ptr_ = nullptr;
+  void* p_ = nullptr;
+  uint64_t bytes_ = 0;
 };
 
 // Wraps a possibly negative index into [0, dim); -1 when it is out of [-dim, dim). The CPU
