@@ -3,7 +3,7 @@
 # architectures as fp32/fp16 engines on CUDA, compute-sanitizer on the op tests and smoke runs,
 # then prints a short table.
 #   bash scripts/gpu-check.sh [BUNDLE_DIR] [LOG_DIR] [--only tests,conformance,conformance-engine,models,sanitize,smoke]
-#                             [--filter GTEST_FILTER] [--models a,b]
+#                             [--filter GTEST_FILTER] [--sanitize-filter GTEST_FILTER] [--models a,b]
 # BUNDLE_DIR comes from scripts/gpu-bundle.sh (default build/gpu-bundle.tar.xz, unpacked to /tmp);
 # logs go to LOG_DIR
 # (default $OUT or /tmp/slimrt-gpu-logs). Each section fits in one device call (< 10 min).
@@ -12,12 +12,14 @@ bundle=build/gpu-bundle.tar.xz
 logs=${OUT:-/tmp/slimrt-gpu-logs}
 only=tests,conformance,conformance-engine,models,sanitize,smoke
 filter='*'
+sfilter='CudaElementwise*:CudaReduction*:CudaTensor*:CudaIndex*:CudaLinalg*:CudaNn*:CudaFusedPattern*:CudaLayout*:CudaFusedElementwise*'
 models=resnet50,mobilenet_v2,vit_b_16,bert_base,llama_tiny
 positional=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --only) only=$2; shift 2 ;;
     --filter) filter=$2; shift 2 ;;
+    --sanitize-filter) sfilter=$2; shift 2 ;;
     --models) models=$2; shift 2 ;;
     *) positional+=("$1"); shift ;;
   esac
@@ -88,7 +90,6 @@ fi
 
 if want sanitize; then
   sanitizer=/usr/local/cuda/bin/compute-sanitizer
-  sfilter='CudaElementwise*:CudaReduction*:CudaTensor*:CudaIndex*:CudaLinalg*:CudaNn*:CudaFusedPattern*'
   for tool in memcheck racecheck; do
     timeout 280 "$sanitizer" --tool "$tool" --error-exitcode 9 --target-processes all \
       "$bundle/slimrt_gpu_tests" --gtest_filter="$sfilter" >"$logs/sanitize_$tool.log" 2>&1

@@ -24,8 +24,10 @@
 // enqueue(stream) then makes no device allocation, no host allocation and no synchronisation.
 // With cuda_graphs on (the default), the first enqueue of a shape runs eagerly (warm-up), the
 // second captures the work into a CUDA graph, and later ones replay it with one launch. Graphs
-// are cached per (input shapes, tensor addresses), at most max_cuda_graphs (LRU). When the stream
-// is already being captured by the caller, enqueue records its work into the caller's capture.
+// are cached per (input shapes, tensor addresses), at most max_cuda_graphs (LRU). The capture runs
+// on a non-blocking stream the context owns and the graph is launched on the caller's stream, so a
+// capture is never broken by another thread using the legacy default stream. When the stream is
+// already being captured by the caller, enqueue records its work into the caller's capture.
 //
 // Threads: a context is used by one thread at a time; several contexts of one engine may run
 // at once on different streams from different threads.
@@ -93,8 +95,14 @@ class ExecutionContext {
   Status set_device_memory(void* ptr, uint64_t bytes);
 
   Status set_input_shape(std::string_view name, const std::vector<int64_t>& dims);
-  // Binds a graph input or output to device memory. Outputs not bound stay in the arena (see
-  // output_address()).
+  // Host inputs (TensorRT's shape tensors): small inputs (at most 64 elements at the profile's
+  // max) whose values are kernel parameters rather than data: Clip's bounds, Trilu's k, CumSum's
+  // axis, ReduceSum's axes, TopK's K, Dropout's training_mode, given as graph inputs. Their
+  // address is host memory; enqueue reads it each time (a few bytes compared) and resolves the
+  // kernels again when the values change, caching them like a new shape set.
+  bool is_host_input(std::string_view name) const;
+  // Binds a graph input or output to device memory (host memory for a host input). Outputs not
+  // bound stay in the arena (see output_address()).
   Status set_tensor_address(std::string_view name, void* ptr);
   // Resolves shapes for the current input shapes (enqueue does this when needed).
   Status resolve_shapes();

@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstring>
+#include <deque>
 #include <map>
 
 #include "cuda/device_resources.h"
@@ -32,11 +34,15 @@ struct ExecutionContext::Impl {
   std::vector<std::vector<int64_t>> min_dims, max_dims;
   std::vector<std::vector<int64_t>> input_dims;
   std::vector<bool> input_set;
+  // Per graph input: a host input, whose small data sets kernel parameters (see context.h).
+  std::vector<bool> host_input;
+  bool any_host_input = false;
   BindingAddresses addr;
   bool dirty = true;
 
   struct ShapeEntry {
     std::vector<std::vector<int64_t>> dims;
+    std::vector<Tensor> values;  // per input: the host input's data this binding was made for
     std::unique_ptr<Binding> binding;
     uint64_t last_used = 0;
     uint32_t eager_runs = 0;
@@ -53,11 +59,17 @@ struct ExecutionContext::Impl {
     uint64_t last_used = 0;
   };
   std::vector<GraphEntry> graphs;  // at most max_cuda_graphs
+  // Graphs are captured on this non-blocking stream of the context's own, then launched on the
+  // caller's. A capture on the caller's stream would break whenever that stream is a blocking one
+  // and another thread touches the legacy default stream meanwhile (cudaErrorStreamCaptureImplicit):
+  // the capture is invalidated and both threads see errors.
+  cudaStream_t capture_stream = nullptr;
   uint64_t tick = 0;
   ContextStats stats;
 
   ~Impl() {
     for (GraphEntry& g : graphs) cudaGraphExecDestroy(g.exec);
+    if (capture_stream) cudaStreamDestroy(capture_stream);
   }
 
   int input_index(std::string_view name) const {
@@ -92,23 +104,48 @@ struct ExecutionContext::Impl {
     }
   }
 
+  // Whether the host inputs' memory still holds the values `e` was resolved for (their dims are
+  // equal when this is asked). Host inputs are read at every enqueue: a few bytes compared.
+  bool host_values_match(const ShapeEntry& e) const {
+    for (size_t i = 0; i < host_input.size(); ++i) {
+      if (!host_input[i] || e.values[i].bytes() == 0) continue;
+      if (!addr.inputs[i] || std::memcmp(e.values[i].raw(), addr.inputs[i], e.values[i].bytes()) != 0) return false;
+    }
+    return true;
+  }
+
   Status resolve() {
-    if (!dirty && current) return Status::OK();
+    if (!dirty && current && (!any_host_input || host_values_match(*current))) return Status::OK();
     for (size_t i = 0; i < input_set.size(); ++i) {
       if (!input_set[i])
         return invalid_argument(fmt::format("input '{}' has no shape: call set_input_shape first",
                                             engine->graph().inputs()[i]->name()));
     }
+    for (size_t i = 0; i < host_input.size(); ++i) {
+      if (host_input[i] && !addr.inputs[i] && numel_of(input_dims[i]) > 0)
+        return invalid_argument(fmt::format("input '{}' is a host input (its values are kernel parameters): bind host "
+                                            "memory holding them with set_tensor_address first",
+                                            engine->graph().inputs()[i]->name()));
+    }
     for (auto& e : shapes) {
-      if (e->dims == input_dims) {
+      if (e->dims == input_dims && host_values_match(*e)) {
         current = e.get();
         e->last_used = ++tick;
         dirty = false;
         return Status::OK();
       }
     }
+    // A new shape set (or new host-input values): copy the host inputs' data, resolve.
+    std::vector<Tensor> values(input_dims.size());
+    std::vector<const Tensor*> value_ptrs(input_dims.size(), nullptr);
+    for (size_t i = 0; i < host_input.size(); ++i) {
+      if (!host_input[i]) continue;
+      SLIMRT_ASSIGN_OR_RETURN(values[i], Tensor::allocate(engine->graph().inputs()[i]->dtype(), input_dims[i]));
+      if (values[i].bytes() > 0) std::memcpy(values[i].raw(), addr.inputs[i], values[i].bytes());
+      value_ptrs[i] = &values[i];
+    }
     SLIMRT_RETURN_IF_ERROR(cuda::select_device(engine->device()));
-    SLIMRT_ASSIGN_OR_RETURN(auto b, program->resolve(input_dims, *res));
+    SLIMRT_ASSIGN_OR_RETURN(auto b, program->resolve(input_dims, *res, any_host_input ? &value_ptrs : nullptr));
     SLIMRT_RETURN_IF_ERROR(b->check_planned());
     ++stats.shape_resolutions;
     if (shapes.size() >= std::max<uint32_t>(options.max_cached_shapes, 1)) {
@@ -117,7 +154,7 @@ struct ExecutionContext::Impl {
       drop_graphs_of((*lru)->binding.get());
       shapes.erase(lru);
     }
-    shapes.push_back(std::make_unique<ShapeEntry>(ShapeEntry{input_dims, std::move(b), ++tick, 0}));
+    shapes.push_back(std::make_unique<ShapeEntry>(ShapeEntry{input_dims, std::move(values), std::move(b), ++tick, 0}));
     current = shapes.back().get();
     dirty = false;
     return Status::OK();
@@ -132,11 +169,14 @@ struct ExecutionContext::Impl {
 
   Status capture_and_launch(cudaStream_t stream) {
     Binding& b = *current->binding;
-    SLIMRT_RETURN_IF_ERROR(cuda_status(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal),
-                                       "cudaStreamBeginCapture"));
-    Status s = b.enqueue(addr, stream, res->cublaslt(), res->cudnn_if_created());
+    cudaStream_t cs = capture_stream;
+    SLIMRT_RETURN_IF_ERROR(res->bind_stream(cs));
+    SLIMRT_RETURN_IF_ERROR(
+        cuda_status(cudaStreamBeginCapture(cs, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture"));
+    Status s = b.enqueue(addr, cs, res->cublaslt(), res->cudnn_if_created());
     cudaGraph_t graph = nullptr;
-    const cudaError_t end = cudaStreamEndCapture(stream, &graph);
+    const cudaError_t end = cudaStreamEndCapture(cs, &graph);
+    if (Status rebound = res->bind_stream(stream); s.ok()) s = rebound;
     if (!s.ok()) {
       if (graph) cudaGraphDestroy(graph);
       return s;
@@ -248,6 +288,14 @@ Result<std::unique_ptr<ExecutionContext>> ExecutionContext::create(std::shared_p
   popts.allow_tf32 = info.header.tf32;
   SLIMRT_ASSIGN_OR_RETURN(impl->program, cuda::Program::create(g, std::move(device_constants), std::move(layout),
                                                                activation_bytes, popts));
+  // Host inputs: small inputs (at most kMaxHostValueElements at the profile's max) whose data a
+  // kernel needs before it launches. Larger ones stay device inputs; resolving names the node.
+  impl->host_input.assign(n_in, false);
+  for (size_t i = 0; i < n_in; ++i) {
+    impl->host_input[i] = impl->program->needs_host_value()[i] && numel_of(impl->max_dims[i]) <= cuda::kMaxHostValueElements;
+    impl->any_host_input = impl->any_host_input || impl->host_input[i];
+  }
+  impl->program->set_host_only_inputs(impl->host_input);
   if (options.allocate_device_memory) {
     SLIMRT_ASSIGN_OR_RETURN(impl->owned_arena, DeviceBuffer::allocate(impl->program->arena_bytes(),
                                                                       "the execution context's activation arena"));
@@ -255,6 +303,10 @@ Result<std::unique_ptr<ExecutionContext>> ExecutionContext::create(std::shared_p
     impl->arena_capacity = impl->owned_arena.bytes();
   }
   impl->addr.arena = impl->arena;
+  if (options.cuda_graphs) {
+    SLIMRT_RETURN_IF_ERROR(cuda_status(cudaStreamCreateWithFlags(&impl->capture_stream, cudaStreamNonBlocking),
+                                       "cudaStreamCreateWithFlags (the context's graph capture stream)"));
+  }
   return std::unique_ptr<ExecutionContext>(new ExecutionContext(std::move(impl)));
 }
 
@@ -296,6 +348,11 @@ Status ExecutionContext::set_input_shape(std::string_view name, const std::vecto
   }
   m.input_set[static_cast<size_t>(i)] = true;
   return Status::OK();
+}
+
+bool ExecutionContext::is_host_input(std::string_view name) const {
+  const int i = impl_->input_index(name);
+  return i >= 0 && impl_->host_input[static_cast<size_t>(i)];
 }
 
 Status ExecutionContext::set_tensor_address(std::string_view name, void* ptr) {
@@ -403,6 +460,7 @@ Status ExecutionContext::run(const std::vector<NamedTensor>& inputs, std::vector
   SLIMRT_ASSIGN_OR_RETURN(cuda::Stream stream, cuda::Stream::create());
   const BindingAddresses saved = m.addr;
   std::vector<DeviceBuffer> buffers;
+  std::deque<Tensor> host_copies;  // stable addresses
   std::map<std::string, int64_t> symbols;
   Status s = [&]() -> Status {
     for (const NamedTensor& nt : inputs) {
@@ -411,6 +469,19 @@ Status ExecutionContext::run(const std::vector<NamedTensor>& inputs, std::vector
       const Value* v = m.engine->graph().inputs()[static_cast<size_t>(i)];
       SLIMRT_RETURN_IF_ERROR(check_graph_input(*v, nt.tensor, &symbols));
       SLIMRT_RETURN_IF_ERROR(set_input_shape(nt.name, nt.tensor.shape()));
+      if (m.host_input[static_cast<size_t>(i)]) {  // read from host memory: no upload
+        if (nt.tensor.memory_kind() == MemoryKind::kDevice) {
+          SLIMRT_ASSIGN_OR_RETURN(Tensor h, Tensor::allocate(nt.tensor.dtype(), nt.tensor.shape()));
+          if (h.bytes() > 0)
+            SLIMRT_RETURN_IF_ERROR(cuda_status(cudaMemcpy(h.raw(), nt.tensor.raw(), h.bytes(), cudaMemcpyDeviceToHost),
+                                               "copying a host input"));
+          host_copies.push_back(std::move(h));
+          m.addr.inputs[static_cast<size_t>(i)] = host_copies.back().raw();
+        } else {
+          m.addr.inputs[static_cast<size_t>(i)] = nt.tensor.raw();
+        }
+        continue;
+      }
       if (nt.tensor.memory_kind() == MemoryKind::kDevice) {
         m.addr.inputs[static_cast<size_t>(i)] = const_cast<void*>(nt.tensor.raw());
         continue;

@@ -84,6 +84,34 @@ Result<std::unique_ptr<Program>> Program::create(const Graph& graph,
   }
   for (size_t i = 0; i < graph.inputs().size(); ++i) p->values_[p->index_.at(graph.inputs()[i])].input_index = static_cast<int32_t>(i);
   for (const Value* out : graph.outputs()) p->outputs_.push_back(p->index_.at(out));
+
+  // Graph inputs whose data a kernel needs on the host: walk back from each host-only kernel
+  // input through its producers (not through Shape/Size, which read only dims).
+  p->needs_host_value_.assign(graph.inputs().size(), false);
+  std::vector<bool> visited(p->values_.size(), false);
+  std::vector<const Value*> stack;
+  for (const Node* node : p->nodes_) {
+    const KernelDef* kdef = KernelRegistry::get().find(node->op_type());
+    if (!kdef) continue;
+    for (size_t k = 0; k < node->num_inputs() && k < 32; ++k) {
+      if (node->input(k) && ((kdef->host_inputs >> k) & 1u)) stack.push_back(node->input(k));
+    }
+  }
+  while (!stack.empty()) {
+    const Value* v = stack.back();
+    stack.pop_back();
+    const int32_t vi = p->index_.at(v);
+    if (visited[static_cast<size_t>(vi)] || v->constant()) continue;
+    visited[static_cast<size_t>(vi)] = true;
+    if (p->values_[static_cast<size_t>(vi)].input_index >= 0) {
+      p->needs_host_value_[static_cast<size_t>(p->values_[static_cast<size_t>(vi)].input_index)] = true;
+    } else if (const Node* producer = v->producer(); producer && producer->op_type() != "Shape" &&
+                                                   producer->op_type() != "Size") {
+      for (size_t k = 0; k < producer->num_inputs(); ++k) {
+        if (producer->input(k)) stack.push_back(producer->input(k));
+      }
+    }
+  }
   return p;
 }
 
@@ -112,7 +140,9 @@ Result<std::unique_ptr<Binding>> Program::resolve(const std::vector<std::vector<
       if (input_host && k < input_host->size() && (*input_host)[k]) {
         SLIMRT_ASSIGN_OR_RETURN(Tensor copy, (*input_host)[k]->clone());
         b->host_[i] = std::make_unique<Tensor>(std::move(copy));
-        from_input[i] = true;
+        // A host-only input is a parameter, not data: what is computed from it alone is
+        // evaluated here like shape arithmetic.
+        from_input[i] = !(k < host_only_.size() && host_only_[k]);
       }
     } else if (const Tensor* c = vi.value->constant()) {
       b->dims_[i] = c->shape();
@@ -265,6 +295,18 @@ Result<std::unique_ptr<Binding>> Program::resolve(const std::vector<std::vector<
     pending.push_back(std::move(pend));
   }
   for (int32_t o : outputs_) on_device[o] = true;
+  for (size_t i = 0; i < host_only_.size() && i < graph_.inputs().size(); ++i) {
+    if (!host_only_[i]) continue;
+    const Value* in = graph_.inputs()[i];
+    if (on_device[static_cast<size_t>(index_.at(in))]) {
+      std::string readers;
+      for (const Node* c : in->consumers()) readers += (readers.empty() ? "" : ", ") + c->describe();
+      return unsupported(fmt::format("input '{}' is a host input (its values are kernel parameters, read from host "
+                                     "memory at enqueue) but a device kernel or graph output also reads its data "
+                                     "(consumers: {}); the CUDA backend does not support that",
+                                     in->name(), readers));
+    }
+  }
 
   // Pass 2: launches in node order, pointer tables sized.
   int32_t n_in = 0, n_out = 0;

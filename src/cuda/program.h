@@ -67,6 +67,13 @@ class Program {
   uint64_t workspace_bytes() const { return options_.workspace_bytes; }
   size_t num_inputs() const { return graph_.inputs().size(); }
   size_t num_outputs() const { return graph_.outputs().size(); }
+  // Per graph input: whether its data reaches a kernel input that must be known on the host
+  // (Clip's bounds, Trilu's k, CumSum's axis, ReduceSum's axes, ...). The execution context
+  // makes such small inputs host inputs (set_host_only_inputs): read from host memory at enqueue.
+  const std::vector<bool>& needs_host_value() const { return needs_host_value_; }
+  // Graph inputs given only on the host (input_host at resolve, no device address). resolve
+  // fails, naming the node, when a device kernel reads one of them.
+  void set_host_only_inputs(std::vector<bool> host_only) { host_only_ = std::move(host_only); }
 
   // Resolves every value's dims for these input dims (graph-input order), creates the kernels.
   // Errors name the node (unsupported op, data-dependent shape, a value larger than its planned
@@ -97,6 +104,8 @@ class Program {
   std::vector<ValueInfo> values_;
   std::unordered_map<const Value*, int32_t> index_;
   std::vector<int32_t> outputs_;  // value index of each graph output
+  std::vector<bool> needs_host_value_;  // per graph input
+  std::vector<bool> host_only_;         // per graph input (empty: none)
   uint64_t activation_bytes_ = 0;
   uint64_t workspace_offset_ = 0;
 };

@@ -294,8 +294,15 @@ TEST(ImageResizeShapes, SymbolicBatchAndStaticSpatial) {
   auto b = resize_shape({Dim::symbol("N"), 3, Dim::symbol("H"), 5}, scales_of({1, 1, 2, 1}), Tensor());
   ASSERT_TRUE(b.ok());
   EXPECT_EQ((*b)[0], Dim::symbol("N"));
-  EXPECT_FALSE((*b)[2].is_static());
+  // An integer scale keeps the size an expression of the symbol (an engine plans it from the
+  // profile); a fractional one depends on floor() and becomes a fresh symbol.
+  EXPECT_EQ((*b)[2], Dim::symbol("H") * Dim(2));
   EXPECT_EQ((*b)[3], Dim(5));
+  auto half = resize_shape({1, 3, Dim::symbol("H"), 5}, scales_of({1, 1, 0.5f, 1}), Tensor());
+  ASSERT_TRUE(half.ok());
+  EXPECT_FALSE((*half)[2].is_static());
+  EXPECT_TRUE((*half)[2].as_symbol().has_value());
+  EXPECT_NE((*half)[2], Dim::symbol("H"));
   auto c = resize_shape({Dim::symbol("N"), 3, Dim::symbol("H"), 5}, Tensor(), sizes_of({1, 3, 10, 20}));
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(shape_to_string(*c), "[1,3,10,20]");

@@ -14,6 +14,7 @@
 #include <set>
 #include <thread>
 
+#include "cuda/program_kernels.h"
 #include "gpu/gpu_test_util.h"
 #include "slimrt/context.h"
 #include "slimrt/engine_format.h"
@@ -431,7 +432,7 @@ TEST(CudaContext, ResizeShapesAllocateNoDeviceMemory) {
   std::filesystem::remove(path);
   ASSERT_TRUE(engine.ok()) << engine.status().to_string();
   auto ctx = ExecutionContext::create(*engine);
-  ASSERT_TRUE(ctx.ok());
+  ASSERT_TRUE(ctx.ok()) << ctx.status().to_string();
   auto rng = make_rng();
   const std::vector<std::pair<int64_t, int64_t>> sizes = {{4, 4}, {7, 9}, {16, 5}, {33, 64}, {64, 64}, {21, 40}};
   std::vector<Tensor> inputs;
@@ -473,6 +474,113 @@ TEST(CudaContext, ResizeShapesAllocateNoDeviceMemory) {
     cudaFree(dy[i]);
   }
   cudaStreamDestroy(stream);
+}
+
+// Parameters given as graph inputs (Trilu's k, Clip's bounds, CumSum's axis) are host inputs:
+// bound to host memory, read at each enqueue, and a change of value resolves (and captures)
+// again, cached like a new shape.
+TEST(CudaContext, HostInputsAreReadAtEachEnqueue) {
+  SLIMRT_SKIP_WITHOUT_GPU();
+  Graph g;
+  Value* x = g.add_input("x", DataType::kFloat32, Shape{Dim::symbol("n"), Dim(6)});
+  Value* k = g.add_input("k", DataType::kInt64, Shape{});
+  Value* lo = g.add_input("lo", DataType::kFloat32, Shape{});
+  Value* hi = g.add_input("hi", DataType::kFloat32, Shape{});
+  Value* axis = g.add_input("axis", DataType::kInt32, Shape{});
+  Value* t = g.add_node("Trilu", "triu", {x, k}, 1)->output(0);
+  Value* c = g.add_node("Clip", "clip", {t, lo, hi}, 1)->output(0);
+  Node* cs = g.add_node("CumSum", "cumsum", {c, axis}, 1, {"y"});
+  g.add_output(cs->output(0));
+  ASSERT_TRUE(infer_shapes(g).ok());
+  EngineOptions opts;
+  opts.profiles.push_back({{{"x", {1, 6}, {5, 6}, {16, 6}}}});
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("slimrt_ctx_host_" + std::to_string(::getpid()) + ".engine")).string();
+  ASSERT_TRUE(write_engine(g, opts, path).ok());
+  auto rt = Runtime::create({});
+  ASSERT_TRUE(rt.ok());
+  auto engine = (*rt)->load_file(path);
+  std::filesystem::remove(path);
+  ASSERT_TRUE(engine.ok()) << engine.status().to_string();
+  auto ctx = ExecutionContext::create(*engine);
+  ASSERT_TRUE(ctx.ok()) << ctx.status().to_string();
+  for (const char* name : {"k", "lo", "hi", "axis"}) EXPECT_TRUE((*ctx)->is_host_input(name)) << name;
+  EXPECT_FALSE((*ctx)->is_host_input("x"));
+
+  auto rng = make_rng();
+  const int64_t n = 7;
+  Tensor hx = random_tensor(DataType::kFloat32, {n, 6}, rng);
+  auto feeds = [&](int64_t kv, float lov, float hiv, int32_t axv) {
+    return std::vector<NamedTensor>{{"x", hx},
+                                    {"k", Tensor::from_vector<int64_t>(DataType::kInt64, {}, {kv})},
+                                    {"lo", Tensor::from_vector<float>(DataType::kFloat32, {}, {lov})},
+                                    {"hi", Tensor::from_vector<float>(DataType::kFloat32, {}, {hiv})},
+                                    {"axis", Tensor::from_vector<int32_t>(DataType::kInt32, {}, {axv})}};
+  };
+  // The convenience path takes host tensors as they are.
+  {
+    std::vector<NamedTensor> out;
+    Status s = (*ctx)->run(feeds(1, -0.25f, 0.5f, 0), &out, /*poison=*/true);
+    ASSERT_TRUE(s.ok()) << s.to_string();
+    EXPECT_LT(testing::rel_l2(out[0].tensor, testing::run_graph(g, feeds(1, -0.25f, 0.5f, 0))[0]), 1e-6);
+  }
+
+  // The enqueue path: host values change in place, with no call to the context in between.
+  void* dx = nullptr;
+  void* dy = nullptr;
+  ASSERT_EQ(cudaMalloc(&dx, hx.bytes()), cudaSuccess);
+  ASSERT_EQ(cudaMalloc(&dy, hx.bytes()), cudaSuccess);
+  ASSERT_EQ(cudaMemcpy(dx, hx.raw(), hx.bytes(), cudaMemcpyHostToDevice), cudaSuccess);
+  int64_t kv = 0;
+  float lov = 0, hiv = 0;
+  int32_t axv = 0;
+  ASSERT_TRUE((*ctx)->set_input_shape("x", {n, 6}).ok());
+  ASSERT_TRUE((*ctx)->set_tensor_address("x", dx).ok());
+  ASSERT_TRUE((*ctx)->set_tensor_address("y", dy).ok());
+  ASSERT_TRUE((*ctx)->set_tensor_address("k", &kv).ok());
+  ASSERT_TRUE((*ctx)->set_tensor_address("lo", &lov).ok());
+  ASSERT_TRUE((*ctx)->set_tensor_address("hi", &hiv).ok());
+  ASSERT_TRUE((*ctx)->set_tensor_address("axis", &axv).ok());
+  cudaStream_t stream = nullptr;
+  ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
+  const uint64_t resolutions_before = (*ctx)->stats().shape_resolutions;
+  struct Params {
+    int64_t k;
+    float lo, hi;
+    int32_t axis;
+  };
+  const std::vector<Params> sets = {{0, -0.5f, 0.5f, 1}, {-2, -1.0f, 0.25f, 0}, {3, -0.1f, 0.9f, -1}, {0, -0.5f, 0.5f, 1}};
+  for (const Params& p : sets) {
+    kv = p.k;
+    lov = p.lo;
+    hiv = p.hi;
+    axv = p.axis;
+    const Tensor want = testing::run_graph(g, feeds(p.k, p.lo, p.hi, p.axis))[0];
+    for (int rep = 0; rep < 3; ++rep) {  // eager, capture, replay
+      ASSERT_EQ(cuda::poison_device(dy, hx.bytes(), stream), cudaSuccess);
+      Status s = (*ctx)->enqueue(stream);
+      ASSERT_TRUE(s.ok()) << s.to_string();
+      Tensor got = Tensor::allocate(DataType::kFloat32, {n, 6}).value();
+      ASSERT_EQ(cudaMemcpyAsync(got.raw(), dy, got.bytes(), cudaMemcpyDeviceToHost, stream), cudaSuccess);
+      ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+      EXPECT_LT(testing::rel_l2(got, want), 1e-6) << "k=" << p.k << " axis=" << p.axis << " rep " << rep;
+    }
+  }
+  // Three distinct value sets; the fourth repeats the first and is found in the cache.
+  EXPECT_EQ((*ctx)->stats().shape_resolutions - resolutions_before, 3u);
+  EXPECT_GE((*ctx)->stats().graph_launches, 8u);
+
+  // A host input without an address is an error that names it.
+  auto fresh = ExecutionContext::create(*engine);
+  ASSERT_TRUE(fresh.ok());
+  ASSERT_TRUE((*fresh)->set_input_shape("x", {n, 6}).ok());
+  ASSERT_TRUE((*fresh)->set_tensor_address("x", dx).ok());
+  Status missing = (*fresh)->enqueue(stream);
+  EXPECT_EQ(missing.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(missing.message().find("'k' is a host input"), std::string::npos) << missing.message();
+  cudaStreamDestroy(stream);
+  cudaFree(dx);
+  cudaFree(dy);
 }
 
 }  // namespace

@@ -172,7 +172,7 @@ Result<std::unique_ptr<Kernel>> dropout_create(const PrepareArgs& a) {
 void register_elementwise_cast_kernels(KernelRegistry& r) {
   r.add({"Cast", &cast_create, 0});
   r.add({"CastLike", &cast_create, 0});
-  r.add({"Dropout", &dropout_create, 0});
+  r.add({"Dropout", &dropout_create, 0b110});  // ratio and training_mode: read on the host
 }
 
 }  // namespace slimrt::cuda

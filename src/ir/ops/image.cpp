@@ -107,6 +107,10 @@ Status infer_resize(ShapeContext& ctx) {
       if (auto in = x[a].value()) {
         // float32 arithmetic, as ONNX's reference and onnxruntime compute it.
         out[a] = Dim(static_cast<int64_t>(std::floor(static_cast<float>(s) * static_cast<float>(*in))));
+      } else if (s == std::floor(s) && s <= 65536.0) {
+        // An integer scale keeps the size an expression of the input's symbol, so an engine can
+        // plan it from the profile (floor(s * in) is s * in exactly).
+        out[a] = x[a] * Dim(static_cast<int64_t>(s));
       } else {
         out[a] = ctx.fresh_dim(0, a);
       }
