@@ -83,6 +83,23 @@ struct TestEngine {
   std::shared_ptr<Engine> engine;
 };
 
+// Writes `g` as an engine with `opts` and loads it on the GPU (null after a test failure).
+std::shared_ptr<Engine> load_engine(const Graph& g, const EngineOptions& opts, const std::string& tag) {
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("slimrt_ctx_" + tag + "_" + std::to_string(::getpid()) + ".engine"))
+          .string();
+  const Status s = write_engine(g, opts, path);
+  EXPECT_TRUE(s.ok()) << s.to_string();
+  if (!s.ok()) return nullptr;
+  auto rt = Runtime::create({});
+  EXPECT_TRUE(rt.ok()) << rt.status().to_string();
+  if (!rt.ok()) return nullptr;
+  auto e = (*rt)->load_file(path);
+  std::filesystem::remove(path);
+  EXPECT_TRUE(e.ok()) << e.status().to_string();
+  return e.ok() ? *e : nullptr;
+}
+
 // Writes the graph as an engine (profile batch 1..64 when dynamic) and loads it on the GPU.
 TestEngine load_mlp(bool dynamic) {
   TestEngine t;
@@ -90,17 +107,7 @@ TestEngine load_mlp(bool dynamic) {
   t.graph = make_mlp(rng, dynamic);
   EngineOptions opts;
   if (dynamic) opts.profiles.push_back({{{"x", {1, kIn}, {8, kIn}, {kMaxBatch, kIn}}}});
-  const std::string path = (std::filesystem::temp_directory_path() /
-                            ("slimrt_ctx_" + std::to_string(::getpid()) + (dynamic ? "_dyn" : "_static") + ".engine"))
-                               .string();
-  Status s = write_engine(t.graph, opts, path);
-  EXPECT_TRUE(s.ok()) << s.to_string();
-  auto rt = Runtime::create({});
-  EXPECT_TRUE(rt.ok()) << rt.status().to_string();
-  auto e = (*rt)->load_file(path);
-  std::filesystem::remove(path);
-  EXPECT_TRUE(e.ok()) << e.status().to_string();
-  if (e.ok()) t.engine = *e;
+  t.engine = load_engine(t.graph, opts, dynamic ? "dyn" : "static");
   return t;
 }
 
@@ -423,15 +430,9 @@ TEST(CudaContext, ResizeShapesAllocateNoDeviceMemory) {
   ASSERT_TRUE(infer_shapes(g).ok());
   EngineOptions opts;
   opts.profiles.push_back({{{"x", {1, 4, 4, 4}, {1, 4, 32, 32}, {1, 4, 64, 64}}}});
-  const std::string path =
-      (std::filesystem::temp_directory_path() / ("slimrt_ctx_resize_" + std::to_string(::getpid()) + ".engine")).string();
-  ASSERT_TRUE(write_engine(g, opts, path).ok());
-  auto rt = Runtime::create({});
-  ASSERT_TRUE(rt.ok());
-  auto engine = (*rt)->load_file(path);
-  std::filesystem::remove(path);
-  ASSERT_TRUE(engine.ok()) << engine.status().to_string();
-  auto ctx = ExecutionContext::create(*engine);
+  std::shared_ptr<Engine> engine = load_engine(g, opts, "resize");
+  ASSERT_TRUE(engine);
+  auto ctx = ExecutionContext::create(engine);
   ASSERT_TRUE(ctx.ok()) << ctx.status().to_string();
   auto rng = make_rng();
   const std::vector<std::pair<int64_t, int64_t>> sizes = {{4, 4}, {7, 9}, {16, 5}, {33, 64}, {64, 64}, {21, 40}};
@@ -494,15 +495,9 @@ TEST(CudaContext, HostInputsAreReadAtEachEnqueue) {
   ASSERT_TRUE(infer_shapes(g).ok());
   EngineOptions opts;
   opts.profiles.push_back({{{"x", {1, 6}, {5, 6}, {16, 6}}}});
-  const std::string path =
-      (std::filesystem::temp_directory_path() / ("slimrt_ctx_host_" + std::to_string(::getpid()) + ".engine")).string();
-  ASSERT_TRUE(write_engine(g, opts, path).ok());
-  auto rt = Runtime::create({});
-  ASSERT_TRUE(rt.ok());
-  auto engine = (*rt)->load_file(path);
-  std::filesystem::remove(path);
-  ASSERT_TRUE(engine.ok()) << engine.status().to_string();
-  auto ctx = ExecutionContext::create(*engine);
+  std::shared_ptr<Engine> engine = load_engine(g, opts, "host");
+  ASSERT_TRUE(engine);
+  auto ctx = ExecutionContext::create(engine);
   ASSERT_TRUE(ctx.ok()) << ctx.status().to_string();
   for (const char* name : {"k", "lo", "hi", "axis"}) EXPECT_TRUE((*ctx)->is_host_input(name)) << name;
   EXPECT_FALSE((*ctx)->is_host_input("x"));
@@ -571,7 +566,7 @@ TEST(CudaContext, HostInputsAreReadAtEachEnqueue) {
   EXPECT_GE((*ctx)->stats().graph_launches, 8u);
 
   // A host input without an address is an error that names it.
-  auto fresh = ExecutionContext::create(*engine);
+  auto fresh = ExecutionContext::create(engine);
   ASSERT_TRUE(fresh.ok());
   ASSERT_TRUE((*fresh)->set_input_shape("x", {n, 6}).ok());
   ASSERT_TRUE((*fresh)->set_tensor_address("x", dx).ok());

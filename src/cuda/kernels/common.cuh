@@ -25,6 +25,11 @@ inline constexpr int kBlock = 256;
 
 template <typename T> struct TypeTag { using type = T; };
 
+// V elements moved as one aligned load/store.
+template <typename T, int V> struct alignas(sizeof(T) * V) Pack {
+  T v[V];
+};
+
 // Grid size for a grid-stride loop over n elements (capped; the loop covers the rest).
 inline unsigned grid_for(int64_t n, int block = kBlock) {
   const int64_t g = (n + block - 1) / block;

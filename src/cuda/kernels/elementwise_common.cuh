@@ -39,10 +39,6 @@ template <typename O, typename V> __device__ __forceinline__ O from_c(V v) {
   else return static_cast<O>(v);
 }
 
-// V elements moved as one aligned load/store.
-template <typename T, int V> struct alignas(sizeof(T) * V) Pack {
-  T v[V];
-};
 
 // ---- parameters (by value) --------------------------------------------------------------------
 enum class Mode : int32_t { kFull, kRow, kConst };

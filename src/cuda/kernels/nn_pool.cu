@@ -3,7 +3,8 @@
 // Windowed pools run one thread per output element over up to three spatial axes (1-D and 2-D
 // problems get leading axes of size 1); the taps, the count_include_pad divisor and the Indices
 // layout follow src/cpu/kernels/nn_pool.cpp. Global pools reduce one plane per warp (small
-// planes, e.g. ResNet's 7x7) or per block (large ones) with shuffles.
+// planes, e.g. ResNet's 7x7) or per block (large ones) with shuffles. Channels-last 2-D max and
+// average pools of float types take a vectorized path (pool2d_nhwc_kernel) when C allows it.
 #include <limits>
 
 #include "cuda/kernels/nn_common.cuh"
@@ -113,6 +114,64 @@ __global__ void pool_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t*
   }
 }
 
+// Channels-last 2-D max/average pools, the common case (ResNet's stem pool): one thread per
+// output pixel and V consecutive channels (16 bytes), 32-bit index arithmetic. Used when C is a
+// multiple of V, both tensors are 16-byte aligned and every index fits in 32 bits.
+struct Pool2dNhwc {
+  int32_t ih, iw, oh, ow, kh, kw, sh, sw, dh, dw, ph, pw, ph_end, pw_end;
+  int32_t c, cv, total;  // channels, channel vectors per pixel, threads' work items
+  bool count_include_pad;
+};
+
+template <typename T, PoolKind K, int V>
+__global__ void pool2d_nhwc_kernel(const T* __restrict__ x, T* __restrict__ y, Pool2dNhwc p, acc_t<T> lowest) {
+  using A = acc_t<T>;
+  for (int32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < p.total; i += gridDim.x * blockDim.x) {
+    const int32_t cv = i % p.cv;
+    int32_t pix = i / p.cv;
+    const int32_t ow = pix % p.ow;
+    pix /= p.ow;
+    const int32_t oh = pix % p.oh;
+    const int32_t img = pix / p.oh;
+    const int32_t h0 = oh * p.sh - p.ph, w0 = ow * p.sw - p.pw;
+    A acc[V];
+#pragma unroll
+    for (int e = 0; e < V; ++e) acc[e] = K == PoolKind::kMax ? lowest : A(0);
+    int32_t count = 0, rows = 0, cols = 0;  // taps read; window rows and columns inside the padding
+    for (int32_t kh = 0; kh < p.kh; ++kh) {
+      const int32_t h = h0 + kh * p.dh;
+      rows += h >= -p.ph && h < p.ih + p.ph_end;
+      if (h < 0 || h >= p.ih) continue;
+      for (int32_t kw = 0; kw < p.kw; ++kw) {
+        const int32_t w = w0 + kw * p.dw;
+        if (w < 0 || w >= p.iw) continue;
+        const Pack<T, V> v =
+            reinterpret_cast<const Pack<T, V>*>(x + (static_cast<int64_t>(img * p.ih + h) * p.iw + w) * p.c)[cv];
+#pragma unroll
+        for (int e = 0; e < V; ++e) {
+          const A a = static_cast<A>(to_f32(v.v[e]));
+          if constexpr (K == PoolKind::kMax) acc[e] = count == 0 || a > acc[e] ? a : acc[e];  // as pool_kernel
+          else acc[e] += a;
+        }
+        ++count;
+      }
+    }
+    if constexpr (K == PoolKind::kAverage) {
+      for (int32_t kw = 0; kw < p.kw; ++kw) {
+        const int32_t w = w0 + kw * p.dw;
+        cols += w >= -p.pw && w < p.iw + p.pw_end;
+      }
+      const int32_t div = p.count_include_pad ? rows * cols : count;
+#pragma unroll
+      for (int e = 0; e < V; ++e) acc[e] = div > 0 ? acc[e] / static_cast<A>(div) : A(0);
+    }
+    Pack<T, V> out;
+#pragma unroll
+    for (int e = 0; e < V; ++e) out.v[e] = from_f32<T>(static_cast<float>(acc[e]));
+    reinterpret_cast<Pack<T, V>*>(y + static_cast<int64_t>(i / p.cv) * p.c)[cv] = out;
+  }
+}
+
 // The most negative value of T, in its comparison type.
 template <typename T> acc_t<T> lowest_of() {
   if constexpr (std::is_same_v<T, __half>) return -65504.0f;
@@ -135,10 +194,22 @@ class PoolKernel final : public Kernel {
     void* y = a.output(0);
     int64_t* idx = with_indices_ ? a.out<int64_t>(1) : nullptr;
     const unsigned grid = grid_for(p_.n);
+    const bool fast = fast2d_ && ((reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(y)) & 15) == 0;
     auto run = [&](auto tag) {
       using T = typename decltype(tag)::type;
       const T* xt = static_cast<const T*>(x);
       T* yt = static_cast<T*>(y);
+      if constexpr (std::is_same_v<T, __half> || std::is_same_v<T, __nv_bfloat16> || std::is_same_v<T, float>) {
+        constexpr int kV = 16 / static_cast<int>(sizeof(T));
+        if (fast) {
+          const unsigned g = grid_for(f2d_.total);
+          if (kind_ == PoolKind::kAverage)
+            pool2d_nhwc_kernel<T, PoolKind::kAverage, kV><<<g, kBlock, 0, a.stream>>>(xt, yt, f2d_, acc_t<T>(0));
+          else
+            pool2d_nhwc_kernel<T, PoolKind::kMax, kV><<<g, kBlock, 0, a.stream>>>(xt, yt, f2d_, lowest_of<T>());
+          return;
+        }
+      }
       if constexpr (std::is_floating_point_v<acc_t<T>>) {
         if (kind_ == PoolKind::kAverage) {
           pool_kernel<T, PoolKind::kAverage><<<grid, kBlock, 0, a.stream>>>(xt, yt, nullptr, p_, acc_t<T>(0));
@@ -233,10 +304,24 @@ class PoolKernel final : public Kernel {
     }
     p_.n = yi.numel();
     if (p_.out_size == 0) p_.n = 0;
+    // The channels-last 2-D fast path (max and average of float types).
+    const int64_t vec = dtype_is_float(dtype_) && dtype_ != DataType::kFloat64 ? 16 / static_cast<int64_t>(dtype_size(dtype_)) : 0;
+    if (nhwc && n == 2 && kind_ != PoolKind::kLp && vec > 0 && p_.channels_last % vec == 0 &&
+        xi.numel() < (int64_t{1} << 31) && p_.n < (int64_t{1} << 31) && p_.n > 0) {
+      fast2d_ = true;
+      const WindowAxis& h = ax[1];
+      const WindowAxis& w = ax[2];
+      auto i32 = [](int64_t v) { return static_cast<int32_t>(v); };
+      f2d_ = {i32(h.in), i32(w.in), i32(h.out), i32(w.out), i32(h.kernel), i32(w.kernel), i32(h.stride), i32(w.stride),
+              i32(h.dilation), i32(w.dilation), i32(h.pad_begin), i32(w.pad_begin), i32(h.pad_end), i32(w.pad_end),
+              i32(p_.channels_last), i32(p_.channels_last / vec), i32(p_.n / vec), p_.count_include_pad};
+    }
     return Status::OK();
   }
 
   PoolKind kind_;
+  bool fast2d_ = false;
+  Pool2dNhwc f2d_{};
   DataType dtype_ = DataType::kFloat32;
   PoolParams p_;
   bool with_indices_ = false;
