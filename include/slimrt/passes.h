@@ -6,9 +6,11 @@
 //
 // Every pass keeps the graph's outputs (names, dtypes, values up to float rounding) and its
 // inputs unchanged. run_passes runs, in order: constant folding, dead-code elimination,
-// Identity/Dropout removal, Conv+BatchNormalization folding, pattern recognition (decomposed
-// LayerNorm, RMSNorm, GELU, SiLU, scaled-dot-product attention -> one fused op each), epilogue
-// fusion (Conv/Gemm/MatMul + bias, activation, residual add), dead-code elimination again, then
+// Identity/Dropout removal, Conv+BatchNormalization folding, patchify convolutions -> MatMul,
+// pattern recognition (decomposed LayerNorm, RMSNorm, GELU, SiLU, scaled-dot-product attention
+// -> one fused op each), multi-head attention canonicalization (the data movement between
+// Attention and its projections), epilogue fusion (Conv/Gemm/MatMul + bias, activation, residual
+// add), element-wise chain fusion, sequence-major attention, dead-code elimination again, then
 // infer_shapes so that every Value's dtype and shape stay consistent. docs/passes.md describes
 // when each pass refuses to rewrite.
 #pragma once
@@ -27,7 +29,9 @@ struct PassOptions {
   bool eliminate_dead_code = true;
   bool fold_conv_batchnorm = true;
   bool remove_identity = true;
+  bool patchify_conv = true;
   bool recognize_patterns = true;
+  bool canonicalize_mha = true;
   bool fuse_epilogues = true;
   bool fuse_elementwise = true;
   bool seq_major_attention = true;
@@ -71,9 +75,19 @@ Status eliminate_dead_code(Graph& g, PassStats* stats);
 Status fold_conv_batchnorm(Graph& g, PassStats* stats);
 // Bypasses Identity and inference-mode Dropout (whose mask output is unused).
 Status remove_identity(Graph& g, PassStats* stats);
+// Rewrites convolutions whose stride equals their kernel (no pads, dilation or groups: ViT's
+// patch embedding) as a patch gather and one MatMul, and absorbs ViT's flatten of the result
+// (src/passes/patchify_conv.cpp).
+Status patchify_conv_to_matmul(Graph& g, PassStats* stats);
 // Replaces decomposed LayerNorm, RMSNorm, GELU, SiLU and scaled-dot-product attention (with a
 // causal or padding mask) by one fused op each (src/passes/recognize_patterns.cpp).
 Status recognize_patterns(Graph& g, PassStats* stats);
+// Rewrites the data movement between an Attention node and the projections around it (torch
+// nn.MultiheadAttention's packed in-projection, head split and output transposes) into
+// per-Q/K/V projections of x read sequence-major, and an output projection of the
+// sequence-major result (src/passes/canonicalize_mha.cpp). Run before fuse_epilogues, which
+// then folds the biases and residual adds into the GEMMs.
+Status canonicalize_mha(Graph& g, PassStats* stats);
 // Folds bias, activation and residual add into the Conv/Gemm/MatMul that feeds them
 // (src/passes/fuse_epilogues.cpp).
 Status fuse_epilogues(Graph& g, PassStats* stats);

@@ -36,13 +36,13 @@ struct BenchResult {
   std::vector<LayerTime> layers;  // --profile
 };
 
+#ifdef SLIMRT_HAVE_CUDA
 double percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   const size_t k = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5));
   return v[k];
 }
 
-#ifdef SLIMRT_HAVE_CUDA
 Status cuda_ok(cudaError_t e, const char* what) {
   if (e == cudaSuccess) return Status::OK();
   return internal_error(fmt::format("{}: {}", what, cudaGetErrorString(e)));

@@ -6,7 +6,7 @@
 // This pass decides the layout once, at build time:
 //
 //  1. Candidates: Conv / FusedConv with a fp16/bf16 rank-4 X, a constant rank-4 W, group 1,
-//     input and output channels multiples of 8 (tensor-core tiles), symmetric explicit pads and a
+//     output channels a multiple of 8 (tensor-core tiles), symmetric explicit pads and a
 //     residual (if any) of the output's exact shape; MaxPool / AveragePool with a fp16/bf16
 //     rank-4 X and no Indices output. A node producing a graph output is not a candidate (its
 //     output keeps its name and layout).
@@ -18,6 +18,13 @@
 //  3. Rewrite: each node of a region becomes its channels_last form (ir/layout.h); Conv becomes
 //     FusedConv without activation. W is transposed to [M, kH, kW, C] here, once (a weight
 //     whose fp16 conversion was deferred to the writer stays deferred: only its layout moves).
+//     Input channels that are not a multiple of 8 (ResNet's RGB stem) are zero-padded: W gets
+//     zero input channels at build time and X a Pad node, so the stem runs on tensor cores
+//     too (NCHW with 3 channels, cuDNN took 0.8 ms of ResNet-50's 5.7 at batch 64 on the H100).
+//     Pointwise convolutions (1x1, stride 1, no pads) become FusedMatMul of X [N, H, W, C] by
+//     W as [C, M], with the same bias, residual and activation: cuBLASLt adds the residual as
+//     its C operand inside the GEMM, where cuDNN's fused call for half types needs a separate
+//     epilogue pass over the output.
 //     X and R come from the region's NHWC twin of the value, or from a Transpose inserted at the
 //     region's edge; every converted output gets a Transpose back to NCHW, which dead-code
 //     elimination removes wherever nothing outside the region reads it.
@@ -30,6 +37,7 @@
 // kernels take row strides) and writes its output sequence-major; Transposes that swap the
 // output back are bypassed. Each layer of BERT or ViT loses four transposes of its activations.
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <numeric>
 #include <string>
@@ -68,13 +76,32 @@ std::string refusal(const Node& n) {
   const Value* w = n.input(1);
   if (!w || !w->constant() || w->constant()->rank() != 4) return "W is not a constant rank-4 tensor";
   const int64_t m = w->constant()->dim(0), c = w->constant()->dim(1);
-  if (m % 8 != 0 || c % 8 != 0) return fmt::format("{} -> {} channels are not multiples of 8", c, m);
+  // Input channels that are not a multiple of 8 (an RGB stem) are padded with zeros.
+  if (m % 8 != 0) return fmt::format("{} -> {} channels: the output channels are not a multiple of 8", c, m);
   if (const Value* r = n.input(3)) {
     if (!r->has_shape() || r->shape() != n.output(0)->shape()) return "the residual broadcasts";
   }
   if (passes::feeds_graph_output(n)) return "it produces a graph output";
   return "";
 }
+
+// A 1x1 convolution with stride 1, no padding and no dilation: over NHWC tensors it is a
+// MatMul of X [N, H, W, C] by W as [C, M].
+bool pointwise(const Node& n) {
+  const Tensor* w = n.input(1)->constant();
+  if (w->dim(2) != 1 || w->dim(3) != 1) return false;
+  for (const char* a : {"strides", "dilations"}) {
+    for (int64_t v : n.attr_ints(a)) {
+      if (v != 1) return false;
+    }
+  }
+  for (int64_t v : n.attr_ints("pads")) {
+    if (v != 0) return false;
+  }
+  return true;
+}
+
+int64_t round_up8(int64_t c) { return (c + 7) / 8 * 8; }
 
 std::vector<size_t> layout_inputs(const Node& n) {
   return n.op_type() == "Conv" ? std::vector<size_t>{0} : channels_last_inputs(n.op_type());
@@ -107,29 +134,85 @@ class Rewriter {
     return t->output(0);
   }
 
-  // W [M, C, kH, kW] -> [M, kH, kW, C], once per weight.
-  Result<Value*> weight(Value* w) {
+  // The NHWC value `v` with its channels zero-padded to `c8` (a Pad node, once per value).
+  Value* padded(Value* v, int64_t c8) {
+    auto it = padded_.find(v);
+    if (it != padded_.end()) return it->second;
+    const int64_t c = v->shape()[3].value().value_or(c8);
+    Value* pads = g_.add_initializer(v->name() + "/pad_c_amounts",
+                                     Tensor::from_vector<int64_t>(DataType::kInt64, {8}, {0, 0, 0, 0, 0, 0, 0, c8 - c}));
+    Node* p = g_.add_node("Pad", v->name() + "/pad_c", {v, pads}, 1);
+    Shape s = v->shape();
+    s[3] = Dim(c8);
+    p->output(0)->set_dtype(v->dtype());
+    p->output(0)->set_shape(s);
+    ++added_;
+    padded_[v] = p->output(0);
+    return p->output(0);
+  }
+
+  // W [M, C, kH, kW] -> [M, kH, kW, c8] (C zero-padded to c8), once per weight.
+  Result<Value*> weight(Value* w, int64_t c8) {
     auto it = weights_.find(w);
     if (it != weights_.end()) return it->second;
     SLIMRT_ASSIGN_OR_RETURN(Tensor t, transpose4(*w->constant(), kNchwToNhwc));
+    const int64_t c = t.dim(3);
+    if (c8 != c) {
+      SLIMRT_ASSIGN_OR_RETURN(Tensor p, Tensor::allocate(t.dtype(), {t.dim(0), t.dim(1), t.dim(2), c8}));
+      const size_t row = static_cast<size_t>(c) * dtype_size(t.dtype()), prow = static_cast<size_t>(c8) * dtype_size(t.dtype());
+      const auto* src = static_cast<const unsigned char*>(t.raw());
+      auto* dst = static_cast<unsigned char*>(p.raw());
+      for (int64_t r = 0; r < t.numel() / c; ++r) std::memcpy(dst + r * prow, src + r * row, row);
+      t = std::move(p);
+    }
     Value* out = g_.add_initializer(w->name() + "/khwc", std::move(t));
     out->set_dtype(w->dtype());  // a deferred fp16 conversion stays deferred
     weights_[w] = out;
     return out;
   }
 
+  // W [M, C, 1, 1] -> [C, M], once per weight.
+  Result<Value*> matmul_weight(Value* w) {
+    auto it = matmul_weights_.find(w);
+    if (it != matmul_weights_.end()) return it->second;
+    SLIMRT_ASSIGN_OR_RETURN(Tensor t, transpose4(*w->constant(), {1, 2, 3, 0}));
+    SLIMRT_ASSIGN_OR_RETURN(Tensor cm, t.reshaped({t.dim(0), t.dim(3)}));
+    Value* out = g_.add_initializer(w->name() + "/cm", std::move(cm));
+    out->set_dtype(w->dtype());
+    matmul_weights_[w] = out;
+    return out;
+  }
+
   Status convert(Node* n) {
     const bool conv = n->op_type() == "Conv" || n->op_type() == "FusedConv";
+    const bool as_matmul = conv && pointwise(*n);
     std::vector<Value*> inputs = n->inputs();
     inputs[0] = nhwc(inputs[0]);
-    if (conv) {
-      SLIMRT_ASSIGN_OR_RETURN(inputs[1], weight(inputs[1]));
-      if (inputs.size() > 3 && inputs[3]) inputs[3] = nhwc(inputs[3]);
+    if (as_matmul) {
+      SLIMRT_ASSIGN_OR_RETURN(inputs[1], matmul_weight(inputs[1]));
+    } else if (conv) {
+      const int64_t c8 = round_up8(n->input(1)->constant()->dim(1));
+      if (c8 != n->input(1)->constant()->dim(1)) inputs[0] = padded(inputs[0], c8);
+      SLIMRT_ASSIGN_OR_RETURN(inputs[1], weight(inputs[1], c8));
     }
+    if (conv && inputs.size() > 3 && inputs[3]) inputs[3] = nhwc(inputs[3]);
     Value* y = n->output(0);
-    Node* m = g_.add_node(conv ? "FusedConv" : n->op_type(), n->name() + "/nhwc", inputs, 1);
-    for (const auto& [name, a] : n->attributes()) m->set_attr(name, a);
-    m->set_attr(kChannelsLastAttr, int64_t{1});
+    Node* m;
+    if (as_matmul) {
+      // Bias, residual and activation keep their places: FusedMatMul(A, B, C?, R?) mirrors
+      // FusedConv(X, W, B?, R?).
+      m = g_.add_node("FusedMatMul", n->name() + "/pointwise", inputs, 1);
+      for (const auto& [name, a] : n->attributes()) {
+        if (name != "kernel_shape" && name != "strides" && name != "pads" && name != "dilations" && name != "group" &&
+            name != "auto_pad")
+          m->set_attr(name, a);
+      }
+      m->set_attr("gemm", int64_t{0});
+    } else {
+      m = g_.add_node(conv ? "FusedConv" : n->op_type(), n->name() + "/nhwc", inputs, 1);
+      for (const auto& [name, a] : n->attributes()) m->set_attr(name, a);
+      m->set_attr(kChannelsLastAttr, int64_t{1});
+    }
     m->output(0)->set_dtype(y->dtype());
     m->output(0)->set_shape(nchw_to_nhwc(y->shape()));
     // The NCHW value, for readers outside the region (removed when there are none).
@@ -149,7 +232,9 @@ class Rewriter {
  private:
   Graph& g_;
   std::map<Value*, Value*> twin_;
+  std::map<Value*, Value*> padded_;
   std::map<Value*, Value*> weights_;
+  std::map<Value*, Value*> matmul_weights_;
   int64_t added_ = 0;
 };
 

@@ -1,7 +1,11 @@
 // Helpers shared by the graph passes (src/passes/*.cpp).
 #pragma once
 
+#include <cstdint>
+#include <cstring>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "slimrt/graph.h"
 #include "slimrt/passes.h"
@@ -23,5 +27,46 @@ inline bool feeds_graph_output(const Node& n) {
 
 // True when nothing reads `v` (no consumer, not a graph output).
 inline bool is_unused(const Value& v) { return v.consumers().empty() && !v.is_graph_output(); }
+
+// dst [cols, rows] = src [rows, cols] transposed, for elements of `es` bytes (weights transposed
+// once at build time; typed copies for the usual sizes, so a big matrix takes milliseconds).
+inline void copy_transposed(const void* src, void* dst, int64_t rows, int64_t cols, size_t es) {
+  auto run = [&](auto tag) {
+    using T = decltype(tag);
+    const T* s = static_cast<const T*>(src);
+    T* d = static_cast<T*>(dst);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c) d[c * rows + r] = s[r * cols + c];
+  };
+  if (es == 2) return run(uint16_t{});
+  if (es == 4) return run(uint32_t{});
+  if (es == 8) return run(uint64_t{});
+  const auto* s = static_cast<const unsigned char*>(src);
+  auto* d = static_cast<unsigned char*>(dst);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) std::memcpy(d + static_cast<size_t>(c * rows + r) * es, s + static_cast<size_t>(r * cols + c) * es, es);
+}
+
+// The shape input of a Reshape from `in` to `out` as a constant that holds for every value of
+// the symbols: static dims as they are, a symbolic dim equal to the input's at the same position
+// as 0 (copy), at most one other as -1 (the rest); nullopt when none does.
+inline std::optional<std::vector<int64_t>> constant_reshape_target(const Shape& in, const Shape& out) {
+  std::vector<int64_t> t;
+  bool inferred = false;
+  for (size_t k = 0; k < out.size(); ++k) {
+    if (std::optional<int64_t> s = out[k].value()) {
+      if (*s <= 0) return std::nullopt;  // 0 would copy the input's dim
+      t.push_back(*s);
+    } else if (k < in.size() && in[k] == out[k]) {
+      t.push_back(0);
+    } else if (!inferred) {
+      inferred = true;
+      t.push_back(-1);
+    } else {
+      return std::nullopt;
+    }
+  }
+  return t;
+}
 
 }  // namespace slimrt::passes

@@ -39,8 +39,16 @@ Status run_passes(Graph& g, const PassOptions& options, PassReport* report) {
                              [&](PassStats* st) { return remove_identity(g, st); }));
   SLIMRT_RETURN_IF_ERROR(run(options.fold_conv_batchnorm, "conv_batchnorm_folding",
                              [&](PassStats* st) { return fold_conv_batchnorm(g, st); }));
+  // After BN folding (a folded Conv is still a patchify one), before epilogue fusion (which
+  // then takes the bias into the MatMul).
+  SLIMRT_RETURN_IF_ERROR(run(options.patchify_conv, "patchify_conv",
+                             [&](PassStats* st) { return patchify_conv_to_matmul(g, st); }));
   SLIMRT_RETURN_IF_ERROR(run(options.recognize_patterns, "pattern_recognition",
                              [&](PassStats* st) { return recognize_patterns(g, st); }));
+  // After recognition (it needs the Attention nodes), before epilogue fusion (which then takes
+  // the split projections' biases and the residual add into the GEMMs).
+  SLIMRT_RETURN_IF_ERROR(run(options.canonicalize_mha, "mha_canonicalization",
+                             [&](PassStats* st) { return canonicalize_mha(g, st); }));
   SLIMRT_RETURN_IF_ERROR(run(options.fuse_epilogues, "epilogue_fusion",
                              [&](PassStats* st) { return fuse_epilogues(g, st); }));
   SLIMRT_RETURN_IF_ERROR(run(options.fuse_elementwise, "elementwise_fusion",

@@ -136,7 +136,7 @@ TEST(ElementwiseUnary, IntegerAbsNegSignRelu) {
       auto r = run_single_op(op, {x}, {});
       ASSERT_TRUE(r.status.ok()) << op << ": " << r.status.to_string();
       EXPECT_EQ(r.outputs[0].dtype(), dt);
-      const Tensor want = ref_nary({x}, dt, [&](const std::vector<double>& a) { return f(a[0]); });
+      const Tensor want = ref_nary({x}, dt, [&, f = f](const std::vector<double>& a) { return f(a[0]); });
       EXPECT_EQ(testing::max_abs_diff(r.outputs[0], want), 0.0) << op << " " << dtype_name(dt);
     }
   }
@@ -215,7 +215,7 @@ TEST(ElementwiseBinary, ArithmeticBroadcastsLikeNumpy) {
       for (const auto& [op, f] : ops) {
         auto r = run_single_op(op, {a, b}, {});
         ASSERT_TRUE(r.status.ok()) << op << ": " << r.status.to_string();
-        const Tensor want = ref_nary({a, b}, dt, [&](const std::vector<double>& v) { return f(v[0], v[1]); });
+        const Tensor want = ref_nary({a, b}, dt, [&, f = f](const std::vector<double>& v) { return f(v[0], v[1]); });
         EXPECT_EQ(r.outputs[0].shape(), want.shape());
         EXPECT_LT(rel_l2(r.outputs[0], want), dt == DataType::kFloat16 ? 1e-3 : 1e-7)
             << op << " " << shape_to_string(sa) << " " << shape_to_string(sb) << " " << dtype_name(dt);
@@ -398,7 +398,7 @@ TEST(ElementwiseCompare, AllComparisonsBroadcast) {
         auto r = run_single_op(op, {a, b}, {});
         ASSERT_TRUE(r.status.ok()) << op << " " << dtype_name(dt) << ": " << r.status.to_string();
         EXPECT_EQ(r.outputs[0].dtype(), DataType::kBool);
-        const Tensor want = ref_nary({a, b}, DataType::kBool, [&](const std::vector<double>& v) { return f(v[0], v[1]) ? 1.0 : 0.0; });
+        const Tensor want = ref_nary({a, b}, DataType::kBool, [&, f = f](const std::vector<double>& v) { return f(v[0], v[1]) ? 1.0 : 0.0; });
         EXPECT_EQ(testing::max_abs_diff(r.outputs[0], want), 0.0) << op << " " << dtype_name(dt);
       }
     }
@@ -425,7 +425,7 @@ TEST(ElementwiseCompare, LogicOpsOnBool) {
     for (const auto& [op, f] : ops) {
       auto r = run_single_op(op, {a, b}, {});
       ASSERT_TRUE(r.status.ok()) << op << ": " << r.status.to_string();
-      const Tensor want = ref_nary({a, b}, DataType::kBool, [&](const std::vector<double>& v) { return f(v[0] != 0, v[1] != 0) ? 1.0 : 0.0; });
+      const Tensor want = ref_nary({a, b}, DataType::kBool, [&, f = f](const std::vector<double>& v) { return f(v[0] != 0, v[1] != 0) ? 1.0 : 0.0; });
       EXPECT_EQ(testing::max_abs_diff(r.outputs[0], want), 0.0) << op;
     }
   }

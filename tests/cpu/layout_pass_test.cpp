@@ -89,8 +89,10 @@ void expect_same_outputs(Graph& g, PassStats* stats) {
     ASSERT_EQ(after.size(), before[k].size());
     for (size_t i = 0; i < after.size(); ++i) {
       EXPECT_EQ(after[i].shape(), before[k][i].shape());
-      // The same NCHW kernels run between exact permutations: identical results.
-      EXPECT_EQ(rel_l2(after[i], before[k][i]), 0.0) << "output " << i;
+      // The same NCHW kernels run between exact permutations, except that 1x1 convolutions
+      // run as MatMul, whose double accumulation (another order) can round a fp16 value the
+      // other way now and then.
+      EXPECT_LT(rel_l2(after[i], before[k][i]), 1e-3) << "output " << i;
     }
   }
 }
@@ -100,8 +102,9 @@ TEST(LayoutPassTest, ConvolutionRegionRunsChannelsLast) {
   Graph g = resnet_like(rng, false);
   PassStats stats;
   expect_same_outputs(g, &stats);
-  EXPECT_EQ(count_channels_last(g), 7u);  // a, pool, b, c, d, e, avg
-  EXPECT_EQ(count_op(g, "Conv"), 0u);      // b became FusedConv without activation
+  EXPECT_EQ(count_channels_last(g), 5u);    // a, pool, c, e, avg
+  EXPECT_EQ(count_op(g, "FusedMatMul"), 2u); // the 1x1 convolutions b and d
+  EXPECT_EQ(count_op(g, "Conv"), 0u);
   EXPECT_EQ(count_op(g, "Transpose"), 2u); // one in, one out
   for (const Node* n : g.nodes()) {
     if (n->op_type() != "FusedConv") continue;
@@ -118,8 +121,58 @@ TEST(LayoutPassTest, ReadersOutsideTheRegionGetTheNchwValue) {
   Graph g = resnet_like(rng, true);
   // conv b's output is also a graph output's input (through Sigmoid): a third transpose.
   expect_same_outputs(g, nullptr);
-  EXPECT_EQ(count_channels_last(g), 7u);
+  EXPECT_EQ(count_channels_last(g), 5u);
   EXPECT_EQ(count_op(g, "Transpose"), 3u);
+}
+
+TEST(LayoutPassTest, PointwiseConvolutionsBecomeMatMulsOverNhwc) {
+  auto rng = make_rng(6);
+  Graph g = resnet_like(rng, false);
+  expect_same_outputs(g, nullptr);
+  for (const Node* n : g.nodes()) {
+    if (n->op_type() != "FusedMatMul") continue;
+    EXPECT_EQ(n->attr_int("gemm", -1), 0);
+    EXPECT_FALSE(n->has_attr("kernel_shape"));
+    const Tensor* w = n->input(1)->constant();
+    ASSERT_NE(w, nullptr);
+    ASSERT_EQ(w->rank(), 2u) << "W is [C, M]";
+    EXPECT_EQ(Dim(w->dim(0)), n->input(0)->shape()[3]);
+    EXPECT_EQ(Dim(w->dim(1)), n->output(0)->shape()[3]);
+  }
+  // d keeps its Relu.
+  const Node* d = nullptr;
+  for (const Node* n : g.nodes()) {
+    if (n->name() == "d/pointwise") d = n;
+  }
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->attr_string("activation", ""), "Relu");
+}
+
+TEST(LayoutPassTest, InputChannelsArePaddedToEight) {
+  // An RGB stem: 3 input channels, 7x7 / 2, then a pool and three 3x3 convolutions.
+  auto rng = make_rng(7);
+  Graph g;
+  Value* x = g.add_input("x", DataType::kFloat16, Shape{Dim::symbol("batch"), 3, 15, 13});
+  Node* stem = conv(g, "stem", x, 3, 16, 7, rng, nullptr, "Relu");
+  stem->set_attr("strides", std::vector<int64_t>{2, 2});
+  Node* mp = g.add_node("MaxPool", "pool", {stem->output(0)}, 1, {"pool.y"});
+  mp->set_attr("kernel_shape", std::vector<int64_t>{3, 3});
+  mp->set_attr("pads", std::vector<int64_t>{1, 1, 1, 1});
+  Value* b = conv(g, "b", mp->output(0), 16, 16, 3, rng, nullptr, "Relu")->output(0);
+  Value* c = conv(g, "c", b, 16, 16, 3, rng, nullptr, "Relu")->output(0);
+  Value* d = conv(g, "d", c, 16, 16, 3, rng, b, "Relu")->output(0);
+  g.add_output(g.add_node("GlobalAveragePool", "gap", {d}, 1, {"y"})->output(0));
+  expect_same_outputs(g, nullptr);
+  EXPECT_EQ(count_channels_last(g), 5u);
+  EXPECT_EQ(count_op(g, "Pad"), 1u);
+  bool seen = false;
+  for (const Node* n : g.nodes()) {
+    if (n->name() != "stem/nhwc") continue;
+    seen = true;
+    EXPECT_EQ(n->input(1)->constant()->dim(3), 8) << "W is [M, kH, kW, 8]";
+    EXPECT_EQ(n->input(0)->shape()[3], Dim(8));
+  }
+  EXPECT_TRUE(seen);
 }
 
 TEST(LayoutPassTest, RegionsThatCostMoreThanTheySaveStayNchw) {
@@ -165,7 +218,7 @@ TEST(LayoutPassTest, NodesTheNhwcKernelsCannotTakeAreRefused) {
   EXPECT_EQ(count_channels_last(g), 0u);
   std::string all;
   for (const std::string& l : stats.lines) all += l + "\n";
-  EXPECT_NE(all.find("not multiples of 8"), std::string::npos) << all;
+  EXPECT_NE(all.find("not a multiple of 8"), std::string::npos) << all;
   EXPECT_NE(all.find("asymmetric pads"), std::string::npos) << all;
   EXPECT_NE(all.find("grouped convolution"), std::string::npos) << all;
   EXPECT_NE(all.find("graph output"), std::string::npos) << all;

@@ -290,7 +290,7 @@ TEST(PassesTest, ReportListsEveryPass) {
   ASSERT_TRUE(infer_shapes(g).ok());
   PassReport report;
   ASSERT_TRUE(run_passes(g, PassOptions{}, &report).ok());
-  EXPECT_EQ(report.passes.size(), 9u);  // ... elementwise_fusion, seq_major_attention, dead_code_elimination
+  EXPECT_EQ(report.passes.size(), 11u);  // ... patchify_conv, ..., mha_canonicalization, ..., dead_code_elimination
   EXPECT_EQ(report.nodes_before, 3u);
   EXPECT_EQ(report.nodes_after, 1u);  // Conv+BN folded, then Conv+Relu fused into FusedConv
   const std::string text = report.to_string();

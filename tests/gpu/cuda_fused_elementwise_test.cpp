@@ -56,17 +56,21 @@ TEST(CudaFusedElementwise, EveryOpcode) {
 TEST(CudaFusedElementwise, LongProgramAndEightInputs) {
   SLIMRT_SKIP_WITHOUT_GPU();
   auto rng = testing::make_rng();
-  OpCheck c("FusedElementwise");
-  for (int i = 0; i < kMaxEwInputs; ++i) c.inputs.push_back(testing::random_tensor(DataType::kFloat32, {3, 1001}, rng));
-  std::vector<EwInstr> code;
-  int32_t last = 0;
-  for (int32_t k = 0; k < kMaxEwOps; ++k) {
-    const bool bin = k % 2 == 0;
-    code.push_back({bin ? EwOp::kAdd : EwOp::kTanh, last, bin ? (k / 2) % kMaxEwInputs : -1, 0, 0});
-    last = kMaxEwInputs + k;
+  // Registers live in shared memory: 40 of them x 256 threads is 80 KB for double (opt-in size).
+  for (DataType t : {DataType::kFloat32, DataType::kFloat64}) {
+    OpCheck c("FusedElementwise");
+    for (int i = 0; i < kMaxEwInputs; ++i) c.inputs.push_back(testing::random_tensor(t, {3, 1001}, rng));
+    std::vector<EwInstr> code;
+    int32_t last = 0;
+    for (int32_t k = 0; k < kMaxEwOps; ++k) {
+      const bool bin = k % 2 == 0;
+      code.push_back({bin ? EwOp::kAdd : EwOp::kTanh, last, bin ? (k / 2) % kMaxEwInputs : -1, 0, 0});
+      last = kMaxEwInputs + k;
+    }
+    c.attrs = program_attrs(code);
+    SCOPED_TRACE(dtype_name(t));
+    testing::expect_cuda_matches_cpu(c);
   }
-  c.attrs = program_attrs(code);
-  testing::expect_cuda_matches_cpu(c);
 }
 
 // LLaMA's SwiGLU and rotary combination, fused by the pass, as one graph on both backends.

@@ -37,6 +37,12 @@ TEST(CudaFusedPattern, LayerNormHotShapes) {
   for (DataType t : kFloatTypes) {
     check_layer_norm(t, {2, 9, 768}, -1, {768}, {768});
     check_layer_norm(t, {3, 4096}, -1, {4096}, {4096});
+    // Register-resident rows: 1 .. 4 vectors per lane, partial last lanes.
+    check_layer_norm(t, {197, 768}, -1, {768}, {768});
+    check_layer_norm(t, {5, 8}, -1, {8}, {8});
+    check_layer_norm(t, {3, 1000}, -1, {1000}, {1000});
+    check_layer_norm(t, {2, 1000}, -1, {1000}, {});
+    check_layer_norm(t, {2, 3, 33, 64}, -2, {1, 64}, {64});  // broadcast scale: scalar parameter loads
   }
 }
 
@@ -83,6 +89,7 @@ TEST(CudaFusedPattern, RMSNorm) {
   SLIMRT_SKIP_WITHOUT_GPU();
   for (DataType t : kFloatTypes) {
     check_rms_norm(t, t, {2, 11, 4096}, -1, {4096});
+    check_rms_norm(t, DataType::kFloat32, {4, 768}, -1, {768});  // registers, fp32 scale read element-wise
     check_rms_norm(t, t, {3, 5, 7}, -1, {7});
     check_rms_norm(t, t, {2, 3, 33, 65}, 2, {65});
     check_rms_norm(t, DataType::kFloat32, {5, 129}, -1, {129});
@@ -210,6 +217,11 @@ TEST(CudaFusedPattern, AttentionNoMask) {
     check_attention(t, {{1, 2, 9, 80}, {1, 2, 33, 80}, {1, 2, 33, 80}});
     check_attention(t, {{3, 17, 32}, {3, 17, 32}, {3, 17, 48}});  // Dv != D
     check_attention(t, {{2, 5, 64}, {2, 5, 64}, {2, 5, 64}, {}, false, false, 0.3f});
+    // ViT-B/16 shapes: one-warp blocks at batch 1, four-warp blocks at batch 8; several key tiles.
+    check_attention(t, {{1, 12, 197, 64}, {1, 12, 197, 64}, {1, 12, 197, 64}});
+    check_attention(t, {{8, 12, 197, 64}, {8, 12, 197, 64}, {8, 12, 197, 64}});
+    check_attention(t, {{2, 3, 45, 20}, {2, 3, 45, 20}, {2, 3, 45, 20}});  // D % 8 != 0: element loads
+    check_attention(t, {{1, 2, 70, 96}, {1, 2, 130, 96}, {1, 2, 130, 96}});
   }
 }
 
@@ -241,6 +253,7 @@ TEST(CudaFusedPattern, AttentionCausal) {
     check_attention(t, {{2, 2, 5, 64}, {2, 2, 40, 64}, {2, 2, 40, 64}, {}, false, true});   // Sq < Sk
     check_attention(t, {{2, 2, 40, 64}, {2, 2, 19, 64}, {2, 2, 19, 64}, {}, false, true});  // Sq > Sk
     check_attention(t, {{2, 2, 33, 64}, {2, 2, 33, 64}, {2, 2, 33, 64}, {2, 1, 1, 33}, false, true});
+    check_attention(t, {{4, 16, 300, 64}, {4, 16, 300, 64}, {4, 16, 300, 64}, {}, false, true});  // four-warp blocks
   }
 }
 

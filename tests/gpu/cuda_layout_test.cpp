@@ -92,7 +92,8 @@ TEST(CudaLayout, ConvertedRegionMatchesCpu) {
   for (DataType t : {DataType::kFloat16, DataType::kBFloat16}) {
     auto rng = testing::make_rng();
     Graph g;
-    Value* x = g.add_input("x", t, Shape{Dim::symbol("batch"), 16, 19, 17});
+    // 5 input channels: the first convolution reads X zero-padded to 8 channels.
+    Value* x = g.add_input("x", t, Shape{Dim::symbol("batch"), 5, 19, 17});
     auto conv = [&](const std::string& name, Value* in, int64_t c, int64_t m, int64_t k, Value* res, const std::string& act) {
       const double s = std::sqrt(3.0 / static_cast<double>(c * k * k));
       Value* w = g.add_initializer(name + ".w", testing::random_tensor(t, {m, c, k, k}, rng, -s, s));
@@ -106,7 +107,7 @@ TEST(CudaLayout, ConvertedRegionMatchesCpu) {
       n->set_attr("residual_before_activation", int64_t{1});
       return n->output(0);
     };
-    Value* a = conv("a", x, 16, 32, 3, nullptr, "Relu");
+    Value* a = conv("a", x, 5, 32, 3, nullptr, "Relu");
     Node* mp = g.add_node("MaxPool", "pool", {a}, 1);
     mp->set_attr("kernel_shape", Ints{3, 3});
     mp->set_attr("strides", Ints{2, 2});
@@ -121,12 +122,18 @@ TEST(CudaLayout, ConvertedRegionMatchesCpu) {
     ASSERT_TRUE(infer_shapes(g).ok());
     PassStats stats;
     ASSERT_TRUE(convert_to_channels_last(g, &stats).ok());
-    size_t nhwc = 0;
-    for (const Node* n : g.nodes()) nhwc += is_channels_last(*n);
-    ASSERT_EQ(nhwc, 6u);
+    size_t nhwc = 0, matmul = 0, pad = 0;
+    for (const Node* n : g.nodes()) {
+      nhwc += is_channels_last(*n);
+      matmul += n->op_type() == "FusedMatMul";  // the 1x1 convolution b
+      pad += n->op_type() == "Pad";
+    }
+    ASSERT_EQ(nhwc, 5u);
+    ASSERT_EQ(matmul, 1u);
+    ASSERT_EQ(pad, 1u);
     for (int64_t batch : {1, 3}) {
       SCOPED_TRACE(std::string(dtype_name(t)) + " batch " + std::to_string(batch));
-      testing::expect_graph_cuda_matches_cpu(g, {{"x", testing::random_tensor(t, {batch, 16, 19, 17}, rng, -2, 2)}});
+      testing::expect_graph_cuda_matches_cpu(g, {{"x", testing::random_tensor(t, {batch, 5, 19, 17}, rng, -2, 2)}});
     }
   }
 }

@@ -198,6 +198,96 @@ __global__ void norm_kernel(const T* __restrict__ x, T* __restrict__ y, NormPara
   }
 }
 
+// Contiguous rows of up to 32 * kPer * V elements, one warp per row (4 per block), held in
+// registers: the row is read from memory once, both statistics come from the registers (still
+// two-pass), and every load is issued before the first reduction. Layer norms of BERT/ViT
+// widths (768, 1024 halves) take this path; longer rows, strided rows and broadcast
+// scale/bias take norm_kernel. Its parameters are a small struct of its own: NormParams' arrays,
+// indexed at run time, made the compiler keep a copy of it in local memory.
+struct RowNormParams {
+  int64_t rows = 0, n = 0;
+  float eps = 1e-5f;
+  bool rms = false;
+  // Scale / bias: 0 absent, 1 X's dtype read 16 bytes at a time, 2 element by element in
+  // `*_dtype` (a ParamType).
+  int scale_mode = 0, bias_mode = 0, scale_dtype = kParamF32, bias_dtype = kParamF32;
+  const void* scale = nullptr;
+  const void* bias = nullptr;
+  void* mean_out = nullptr;
+  void* inv_out = nullptr;
+  bool stats_double = false;
+};
+
+template <typename T, int V, int kPer>
+__global__ void __launch_bounds__(128) norm_rows_kernel(const T* __restrict__ x, T* __restrict__ y, RowNormParams p) {
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * 4 + (threadIdx.x >> 5);
+  const int lane = threadIdx.x & 31;
+  if (row >= p.rows) return;
+  const int nv = static_cast<int>(p.n / V);
+  const Vec<T, V>* xr = reinterpret_cast<const Vec<T, V>*>(x + row * p.n);
+  float vals[kPer][V];
+#pragma unroll
+  for (int j = 0; j < kPer; ++j) {
+    const int k = lane + 32 * j;
+    Vec<T, V> v;
+    if (k < nv) v = xr[k];
+#pragma unroll
+    for (int e = 0; e < V; ++e) vals[j][e] = k < nv ? to_acc(v.v[e]) : 0.0f;
+  }
+  const float inv_n = 1.0f / static_cast<float>(p.n);
+  float mean = 0.0f;
+  if (!p.rms) {
+    float s = 0.0f;
+#pragma unroll
+    for (int j = 0; j < kPer; ++j)
+#pragma unroll
+      for (int e = 0; e < V; ++e) s += vals[j][e];
+    mean = warp_sum(s) * inv_n;
+  }
+  float q = 0.0f;
+#pragma unroll
+  for (int j = 0; j < kPer; ++j) {
+    if (lane + 32 * j < nv) {
+#pragma unroll
+      for (int e = 0; e < V; ++e) {
+        const float d = vals[j][e] - mean;
+        q += d * d;
+      }
+    }
+  }
+  const float inv = 1.0f / sqrtf(warp_sum(q) * inv_n + p.eps);
+  if (lane == 0 && (p.mean_out || p.inv_out)) {
+    if (p.stats_double) {
+      if (p.mean_out) static_cast<double*>(p.mean_out)[row] = static_cast<double>(mean);
+      if (p.inv_out) static_cast<double*>(p.inv_out)[row] = static_cast<double>(inv);
+    } else {
+      if (p.mean_out) static_cast<float*>(p.mean_out)[row] = mean;
+      if (p.inv_out) static_cast<float*>(p.inv_out)[row] = inv;
+    }
+  }
+  Vec<T, V>* yr = reinterpret_cast<Vec<T, V>*>(y + row * p.n);
+#pragma unroll
+  for (int j = 0; j < kPer; ++j) {
+    const int k = lane + 32 * j;
+    if (k >= nv) continue;
+    Vec<T, V> sv, bv, out;
+    if (p.scale_mode == 1) sv = reinterpret_cast<const Vec<T, V>*>(p.scale)[k];
+    if (p.bias_mode == 1) bv = reinterpret_cast<const Vec<T, V>*>(p.bias)[k];
+#pragma unroll
+    for (int e = 0; e < V; ++e) {
+      const int i = k * V + e;
+      float sc = 1.0f;
+      if (p.scale_mode == 1) sc = to_acc(sv.v[e]);
+      else if (p.scale_mode == 2) sc = load_param<float>(p.scale, p.scale_dtype, i);
+      float r = (vals[j][e] - mean) * inv * sc;
+      if (p.bias_mode == 1) r += to_acc(bv.v[e]);
+      else if (p.bias_mode == 2) r += load_param<float>(p.bias, p.bias_dtype, i);
+      out.v[e] = from_acc<T>(r);
+    }
+    yr[k] = out;
+  }
+}
+
 int param_type(DataType t) {
   switch (t) {
     case DataType::kFloat16: return kParamF16;
@@ -240,6 +330,25 @@ class NormKernel final : public Kernel {
     }
     // Direct scale of X's dtype is read 16 bytes at a time too.
     p_.scale_vec = vectorized_ && p.scale.index == AffineIndex::kDirect && p.scale.dtype == param_type(dtype);
+    // Rows that fit 32 lanes x up to 16 vectors stay in registers (not fp64, not MVN's 1e-9
+    // rule, scale and bias absent or covering the row).
+    const bool direct = (p.scale.index == AffineIndex::kNone || p.scale.index == AffineIndex::kDirect) &&
+                        (p.bias.index == AffineIndex::kNone || p.bias.index == AffineIndex::kDirect);
+    if (vectorized_ && direct && dtype != DataType::kFloat64 && p.kind != NormKind::kMvn) {
+      const int64_t per_lane = (units + 31) / 32;
+      // Up to 4 vectors per lane (1024 halves, 512 floats): with more, the compiler keeps the
+      // row in local memory.
+      for (int per : {1, 2, 4}) {
+        if (per_lane <= per) {
+          reg_per_ = per;
+          break;
+        }
+      }
+      if (reg_per_ > 0) {
+        block_ = 128;
+        grid_ = static_cast<unsigned>((p.rows + 3) / 4);
+      }
+    }
   }
 
   Status enqueue(const LaunchArgs& args) const override {
@@ -247,7 +356,10 @@ class NormKernel final : public Kernel {
     NormParams p = p_;
     p.scale.ptr = scale_input_ >= 0 ? args.input(static_cast<size_t>(scale_input_)) : nullptr;
     p.bias.ptr = bias_input_ >= 0 ? args.input(static_cast<size_t>(bias_input_)) : nullptr;
-    if (p.scale.ptr == nullptr) p.scale.index = AffineIndex::kNone;
+    if (p.scale.ptr == nullptr) {
+      p.scale.index = AffineIndex::kNone;
+      p.scale_vec = false;
+    }
     if (p.bias.ptr == nullptr) p.bias.index = AffineIndex::kNone;
     p.mean_out = args.num_outputs > 1 ? args.output(1) : nullptr;
     p.inv_out = args.num_outputs > 2 ? args.output(2) : nullptr;
@@ -258,11 +370,20 @@ class NormKernel final : public Kernel {
       T* y = args.out<T>(0);
       const bool aligned = ((reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(y) |
                              (p.scale_vec ? reinterpret_cast<uintptr_t>(p.scale.ptr) : 0)) & 15) == 0;
-      if (vectorized_ && aligned) {
+      if (vectorized_ && aligned && reg_per_ > 0) {
+        if constexpr (!std::is_same_v<T, double>) {
+          const RowNormParams r = row_params(p, static_cast<uintptr_t>(15));
+          switch (reg_per_) {
+            case 1: norm_rows_kernel<T, kV, 1><<<grid_, block_, 0, args.stream>>>(x, y, r); break;
+            case 2: norm_rows_kernel<T, kV, 2><<<grid_, block_, 0, args.stream>>>(x, y, r); break;
+            default: norm_rows_kernel<T, kV, 4><<<grid_, block_, 0, args.stream>>>(x, y, r); break;
+          }
+        }
+      } else if (vectorized_ && aligned) {
         if (warp_row_) norm_kernel<T, kV, true><<<grid_, block_, 0, args.stream>>>(x, y, p);
         else norm_kernel<T, kV, false><<<grid_, block_, 0, args.stream>>>(x, y, p);
       } else {
-        // Unaligned pointers (user buffers) take the scalar path with the same launch shape.
+        // Unaligned pointers (user buffers) take the scalar path.
         p.scale_vec = false;
         if (warp_row_) norm_kernel<T, 1, true><<<grid_, block_, 0, args.stream>>>(x, y, p);
         else norm_kernel<T, 1, false><<<grid_, block_, 0, args.stream>>>(x, y, p);
@@ -273,9 +394,35 @@ class NormKernel final : public Kernel {
   int scale_input_ = -1, bias_input_ = -1;
 
  private:
+  // norm_rows_kernel's parameters: a kDirect scale/bias of X's dtype at a 16-byte aligned
+  // address is read as vectors, any other kDirect one element by element.
+  RowNormParams row_params(const NormParams& p, uintptr_t align_mask) const {
+    RowNormParams r;
+    r.rows = p.rows;
+    r.n = p.n;
+    r.eps = static_cast<float>(p.eps);
+    r.rms = p.kind == NormKind::kRms;
+    auto mode = [&](const ParamRef& pr) {
+      if (pr.index == AffineIndex::kNone || !pr.ptr) return 0;
+      const bool vec = pr.dtype == param_type(dtype_) && (reinterpret_cast<uintptr_t>(pr.ptr) & align_mask) == 0;
+      return vec ? 1 : 2;
+    };
+    r.scale_mode = mode(p.scale);
+    r.bias_mode = mode(p.bias);
+    r.scale_dtype = p.scale.dtype;
+    r.bias_dtype = p.bias.dtype;
+    r.scale = p.scale.ptr;
+    r.bias = p.bias.ptr;
+    r.mean_out = p.mean_out;
+    r.inv_out = p.inv_out;
+    r.stats_double = p.stats_double;
+    return r;
+  }
+
   DataType dtype_;
   NormParams p_;
   bool vectorized_ = false, warp_row_ = true;
+  int reg_per_ = 0;  // > 0: norm_rows_kernel with this many vectors per lane
   unsigned grid_ = 1, block_ = 128;
 };
 

@@ -85,14 +85,18 @@ __device__ __forceinline__ float attention_score(float dot, const AttentionParam
   return val;
 }
 
-// Tensor-core path (fused_pattern_attention_mma.cu) for float16/bfloat16 with head dims that are
-// multiples of 16 up to 128. attention_mma_head(d, dv) is the padded head dim it instantiates
-// (0: not handled); attention_mma_smem_bytes the dynamic shared memory it needs.
-int attention_mma_head(int d, int dv);
-size_t attention_mma_smem_bytes(int head);
+// Tensor-core path (fused_pattern_attention_mma.cu) for float16/bfloat16 with head dims up to
+// 128. attention_mma_plan picks the padded head dim it instantiates (head 0: not handled), the
+// warps per block for this problem size and the dynamic shared memory that needs.
+struct AttentionMma {
+  int head = 0;   // 32, 64, 80, 96 or 128; 0: the tensor-core kernel does not apply
+  int warps = 4;  // 1 or 4 (16 query rows each)
+  size_t smem_bytes = 0;
+};
+AttentionMma attention_mma_plan(const AttentionParams& p, int d, int dv, int sm_count);
 // Raises the kernel's shared-memory limit (once per create); returns the CUDA error.
-cudaError_t attention_mma_prepare(DataType dtype, int head);
-void launch_attention_mma(DataType dtype, int head, const void* q, const void* k, const void* v, const void* mask,
-                          void* out, const AttentionParams& p, cudaStream_t stream);
+cudaError_t attention_mma_prepare(DataType dtype, const AttentionMma& m);
+void launch_attention_mma(DataType dtype, const AttentionMma& m, const void* q, const void* k, const void* v,
+                          const void* mask, void* out, const AttentionParams& p, cudaStream_t stream);
 
 }  // namespace slimrt::cuda

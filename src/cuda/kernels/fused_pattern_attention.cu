@@ -2,7 +2,7 @@
 // scale + mask) V, flash-attention style: keys and values stream through shared memory in tiles
 // of 32 with an online softmax, so memory is linear in the sequence length (no Sq x Skv
 // scores). This file has the fp32 CUDA-core kernel (float32 inputs, head dims above 128, and a
-// fallback); float16/bfloat16 normally take the WMMA kernel in fused_pattern_attention_mma.cu.
+// fallback); float16/bfloat16 normally take the tensor-core kernel in fused_pattern_attention_mma.cu.
 //
 // Scores follow the CPU reference bit for bit where it rounds: the dot product is rounded to the
 // input type, then the scaled value, then the value plus an additive mask (the decomposed
@@ -172,8 +172,8 @@ class AttentionKernel final : public Kernel {
     if (grid_ == 0) return Status::OK();
     if (zero_bytes_ > 0) return cuda_status(cudaMemsetAsync(args.output(0), 0, zero_bytes_, args.stream), "cudaMemsetAsync");
     const void* mask = p_.mask == MaskKind::kNone ? nullptr : args.input(3);
-    if (mma_head_ > 0) {
-      launch_attention_mma(dtype_, mma_head_, args.input(0), args.input(1), args.input(2), mask, args.output(0), p_,
+    if (mma_.head > 0) {
+      launch_attention_mma(dtype_, mma_, args.input(0), args.input(1), args.input(2), mask, args.output(0), p_,
                            args.stream);
       return Status::OK();
     }
@@ -201,7 +201,7 @@ class AttentionKernel final : public Kernel {
   }
 
   uint64_t zero_bytes_ = 0;
-  int mma_head_ = 0;  // > 0: the tensor-core kernel for this padded head dim
+  AttentionMma mma_;  // head > 0: the tensor-core kernel
 
  private:
   DataType dtype_;
@@ -297,10 +297,10 @@ Result<std::unique_ptr<Kernel>> create_attention(const PrepareArgs& a) {
   }
   auto kernel = std::make_unique<AttentionKernel>(dt, p, chunks, empty ? 0u : static_cast<unsigned>(blocks));
   if (kUseTensorCores && dt != DataType::kFloat32) {
-    const int head = attention_mma_head(p.d, p.dv);
-    if (head > 0 && attention_mma_smem_bytes(head) <= a.device.max_shared_per_block_optin) {
-      SLIMRT_RETURN_IF_ERROR(cuda_status(attention_mma_prepare(dt, head), "cudaFuncSetAttribute(Attention shared memory)"));
-      kernel->mma_head_ = head;
+    const AttentionMma m = attention_mma_plan(p, p.d, p.dv, a.device.sm_count);
+    if (m.head > 0 && m.smem_bytes <= a.device.max_shared_per_block_optin) {
+      SLIMRT_RETURN_IF_ERROR(cuda_status(attention_mma_prepare(dt, m), "cudaFuncSetAttribute(Attention shared memory)"));
+      kernel->mma_ = m;
     }
   }
   // No keys: the reference sums nothing and writes zeros.
