@@ -676,15 +676,8 @@ Status canonicalize_mha(Graph& g, PassStats* stats) {
   }
   if (stats) stats->nodes_added += rw.added();
   if (rewritten == 0) return Status::OK();
-  // Sorted first: dead-code elimination sweeps in reverse order, consumers before producers.
-  SLIMRT_RETURN_IF_ERROR(g.topological_sort());
-  PassStats dead;
-  SLIMRT_RETURN_IF_ERROR(eliminate_dead_code(g, &dead));
-  if (stats) {
-    stats->nodes_removed += dead.nodes_removed;
-    stats->values_removed += dead.values_removed;
-  }
-  passes::note(stats, fmt::format("{} Attention blocks rewritten, {} old nodes removed", rewritten, dead.nodes_removed));
+  SLIMRT_ASSIGN_OR_RETURN(const int64_t removed, passes::sweep_after_rewrite(g, stats));
+  passes::note(stats, fmt::format("{} Attention blocks rewritten, {} old nodes removed", rewritten, removed));
   return infer_shapes(g).with_context("after MHA canonicalization");
 }
 

@@ -28,6 +28,20 @@ inline bool feeds_graph_output(const Node& n) {
 // True when nothing reads `v` (no consumer, not a graph output).
 inline bool is_unused(const Value& v) { return v.consumers().empty() && !v.is_graph_output(); }
 
+// After a rewrite: sorts the graph (dead-code elimination sweeps in reverse order, consumers
+// before producers), removes what the rewrite left unread and counts it into `stats`; returns
+// the number of nodes removed.
+inline Result<int64_t> sweep_after_rewrite(Graph& g, PassStats* stats) {
+  SLIMRT_RETURN_IF_ERROR(g.topological_sort());
+  PassStats dead;
+  SLIMRT_RETURN_IF_ERROR(eliminate_dead_code(g, &dead));
+  if (stats) {
+    stats->nodes_removed += dead.nodes_removed;
+    stats->values_removed += dead.values_removed;
+  }
+  return dead.nodes_removed;
+}
+
 // dst [cols, rows] = src [rows, cols] transposed, for elements of `es` bytes (weights transposed
 // once at build time; typed copies for the usual sizes, so a big matrix takes milliseconds).
 inline void copy_transposed(const void* src, void* dst, int64_t rows, int64_t cols, size_t es) {

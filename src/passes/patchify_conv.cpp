@@ -192,14 +192,7 @@ Status patchify_conv_to_matmul(Graph& g, PassStats* stats) {
   }
   if (stats) stats->nodes_added += rw.added();
   if (rewritten == 0) return Status::OK();
-  // Sorted first: dead-code elimination sweeps in reverse order, consumers before producers.
-  SLIMRT_RETURN_IF_ERROR(g.topological_sort());
-  PassStats dead;
-  SLIMRT_RETURN_IF_ERROR(eliminate_dead_code(g, &dead));
-  if (stats) {
-    stats->nodes_removed += dead.nodes_removed;
-    stats->values_removed += dead.values_removed;
-  }
+  SLIMRT_RETURN_IF_ERROR(passes::sweep_after_rewrite(g, stats).status());
   return infer_shapes(g).with_context("after the patchify rewrite");
 }
 
