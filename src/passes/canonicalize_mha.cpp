@@ -545,17 +545,13 @@ class Rewriter {
   }
 
   Value* node(const std::string& op, const std::string& name, const std::vector<Value*>& ins, DataType dt, Shape s) {
-    Node* n = g_.add_node(op, name, ins, 1);
-    n->output(0)->set_dtype(dt);
-    n->output(0)->set_shape(std::move(s));
     ++added_;
-    return n->output(0);
+    return passes::add_typed_node(g_, op, name, ins, dt, std::move(s));
   }
 
   Value* reshape(const std::string& name, Value* v, const std::vector<int64_t>& target, Shape s) {
-    Value* t = g_.add_initializer(name + "/shape", Tensor::from_vector<int64_t>(DataType::kInt64,
-                                                                                 {static_cast<int64_t>(target.size())}, target));
-    return node("Reshape", name, {v, t}, v->dtype(), std::move(s));
+    ++added_;
+    return passes::add_constant_reshape(g_, name, v, target, std::move(s));
   }
 
   int64_t added() const { return added_; }

@@ -28,6 +28,22 @@ inline bool feeds_graph_output(const Node& n) {
 // True when nothing reads `v` (no consumer, not a graph output).
 inline bool is_unused(const Value& v) { return v.consumers().empty() && !v.is_graph_output(); }
 
+// Adds a one-output node and gives its output `dt` and `s`; returns that output.
+inline Value* add_typed_node(Graph& g, const std::string& op, const std::string& name, const std::vector<Value*>& ins,
+                             DataType dt, Shape s) {
+  Node* n = g.add_node(op, name, ins, 1);
+  n->output(0)->set_dtype(dt);
+  n->output(0)->set_shape(std::move(s));
+  return n->output(0);
+}
+
+// A Reshape of `v` whose shape input is the int64 initializer `target`; its output has shape `s`.
+inline Value* add_constant_reshape(Graph& g, const std::string& name, Value* v, const std::vector<int64_t>& target, Shape s) {
+  Value* t = g.add_initializer(name + "/shape",
+                               Tensor::from_vector<int64_t>(DataType::kInt64, {static_cast<int64_t>(target.size())}, target));
+  return add_typed_node(g, "Reshape", name, {v, t}, v->dtype(), std::move(s));
+}
+
 // After a rewrite: sorts the graph (dead-code elimination sweeps in reverse order, consumers
 // before producers), removes what the rewrite left unread and counts it into `stats`; returns
 // the number of nodes removed.

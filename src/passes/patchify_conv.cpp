@@ -108,18 +108,15 @@ class Rewriter {
   explicit Rewriter(Graph& g) : g_(g) {}
 
   Value* node(const std::string& op, const std::string& name, const std::vector<Value*>& ins, DataType dt, Shape s) {
-    Node* n = g_.add_node(op, name, ins, 1);
-    n->output(0)->set_dtype(dt);
-    n->output(0)->set_shape(std::move(s));
     ++added_;
-    return n->output(0);
+    return passes::add_typed_node(g_, op, name, ins, dt, std::move(s));
   }
 
   Value* reshape(const std::string& name, Value* v, Shape s) {
     // Every dim but N is static and N stays first, so the target always exists.
     const std::vector<int64_t> t = *passes::constant_reshape_target(v->shape(), s);
-    Value* shape = g_.add_initializer(name + "/shape", Tensor::from_vector<int64_t>(DataType::kInt64, {static_cast<int64_t>(t.size())}, t));
-    return node("Reshape", name, {v, shape}, v->dtype(), std::move(s));
+    ++added_;
+    return passes::add_constant_reshape(g_, name, v, t, std::move(s));
   }
 
   Value* transpose(const std::string& name, Value* v, const std::vector<int64_t>& perm) {
