@@ -32,6 +32,9 @@ struct PassOptions {
   bool patchify_conv = true;
   bool recognize_patterns = true;
   bool canonicalize_mha = true;
+  // With canonicalize_mha: Q, K and V projected from one batch-first x become ONE GEMM whose
+  // output Attention reads packed (qkv_packed = 1); false keeps three projections.
+  bool pack_qkv = true;
   bool fuse_epilogues = true;
   bool fuse_elementwise = true;
   bool seq_major_attention = true;
@@ -84,10 +87,12 @@ Status patchify_conv_to_matmul(Graph& g, PassStats* stats);
 Status recognize_patterns(Graph& g, PassStats* stats);
 // Rewrites the data movement between an Attention node and the projections around it (torch
 // nn.MultiheadAttention's packed in-projection, head split and output transposes) into
-// per-Q/K/V projections of x read sequence-major, and an output projection of the
-// sequence-major result (src/passes/canonicalize_mha.cpp). Run before fuse_epilogues, which
-// then folds the biases and residual adds into the GEMMs.
-Status canonicalize_mha(Graph& g, PassStats* stats);
+// projections of x read sequence-major, and an output projection of the sequence-major result
+// (src/passes/canonicalize_mha.cpp). With `pack_qkv`, Q, K and V projected from the same
+// batch-first x with equal head counts and dims become one GEMM of x by [W_q | W_k | W_v] read by
+// Attention(seq_major = 1, qkv_packed = 1); otherwise (or when packing is refused) one GEMM each.
+// Run before fuse_epilogues, which then folds the biases and residual adds into the GEMMs.
+Status canonicalize_mha(Graph& g, PassStats* stats, bool pack_qkv = true);
 // Folds bias, activation and residual add into the Conv/Gemm/MatMul that feeds them
 // (src/passes/fuse_epilogues.cpp).
 Status fuse_epilogues(Graph& g, PassStats* stats);

@@ -1,4 +1,5 @@
 // The CPU reference backend: executes the IR node by node on host tensors.
+#include <algorithm>
 #include <map>
 #include <unordered_map>
 
@@ -67,17 +68,27 @@ Status run_node(const Node& node, const std::vector<const Tensor*>& inputs, std:
   }
 
   // Layout forms (channels-last, sequence-major Attention) run the ordinary kernel between
-  // permutations (ir/layout.h).
+  // permutations (ir/layout.h); packed-QKV Attention runs it on the three heads-major parts of
+  // its input 0.
   const std::optional<LayoutForm> form = layout_form(node);
   std::vector<Tensor> permuted;
-  permuted.reserve(inputs.size());
+  permuted.reserve(std::max<size_t>(inputs.size(), 3));  // kin points into it: no reallocation
   if (form) {
     if (node.num_outputs() != 1) return unsupported(node.describe() + ": a layout form with more than one output");
-    for (size_t i : form->inputs) {
-      if (i >= kin.size() || !kin[i]) continue;
-      SLIMRT_ASSIGN_OR_RETURN(Tensor t, permute_layout(*kin[i], form->to_standard));
-      permuted.push_back(std::move(t));
-      kin[i] = &permuted.back();
+    if (form->split_packed_qkv) {
+      if (kin.size() < 3 || !kin[0]) return invalid_argument(node.describe() + ": packed QKV needs inputs (QKV, <absent>, <absent>)");
+      SLIMRT_ASSIGN_OR_RETURN(auto parts, split_packed_qkv(*kin[0]));
+      for (size_t i = 0; i < 3; ++i) {
+        permuted.push_back(std::move(parts[i]));
+        kin[i] = &permuted.back();
+      }
+    } else {
+      for (size_t i : form->inputs) {
+        if (i >= kin.size() || !kin[i]) continue;
+        SLIMRT_ASSIGN_OR_RETURN(Tensor t, permute_layout(*kin[i], form->to_standard));
+        permuted.push_back(std::move(t));
+        kin[i] = &permuted.back();
+      }
     }
   }
 

@@ -1,4 +1,5 @@
-// Channels-last forms of FusedConv / MaxPool / AveragePool: see layout.h.
+// Channels-last forms of FusedConv / MaxPool / AveragePool, and the sequence-major and packed-QKV
+// forms of Attention: see layout.h.
 #include "ir/layout.h"
 
 #include <algorithm>
@@ -39,8 +40,31 @@ Result<Tensor> transpose4(const Tensor& in, const std::array<int, 4>& perm) {
 
 std::optional<LayoutForm> layout_form(const Node& n) {
   if (is_channels_last(n)) return LayoutForm{channels_last_inputs(n.op_type()), kNhwcToNchw, kNchwToNhwc};
-  if (n.op_type() == "Attention" && n.attr_int("seq_major", 0) != 0) return LayoutForm{{0, 1, 2}, {0, 2, 1, 3}, {0, 2, 1, 3}};
+  if (n.op_type() == "Attention" && n.attr_int("seq_major", 0) != 0) {
+    if (n.attr_int("qkv_packed", 0) != 0) return LayoutForm{{0}, {0, 2, 1, 3}, {0, 2, 1, 3}, true};
+    return LayoutForm{{0, 1, 2}, {0, 2, 1, 3}, {0, 2, 1, 3}};
+  }
   return std::nullopt;
+}
+
+Result<std::array<Tensor, 3>> split_packed_qkv(const Tensor& qkv) {
+  if (qkv.rank() != 5 || qkv.dim(2) != 3)
+    return invalid_argument("split_packed_qkv: QKV " + shape_to_string(qkv.shape()) + " is not [batch, seq, 3, heads, dim]");
+  const int64_t b = qkv.dim(0), s = qkv.dim(1), h = qkv.dim(3), d = qkv.dim(4);
+  const size_t row = static_cast<size_t>(d) * dtype_size(qkv.dtype());  // one head's dim, contiguous in both
+  std::array<Tensor, 3> out;
+  for (int64_t p = 0; p < 3; ++p) {
+    SLIMRT_ASSIGN_OR_RETURN(out[static_cast<size_t>(p)], Tensor::allocate(qkv.dtype(), {b, h, s, d}));
+    if (qkv.numel() == 0) continue;
+    const auto* src = static_cast<const uint8_t*>(qkv.raw());
+    auto* dst = static_cast<uint8_t*>(out[static_cast<size_t>(p)].raw());
+    for (int64_t bi = 0; bi < b; ++bi)
+      for (int64_t hi = 0; hi < h; ++hi)
+        for (int64_t si = 0; si < s; ++si)
+          std::memcpy(dst + static_cast<size_t>((bi * h + hi) * s + si) * row,
+                      src + static_cast<size_t>(((bi * s + si) * 3 + p) * h + hi) * row, row);
+  }
+  return out;
 }
 
 Result<Tensor> permute_layout(const Tensor& t, const std::array<int, 4>& perm) {

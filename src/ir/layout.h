@@ -51,12 +51,20 @@ inline constexpr std::array<int, 4> kNchwToNhwc = {0, 2, 3, 1};
 // permutations (the CPU reference): channels-last FusedConv / MaxPool / AveragePool, and
 // Attention with seq_major = 1 (Q, K, V, Y as [batch, seq, heads, dim] or [seq, batch*heads,
 // dim]). `inputs` carry the layout; output 0 always does.
+//
+// Attention with qkv_packed = 1 (and seq_major = 1) has Q, K and V in input 0 as
+// [batch, seq, 3, heads, dim] and inputs 1 and 2 absent: `split_packed_qkv` is set, and the
+// backend fills inputs 0, 1 and 2 with split_packed_qkv(input 0), already heads-major, instead of
+// permuting `inputs`; the output is permuted back as for seq_major.
 struct LayoutForm {
   std::vector<size_t> inputs;
   std::array<int, 4> to_standard;    // applied to those inputs (rank-3 tensors as [1, ...])
   std::array<int, 4> from_standard;  // applied to the standard output
+  bool split_packed_qkv = false;
 };
 std::optional<LayoutForm> layout_form(const Node& n);
+// QKV [B, S, 3, H, D] -> Q, K, V as [B, H, S, D] each (the heads-major form), any element size.
+Result<std::array<Tensor, 3>> split_packed_qkv(const Tensor& qkv);
 // transpose4, with rank-3 tensors handled as [1, d0, d1, d2] (perm[0] must then be 0).
 Result<Tensor> permute_layout(const Tensor& t, const std::array<int, 4>& perm);
 std::vector<int64_t> permute_layout_dims(const std::vector<int64_t>& dims, const std::array<int, 4>& perm);

@@ -26,6 +26,18 @@
 // [S, B*H, Dh] instead. The new Reshapes' shapes are constants valid for every value of the
 // symbolic dims (0 copies an input dim, -1 takes the rest), so the shape arithmetic dies too.
 //
+// Packed QKV (pack_qkv, the default). Three GEMMs of [B*S, E] x [E, H*Dh] are slower on the
+// GPU than one of [B*S, E] x [E, 3*H*Dh]. When Q, K and V are projections of the same
+// batch-first x with the same heads and dim, the block becomes
+//
+//   QKV = x [W_q | W_k | W_v] + [b_q | b_k | b_v] -> Reshape [B,S,3,H,Dh]
+//   Attention(QKV, <absent>, <absent>, mask?; seq_major = 1, qkv_packed = 1) -> [B,S,H,Dh]
+//
+// (torch's packed in-projection is W_in itself, nothing copied; BERT's three weights are
+// concatenated once; a projection without a bias gets zeros). A seq-first x, different x's
+// (cross-attention) or a V head dim unlike Q's keep the three projections; the rewrite line
+// says why.
+//
 // Layout trace. An element of a traced tensor is addressed by a list of "atoms" per axis: an
 // atom is a run of `size` indices of one source axis with `stride` (the axis index is the sum of
 // atom index * stride over the atoms of that source), outer atoms first. Transpose permutes
@@ -544,6 +556,82 @@ class Rewriter {
     return v;
   }
 
+  // Columns [c0, c0 + n) of a constant: of a matrix [K, N], or of a bias holding N elements.
+  struct Cols {
+    Value* w = nullptr;  // nullptr: n zeros (a bias only)
+    int64_t c0 = 0, n = 0;
+  };
+
+  // The column ranges `parts` of constant matrices [K, N_i] side by side as one [K, sum n]
+  // initializer: the weight of one GEMM that computes Q, K and V at once. Ranges that are one
+  // contiguous run of a single weight are just those columns (torch's packed in-projection: the
+  // weight itself, nothing copied). The parts' tensors share a dtype and so do their Values (a
+  // deferred fp16 conversion stays deferred).
+  Result<Value*> concat_columns(const std::vector<Cols>& parts) {
+    if (const std::optional<Cols> run = one_run(parts)) return columns(run->w, run->c0, run->n, false);
+    const auto key = std::make_pair(cache_key(parts), false);
+    auto it = concat_cache_.find(key);
+    if (it != concat_cache_.end()) return it->second;
+    const Tensor& t0 = *parts[0].w->constant();
+    const int64_t rows = t0.dim(0);
+    int64_t total = 0;
+    for (const Cols& p : parts) {
+      const Tensor& t = *p.w->constant();
+      if (t.rank() != 2 || t.dim(0) != rows || t.dtype() != t0.dtype() || p.w->dtype() != parts[0].w->dtype())
+        return internal_error("canonicalize_mha: packed weight '" + p.w->name() + "' does not match '" + parts[0].w->name() + "'");
+      total += p.n;
+    }
+    SLIMRT_ASSIGN_OR_RETURN(Tensor out, Tensor::allocate(t0.dtype(), {rows, total}));
+    const size_t es = dtype_size(t0.dtype());
+    auto* dst = static_cast<unsigned char*>(out.raw());
+    for (int64_t r = 0; r < rows; ++r) {
+      int64_t at = 0;
+      for (const Cols& p : parts) {
+        const Tensor& t = *p.w->constant();
+        const auto* src = static_cast<const unsigned char*>(t.raw()) + static_cast<size_t>(r * t.dim(1) + p.c0) * es;
+        std::memcpy(dst + static_cast<size_t>(r * total + at) * es, src, static_cast<size_t>(p.n) * es);
+        at += p.n;
+      }
+    }
+    Value* v = g_.add_initializer(concat_name(parts, false), std::move(out));
+    v->set_dtype(parts[0].w->dtype());
+    concat_cache_[key] = v;
+    return v;
+  }
+
+  // Elements [c0, c0 + n) of each bias of `parts` end to end as one vector; a part without a
+  // bias (w nullptr) gives n zeros. At least one part has a bias; those that do share dtypes.
+  Result<Value*> concat_bias(const std::vector<Cols>& parts) {
+    if (const std::optional<Cols> run = one_run(parts)) return bias(run->w, run->c0, run->n);
+    const Value* first = nullptr;
+    int64_t total = 0;
+    for (const Cols& p : parts) {
+      if (p.w && !first) first = p.w;
+      if (p.w && (p.w->constant()->dtype() != first->constant()->dtype() || p.w->dtype() != first->dtype()))
+        return internal_error("canonicalize_mha: packed bias '" + p.w->name() + "' does not match '" + first->name() + "'");
+      total += p.n;
+    }
+    if (!first) return internal_error("canonicalize_mha: a packed bias of zeros only");
+    const auto key = std::make_pair(cache_key(parts), true);
+    auto it = concat_cache_.find(key);
+    if (it != concat_cache_.end()) return it->second;
+    SLIMRT_ASSIGN_OR_RETURN(Tensor out, Tensor::allocate(first->constant()->dtype(), {total}));  // zero-filled
+    const size_t es = dtype_size(out.dtype());
+    auto* dst = static_cast<unsigned char*>(out.raw());
+    int64_t at = 0;
+    for (const Cols& p : parts) {
+      if (p.w) {
+        const auto* src = static_cast<const unsigned char*>(p.w->constant()->raw()) + static_cast<size_t>(p.c0) * es;
+        std::memcpy(dst + static_cast<size_t>(at) * es, src, static_cast<size_t>(p.n) * es);
+      }
+      at += p.n;
+    }
+    Value* v = g_.add_initializer(concat_name(parts, true), std::move(out));
+    v->set_dtype(first->dtype());
+    concat_cache_[key] = v;
+    return v;
+  }
+
   Value* node(const std::string& op, const std::string& name, const std::vector<Value*>& ins, DataType dt, Shape s) {
     ++added_;
     return passes::add_typed_node(g_, op, name, ins, dt, std::move(s));
@@ -557,13 +645,73 @@ class Rewriter {
   int64_t added() const { return added_; }
 
  private:
+  using PartsKey = std::vector<std::tuple<Value*, int64_t, int64_t>>;
+
+  static PartsKey cache_key(const std::vector<Cols>& parts) {
+    PartsKey k;
+    for (const Cols& p : parts) k.emplace_back(p.w, p.c0, p.n);
+    return k;
+  }
+
+  // The parts as one range [c0, c0 + sum n) of one constant, when they are that.
+  static std::optional<Cols> one_run(const std::vector<Cols>& parts) {
+    if (parts.empty() || !parts[0].w) return std::nullopt;
+    Cols run = parts[0];
+    for (size_t i = 1; i < parts.size(); ++i) {
+      if (parts[i].w != run.w || parts[i].c0 != run.c0 + run.n) return std::nullopt;
+      run.n += parts[i].n;
+    }
+    return run;
+  }
+
+  // "wq+wk/cols0_64+zeros64": the sources, for the build report and inspect.
+  static std::string concat_name(const std::vector<Cols>& parts, bool bias) {
+    std::string name;
+    for (const Cols& p : parts) {
+      if (!name.empty()) name += "+";
+      if (!p.w) {
+        name += fmt::format("zeros{}", p.n);
+        continue;
+      }
+      const Tensor& t = *p.w->constant();
+      const int64_t all = bias ? t.numel() : t.dim(1);
+      name += p.c0 == 0 && p.n == all ? p.w->name() : fmt::format("{}/cols{}_{}", p.w->name(), p.c0, p.c0 + p.n);
+    }
+    return name;
+  }
+
   Graph& g_;
   std::map<std::tuple<Value*, int64_t, int64_t, bool>, Value*> cache_;
+  std::map<std::pair<PartsKey, bool>, Value*> concat_cache_;  // bool: a bias
   int64_t added_ = 0;
 };
 
-// Matches the block around `attn`; on success rewrites it and returns "".
-Result<std::string> canonicalize(Graph& g, Node* attn, Rewriter& rw) {
+// Why Q, K and V (traced, same layout and head count) cannot be one GEMM's output read packed,
+// or "" when they can: the packed input is [B, S, 3, H, D], so x must be batch-first and Q, K,
+// V must be the same-sized projections of the same x; their weights (and biases) become one.
+std::string pack_refusal(const std::array<Input, 3>& in) {
+  if (!in[0].batch_first) return "x is seq-first ([S, B, E]); the packed form [B, S, 3, H, D] is batch-first only";
+  for (size_t i = 1; i < 3; ++i) {
+    if (in[i].x != in[0].x) return "Q, K and V are projected from different tensors";
+    if (in[i].dim != in[0].dim)
+      return fmt::format("the head dims differ (Q {}, K {}, V {})", in[0].dim, in[1].dim, in[2].dim);
+    const Value* w = in[i].w;
+    if (w->constant()->dtype() != in[0].w->constant()->dtype() || w->dtype() != in[0].w->dtype())
+      return "the projection weights have different dtypes";
+  }
+  const Value* b0 = nullptr;
+  for (const Input& p : in) {
+    if (!p.bias) continue;
+    if (!b0) b0 = p.bias;
+    if (p.bias->constant()->dtype() != b0->constant()->dtype() || p.bias->dtype() != b0->dtype())
+      return "the projection biases have different dtypes";
+  }
+  return "";
+}
+
+// Matches the block around `attn`; on success rewrites it and returns "". `how` says which form
+// the rewrite took (packed, or three projections and why).
+Result<std::string> canonicalize(Graph& g, Node* attn, Rewriter& rw, bool pack_qkv, std::string* how) {
   if (attn->attr_int("seq_major", 0) != 0) return std::string("already sequence-major");
   if (attn->num_outputs() != 1 || !attn->output(0)->has_shape()) return std::string("its output shape is unknown");
   std::array<Input, 3> in;
@@ -618,30 +766,62 @@ Result<std::string> canonicalize(Graph& g, Node* attn, Rewriter& rw) {
   }
   const std::optional<std::vector<int64_t>> merge_target = passes::constant_reshape_target(attn_shape(xs, dv), merged);
   if (!merge_target) return std::string("no constant Reshape merges the heads");
+  const std::string no_pack = pack_qkv ? pack_refusal(in) : "pack_qkv is off";
+  const bool packed = no_pack.empty();
+  *how = packed ? "one packed QKV projection read by Attention(qkv_packed = 1), the output sequence-major"
+                : "Q, K, V and the output sequence-major (three projections: " + no_pack + ")";
 
   std::vector<Value*> ins(3);
   static const char* const kNames[] = {"q", "k", "v"};
-  for (size_t i = 0; i < 3; ++i) {
-    const Input& p = in[i];
-    const Shape& x = p.x->shape();
-    const DataType dt = attn->input(i)->dtype();
-    const std::string name = base + "/" + kNames[i] + "_proj";
-    SLIMRT_ASSIGN_OR_RETURN(Value * w, rw.columns(p.w, p.col0, p.cols, false));
-    Value* v = rw.node("MatMul", name, {p.x, w}, dt, Shape{x[0], x[1], Dim(p.cols)});
-    if (p.bias) {
-      SLIMRT_ASSIGN_OR_RETURN(Value * b, rw.bias(p.bias, p.col0, p.cols));
+  if (packed) {
+    // x [B, S, E] (W_q | W_k | W_v) + (b_q | b_k | b_v) -> [B, S, 3*H*D], viewed as
+    // [B, S, 3, H, D]: the columns of each are [heads, dim], so the view is exact. A missing
+    // bias is zeros (Whisper's k_proj has none): the epilogue adds it for free, and one GEMM
+    // beats three.
+    const Input& p = in[0];
+    const DataType dt = attn->input(0)->dtype();
+    const std::string name = base + "/qkv_proj";
+    std::vector<Rewriter::Cols> wcols, bcols;
+    bool any_bias = false;
+    for (const Input& i : in) {
+      wcols.push_back({i.w, i.col0, i.cols});
+      bcols.push_back({i.bias, i.col0, i.cols});
+      any_bias = any_bias || i.bias;
+    }
+    SLIMRT_ASSIGN_OR_RETURN(Value * w, rw.concat_columns(wcols));
+    Value* v = rw.node("MatMul", name, {p.x, w}, dt, Shape{xs[0], xs[1], Dim(3 * p.cols)});
+    if (any_bias) {
+      SLIMRT_ASSIGN_OR_RETURN(Value * b, rw.concat_bias(bcols));
       v = rw.node("Add", name + "/bias", {v, b}, dt, v->shape());
     }
-    const Shape s = attn_shape(x, p.dim);
+    const Shape s{xs[0], xs[1], Dim(3), heads, Dim(p.dim)};
     const std::optional<std::vector<int64_t>> t = passes::constant_reshape_target(v->shape(), s);
     if (!t) return internal_error("canonicalize_mha: no constant Reshape splits the heads of " + v->name());
-    ins[i] = rw.reshape(name + "/heads", v, *t, s);
+    ins = {rw.reshape(name + "/heads", v, *t, s), nullptr, nullptr};
+  } else {
+    for (size_t i = 0; i < 3; ++i) {
+      const Input& p = in[i];
+      const Shape& x = p.x->shape();
+      const DataType dt = attn->input(i)->dtype();
+      const std::string name = base + "/" + kNames[i] + "_proj";
+      SLIMRT_ASSIGN_OR_RETURN(Value * w, rw.columns(p.w, p.col0, p.cols, false));
+      Value* v = rw.node("MatMul", name, {p.x, w}, dt, Shape{x[0], x[1], Dim(p.cols)});
+      if (p.bias) {
+        SLIMRT_ASSIGN_OR_RETURN(Value * b, rw.bias(p.bias, p.col0, p.cols));
+        v = rw.node("Add", name + "/bias", {v, b}, dt, v->shape());
+      }
+      const Shape s = attn_shape(x, p.dim);
+      const std::optional<std::vector<int64_t>> t = passes::constant_reshape_target(v->shape(), s);
+      if (!t) return internal_error("canonicalize_mha: no constant Reshape splits the heads of " + v->name());
+      ins[i] = rw.reshape(name + "/heads", v, *t, s);
+    }
   }
   if (mask) ins.push_back(mask);
   const DataType dt = attn->output(0)->dtype();
   Value* y = rw.node("Attention", base + "/seq_major", ins, dt, attn_shape(xs, dv));
   for (const auto& [name, a] : attn->attributes()) y->producer()->set_attr(name, a);
   y->producer()->set_attr("seq_major", int64_t{1});
+  if (packed) y->producer()->set_attr("qkv_packed", int64_t{1});
   y = rw.reshape(base + "/merge_heads", y, *merge_target, merged);
   const std::string pname = out.product->name() + "/rows";
   SLIMRT_ASSIGN_OR_RETURN(Value * w, rw.columns(out.w, 0, n_out, out.transposed));
@@ -657,15 +837,16 @@ Result<std::string> canonicalize(Graph& g, Node* attn, Rewriter& rw) {
 
 }  // namespace
 
-Status canonicalize_mha(Graph& g, PassStats* stats) {
+Status canonicalize_mha(Graph& g, PassStats* stats, bool pack_qkv) {
   Rewriter rw(g);
   int64_t rewritten = 0;
   for (Node* n : g.nodes()) {
     if (n->op_type() != "Attention") continue;
-    SLIMRT_ASSIGN_OR_RETURN(std::string why, canonicalize(g, n, rw));
+    std::string how;
+    SLIMRT_ASSIGN_OR_RETURN(std::string why, canonicalize(g, n, rw, pack_qkv, &how));
     if (why.empty()) {
       ++rewritten;
-      passes::note(stats, "rewrote the projections around " + n->describe() + ": Q, K, V and the output sequence-major");
+      passes::note(stats, "rewrote the projections around " + n->describe() + ": " + how);
     } else {
       passes::note(stats, "kept " + n->describe() + ": " + why);
     }

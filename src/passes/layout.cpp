@@ -258,8 +258,9 @@ Value* swapped_source(const Value* v, size_t rank) {
 Status use_seq_major_attention(Graph& g, PassStats* stats) {
   int64_t converted = 0, bypassed = 0;
   for (Node* n : g.nodes()) {
-    if (n->op_type() != "Attention" || n->attr_int("seq_major", 0) != 0 || n->num_outputs() != 1 ||
-        passes::feeds_graph_output(*n))
+    // Already sequence-major nodes (MHA canonicalization's, packed QKV included) are left alone.
+    if (n->op_type() != "Attention" || n->attr_int("seq_major", 0) != 0 || n->attr_int("qkv_packed", 0) != 0 ||
+        n->num_outputs() != 1 || passes::feeds_graph_output(*n))
       continue;
     const Value* y = n->output(0);
     if (!y || !y->has_shape() || !n->input(0) || !n->input(0)->has_shape()) continue;

@@ -48,7 +48,7 @@ Status run_passes(Graph& g, const PassOptions& options, PassReport* report) {
   // After recognition (it needs the Attention nodes), before epilogue fusion (which then takes
   // the split projections' biases and the residual add into the GEMMs).
   SLIMRT_RETURN_IF_ERROR(run(options.canonicalize_mha, "mha_canonicalization",
-                             [&](PassStats* st) { return canonicalize_mha(g, st); }));
+                             [&](PassStats* st) { return canonicalize_mha(g, st, options.pack_qkv); }));
   SLIMRT_RETURN_IF_ERROR(run(options.fuse_epilogues, "epilogue_fusion",
                              [&](PassStats* st) { return fuse_epilogues(g, st); }));
   SLIMRT_RETURN_IF_ERROR(run(options.fuse_elementwise, "elementwise_fusion",

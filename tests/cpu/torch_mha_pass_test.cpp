@@ -1,10 +1,14 @@
 // Multi-head attention canonicalization (src/passes/canonicalize_mha.cpp): graphs written the
 // way torch exports nn.MultiheadAttention (2.x batch_first and seq-first, 1.13's sliced form,
-// symbolic batch, the shape arithmetic feeding every Reshape) run on the CPU backend before and
-// after run_passes on fresh random inputs; after it no Transpose, Gather, Squeeze, Unsqueeze or
-// Slice of activations is left. Blocks the rewrite cannot prove exact stay as they were.
+// symbolic batch, the shape arithmetic feeding every Reshape) and BERT-style separate Q, K, V
+// projections run on the CPU backend before and after run_passes on fresh random inputs; after
+// it no Transpose, Gather, Squeeze, Unsqueeze or Slice of activations is left. Batch-first blocks
+// get one packed QKV projection (Attention qkv_packed = 1); seq-first ones, cross-attention, a V
+// head dim unlike Q's and pack_qkv = false keep three. Blocks the rewrite cannot prove exact stay
+// as they were.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -208,15 +212,22 @@ void expect_kept(const Config& c, const std::string& why) {
   EXPECT_NE(lines(r).find(why), std::string::npos) << lines(r);
 }
 
-void expect_canonical(const Graph& g, const PassReport& r, size_t rank) {
+// Packed: Attention(QKV [B,S,3,H,D], <absent>, <absent>, mask?; qkv_packed = 1) reading ONE
+// projection of x; otherwise three projections feeding Attention(Q, K, V) of rank `rank`.
+void expect_canonical(const Graph& g, const PassReport& r, size_t rank, bool packed) {
   for (const char* op : {"Transpose", "Gather", "Squeeze", "Unsqueeze", "Slice", "Shape", "Concat", "Gemm"})
     EXPECT_EQ(count_op(g, op), 0u) << op << "\n" << lines(r);
-  // Q, K and V projections with their biases, the output projection with bias and residual.
-  EXPECT_EQ(count_op(g, "FusedMatMul"), 4u) << lines(r);
+  // The QKV projection(s) with their biases, the output projection with bias and residual.
+  EXPECT_EQ(count_op(g, "FusedMatMul"), packed ? 2u : 4u) << lines(r);
+  EXPECT_EQ(count_op(g, "MatMul"), 0u) << lines(r);
   const Node* a = only_attention(g);
   ASSERT_NE(a, nullptr);
   EXPECT_EQ(a->attr_int("seq_major", 0), 1);
-  EXPECT_EQ(a->input(0)->shape().size(), rank);
+  EXPECT_EQ(a->attr_int("qkv_packed", 0), packed ? 1 : 0);
+  EXPECT_EQ(a->input(0)->shape().size(), packed ? 5u : rank);
+  EXPECT_EQ(a->input(1) == nullptr, packed);
+  EXPECT_EQ(a->input(2) == nullptr, packed);
+  EXPECT_EQ(lines(r).find(packed ? "three projections" : "one packed QKV projection"), std::string::npos) << lines(r);
   // The scale pattern recognition found (Q and K^T each times d^-1/4) is kept.
   EXPECT_NEAR(a->attr_float("scale", 0.0f), 1.0 / std::sqrt(static_cast<double>(kDim)), 1e-6);
   for (const Node* n : g.nodes()) {
@@ -226,17 +237,56 @@ void expect_canonical(const Graph& g, const PassReport& r, size_t rank) {
   }
 }
 
-TEST(TorchMhaPass, Torch2BatchFirstBecomesSequenceMajor) {
+// Runs the passes; the block must come out with three projections (Attention of rank `rank`)
+// for the reason `why`, as the pass reports it.
+PassReport expect_three_projections(Graph& g, size_t rank, const std::string& why, const PassOptions& o = {}) {
+  PassReport r = expect_same_outputs(g, o);
+  expect_canonical(g, r, rank, false);
+  EXPECT_NE(lines(r).find("three projections: " + why), std::string::npos) << lines(r);
+  return r;
+}
+
+// The constant weight [E, N] the FusedMatMul reading `a`'s input 0 (through its Reshape) uses.
+const Value* packed_weight(const Node* a) {
+  const Node* reshape = a->input(0)->producer();
+  if (!reshape || reshape->op_type() != "Reshape") return nullptr;
+  const Node* mm = reshape->input(0)->producer();
+  return mm && mm->op_type() == "FusedMatMul" ? mm->input(1) : nullptr;
+}
+
+TEST(TorchMhaPass, Torch2BatchFirstBecomesPackedSequenceMajor) {
   auto rng = make_rng(1);
   Graph g = torch_mha(Config{}, rng);
   PassReport r = expect_same_outputs(g);
-  expect_canonical(g, r, 4);
+  expect_canonical(g, r, 4, true);
   EXPECT_NE(lines(r).find("mha_canonicalization"), std::string::npos);
   EXPECT_NE(lines(r).find("rewrote the projections"), std::string::npos) << lines(r);
+  EXPECT_NE(lines(r).find("one packed QKV projection"), std::string::npos) << lines(r);
+  const Node* a = only_attention(g);
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->num_inputs(), 3u);
+  EXPECT_EQ(a->input(0)->shape(), (Shape{Dim::symbol("batch"), kSeq, 3, kHeads, kDim}));
+  EXPECT_EQ(a->output(0)->shape(), (Shape{Dim::symbol("batch"), kSeq, kHeads, kDim}));
+  // torch's in_proj weight is [W_q | W_k | W_v] already: the GEMM reads it whole, nothing copied.
+  const Value* w = packed_weight(a);
+  ASSERT_NE(w, nullptr);
+  EXPECT_EQ(w->shape(), (Shape{kEmbed, 3 * kEmbed}));
+  EXPECT_EQ(w->name().find('+'), std::string::npos) << w->name();
+  EXPECT_EQ(g.outputs()[0]->name(), "y");
+  // LayerNorm, QKV projection, its Reshape view, Attention, the merge Reshape, output projection.
+  EXPECT_EQ(g.num_nodes(), 6u) << lines(r);
+}
+
+TEST(TorchMhaPass, PackQkvOffKeepsThreeProjections) {
+  auto rng = make_rng(1);
+  Graph g = torch_mha(Config{}, rng);
+  PassOptions o;
+  o.pack_qkv = false;
+  PassReport r = expect_three_projections(g, 4, "pack_qkv is off", o);
   const Node* a = only_attention(g);
   ASSERT_NE(a, nullptr);
   EXPECT_EQ(a->input(0)->shape(), (Shape{Dim::symbol("batch"), kSeq, kHeads, kDim}));
-  EXPECT_EQ(g.outputs()[0]->name(), "y");
+  EXPECT_EQ(g.num_nodes(), 10u) << lines(r);  // three projections and three Reshapes for one of each
 }
 
 TEST(TorchMhaPass, SeqFirstUsesTheRank3Form) {
@@ -244,8 +294,7 @@ TEST(TorchMhaPass, SeqFirstUsesTheRank3Form) {
   c.batch_first = false;
   auto rng = make_rng(2);
   Graph g = torch_mha(c, rng);
-  PassReport r = expect_same_outputs(g);
-  expect_canonical(g, r, 3);
+  expect_three_projections(g, 3, "x is seq-first");
   const Node* a = only_attention(g);
   ASSERT_NE(a, nullptr);
   EXPECT_EQ(a->input(0)->shape(), (Shape{kSeq, Dim::symbol("batch") * Dim(kHeads), kDim}));
@@ -260,23 +309,134 @@ TEST(TorchMhaPass, Torch113SlicedProjection) {
     auto rng = make_rng(3);
     Graph g = torch_mha(c, rng);
     PassReport r = expect_same_outputs(g);
-    expect_canonical(g, r, batch_first ? 4 : 3);
+    expect_canonical(g, r, batch_first ? 4 : 3, batch_first);
   }
 }
 
 TEST(TorchMhaPass, MaskAndNoBiasAreCarried) {
-  Config c;
-  c.mask = true;
-  c.in_bias = false;
-  auto rng = make_rng(4);
-  Graph g = torch_mha(c, rng);
+  for (bool pack : {true, false}) {
+    SCOPED_TRACE(pack ? "packed" : "pack_qkv off");
+    Config c;
+    c.mask = true;
+    c.in_bias = false;
+    auto rng = make_rng(4);
+    Graph g = torch_mha(c, rng);
+    PassOptions o;
+    o.pack_qkv = pack;
+    PassReport r = expect_same_outputs(g, o);
+    for (const char* op : {"Transpose", "Gather", "Squeeze", "Unsqueeze", "Shape"}) EXPECT_EQ(count_op(g, op), 0u) << op;
+    const Node* a = only_attention(g);
+    ASSERT_NE(a, nullptr);
+    EXPECT_EQ(a->attr_int("seq_major", 0), 1);
+    EXPECT_EQ(a->attr_int("qkv_packed", 0), pack ? 1 : 0);
+    ASSERT_EQ(a->num_inputs(), 4u);
+    ASSERT_NE(a->input(3), nullptr);
+    EXPECT_EQ(a->input(3)->name(), "mask");
+  }
+}
+
+// ---- BERT-style: separate Q, K, V weights -------------------------------------------------
+
+struct SeparateConfig {
+  std::array<bool, 3> bias = {true, true, true};
+  bool cross = false;  // K and V project another input (cross-attention)
+  int64_t dv = kDim;   // V's head dim
+  bool mask = false;   // an additive [batch, 1, 1, S] padding mask input
+};
+
+// x [batch, S, E] -> per Q, K, V: MatMul(W [E, H*D]) (+ b) -> Reshape [B,S,H,D] ->
+// Transpose(0,2,1,3) -> Attention -> Transpose(0,2,1,3) -> Reshape [B,S,H*Dv] -> MatMul(W_o) + b_o
+// -> + x, as BERT exports with its shapes folded.
+Graph separate_mha(const SeparateConfig& c, std::mt19937_64& rng) {
+  Graph g;
+  Builder b(g, rng);
+  const Dim batch = Dim::symbol("batch");
+  Value* x = g.add_input("x", DataType::kFloat32, Shape{batch, kSeq, kEmbed});
+  Value* mem = c.cross ? g.add_input("mem", DataType::kFloat32, Shape{batch, kSeq, kEmbed}) : x;
+  std::vector<Value*> qkv;
+  for (size_t i = 0; i < 3; ++i) {
+    const int64_t d = i == 2 ? c.dv : kDim;
+    Value* p = b.op("MatMul", {i == 0 ? x : mem, b.floats({kEmbed, kHeads * d})});
+    if (c.bias[i]) p = b.op("Add", {p, b.floats({kHeads * d})});
+    qkv.push_back(b.perm(b.reshape(p, b.ints({0, kSeq, kHeads, d})), {0, 2, 1, 3}));
+  }
+  if (c.mask) qkv.push_back(g.add_input("mask", DataType::kFloat32, Shape{batch, 1, 1, kSeq}));
+  Node* attn = b.node("Attention", qkv);
+  attn->set_attr("scale", static_cast<float>(1.0 / std::sqrt(static_cast<double>(kDim))));
+  Value* o = attn->output(0);
+  Value* rows = b.reshape(b.perm(o, {0, 2, 1, 3}), b.ints({0, kSeq, kHeads * c.dv}));
+  Value* y = b.op("Add", {b.op("MatMul", {rows, b.floats({kHeads * c.dv, kEmbed})}), b.floats({kEmbed})});
+  g.add_output(g.add_node("Add", "residual", {y, x}, 1, {"y"})->output(0));
+  return g;
+}
+
+TEST(TorchMhaPass, SeparateWeightsAreConcatenated) {
+  for (bool mask : {false, true}) {
+    SCOPED_TRACE(mask ? "mask" : "no mask");
+    SeparateConfig c;
+    c.mask = mask;
+    auto rng = make_rng(6);
+    Graph g = separate_mha(c, rng);
+    std::vector<Tensor> w, bias;  // the sources, in graph order: W_q, b_q, W_k, ...
+    for (const Node* n : g.nodes()) {
+      if (n->op_type() == "MatMul" && n->input(1)->shape()[1] == Dim(kEmbed) && n->input(0)->name() == "x")
+        w.push_back(*n->input(1)->constant());
+      if (n->op_type() == "Add" && n->input(1)->constant() && w.size() > bias.size()) bias.push_back(*n->input(1)->constant());
+    }
+    ASSERT_EQ(w.size(), 3u);
+    ASSERT_EQ(bias.size(), 3u);
+    PassReport r = expect_same_outputs(g);
+    expect_canonical(g, r, 4, true);
+    const Node* a = only_attention(g);
+    ASSERT_NE(a, nullptr);
+    EXPECT_EQ(a->num_inputs(), mask ? 4u : 3u);
+    const Node* proj = a->input(0)->producer()->input(0)->producer();
+    ASSERT_EQ(proj->op_type(), "FusedMatMul");
+    const Tensor& packed = *proj->input(1)->constant();
+    ASSERT_EQ(packed.shape(), (std::vector<int64_t>{kEmbed, 3 * kEmbed}));
+    for (int64_t row = 0; row < kEmbed; ++row)
+      for (int64_t col = 0; col < 3 * kEmbed; ++col)
+        ASSERT_EQ(packed.data<float>()[row * 3 * kEmbed + col],
+                  w[static_cast<size_t>(col / kEmbed)].data<float>()[row * kEmbed + col % kEmbed]);
+    const Tensor& pb = *proj->input(2)->constant();
+    ASSERT_EQ(pb.numel(), 3 * kEmbed);
+    for (int64_t col = 0; col < 3 * kEmbed; ++col)
+      ASSERT_EQ(pb.data<float>()[col], bias[static_cast<size_t>(col / kEmbed)].data<float>()[col % kEmbed]);
+  }
+}
+
+TEST(TorchMhaPass, AMissingBiasPacksAsZeros) {
+  SeparateConfig c;
+  c.bias = {true, false, true};  // Whisper's k_proj has no bias
+  auto rng = make_rng(7);
+  Graph g = separate_mha(c, rng);
   PassReport r = expect_same_outputs(g);
-  for (const char* op : {"Transpose", "Gather", "Squeeze", "Unsqueeze", "Shape"}) EXPECT_EQ(count_op(g, op), 0u) << op;
+  expect_canonical(g, r, 4, true);
   const Node* a = only_attention(g);
   ASSERT_NE(a, nullptr);
-  EXPECT_EQ(a->attr_int("seq_major", 0), 1);
-  ASSERT_NE(a->input(3), nullptr);
-  EXPECT_EQ(a->input(3)->name(), "mask");
+  const Node* proj = a->input(0)->producer()->input(0)->producer();
+  ASSERT_EQ(proj->op_type(), "FusedMatMul");
+  ASSERT_NE(proj->input(2), nullptr);
+  const Tensor& pb = *proj->input(2)->constant();
+  ASSERT_EQ(pb.numel(), 3 * kEmbed);
+  for (int64_t col = kEmbed; col < 2 * kEmbed; ++col) EXPECT_EQ(pb.data<float>()[col], 0.0f) << col;
+  EXPECT_NE(proj->input(2)->name().find("zeros"), std::string::npos) << proj->input(2)->name();
+}
+
+TEST(TorchMhaPass, CrossAttentionKeepsThreeProjections) {
+  SeparateConfig c;
+  c.cross = true;
+  auto rng = make_rng(8);
+  Graph g = separate_mha(c, rng);
+  expect_three_projections(g, 4, "Q, K and V are projected from different tensors");
+}
+
+TEST(TorchMhaPass, OtherValueDimKeepsThreeProjections) {
+  SeparateConfig c;
+  c.dv = kDim / 2;
+  auto rng = make_rng(9);
+  Graph g = separate_mha(c, rng);
+  expect_three_projections(g, 4, "the head dims differ (Q 8, K 8, V 4)");
 }
 
 TEST(TorchMhaPass, DeferredHalfWeightsStayDeferred) {
@@ -299,7 +459,7 @@ TEST(TorchMhaPass, DeferredHalfWeightsStayDeferred) {
   ASSERT_TRUE(is_deferred_conversion(*w_in));
   const Tensor src = *w_in->constant();
   PassStats st;
-  Status s = canonicalize_mha(g, &st);
+  Status s = canonicalize_mha(g, &st, /*pack_qkv=*/false);
   ASSERT_TRUE(s.ok()) << s.to_string();
   const Node* a = only_attention(g);
   ASSERT_NE(a, nullptr);
@@ -318,6 +478,51 @@ TEST(TorchMhaPass, DeferredHalfWeightsStayDeferred) {
         ASSERT_EQ(w->constant()->data<float>()[r * kEmbed + j], src.data<float>()[r * 3 * kEmbed + c0 + j]);
   }
   EXPECT_EQ(split, 3u);
+}
+
+TEST(TorchMhaPass, DeferredHalfWeightsStayDeferredWhenPacked) {
+  // The packed projection of torch's in_proj reads W_in itself, still marked for the writer; a
+  // concatenation of separate weights is marked like them.
+  for (bool separate : {false, true}) {
+    SCOPED_TRACE(separate ? "separate weights" : "torch in_proj");
+    auto rng = make_rng(5);
+    Graph g = separate ? separate_mha(SeparateConfig{}, rng) : torch_mha(Config{}, rng);
+    ASSERT_TRUE(infer_shapes(g).ok());
+    PassOptions before;
+    before.canonicalize_mha = before.fuse_epilogues = before.fuse_elementwise = before.seq_major_attention = false;
+    ASSERT_TRUE(run_passes(g, before, nullptr).ok());
+    PrecisionOptions po;
+    po.eager_weight_bytes = 0;
+    ASSERT_TRUE(convert_precision(g, Precision::kFp16, po).ok());
+    std::vector<std::pair<const Value*, Tensor>> sources;  // the projection weights reading x
+    for (const Node* n : g.nodes()) {
+      const Value* w = n->op_type() == "MatMul" ? n->input(1) : nullptr;
+      const Node* from = w ? n->input(0)->producer() : nullptr;
+      if (w && w->constant() && w->shape()[0] == Dim(kEmbed) && (!from || from->op_type() != "Reshape"))
+        sources.push_back({w, *w->constant()});
+    }
+    ASSERT_EQ(sources.size(), separate ? 3u : 1u);
+    PassStats st;
+    Status s = canonicalize_mha(g, &st);
+    ASSERT_TRUE(s.ok()) << s.to_string();
+    const Node* a = only_attention(g);
+    ASSERT_NE(a, nullptr);
+    EXPECT_EQ(a->attr_int("qkv_packed", 0), 1);
+    const Node* proj = a->input(0)->producer()->input(0)->producer();
+    if (proj->op_type() == "Add") proj = proj->input(0)->producer();
+    ASSERT_EQ(proj->op_type(), "MatMul");
+    const Value* w = proj->input(1);
+    EXPECT_TRUE(is_deferred_conversion(*w)) << w->name();
+    EXPECT_EQ(w->dtype(), DataType::kFloat16);
+    if (!separate) {
+      EXPECT_EQ(w, sources[0].first);
+      continue;
+    }
+    for (int64_t r = 0; r < kEmbed; ++r)
+      for (int64_t j = 0; j < 3 * kEmbed; ++j)
+        ASSERT_EQ(w->constant()->data<float>()[r * 3 * kEmbed + j],
+                  sources[static_cast<size_t>(j / kEmbed)].second.data<float>()[r * kEmbed + j % kEmbed]);
+  }
 }
 
 TEST(TorchMhaPass, OtherReaderOfAnIntermediateKeepsTheBlock) {
@@ -367,6 +572,7 @@ TEST(TorchMhaPass, CachedVitHasNoActivationTransposes) {
   for (const Node* n : g->nodes()) {
     if (n->op_type() == "Attention") {
       EXPECT_EQ(n->attr_int("seq_major", 0), 1) << n->name();
+      EXPECT_EQ(n->attr_int("qkv_packed", 0), 1) << n->name();
     }
     if (n->op_type() == "Transpose") {
       EXPECT_EQ(n->input(0)->shape().size(), 6u) << n->name() << " transposes an activation";
@@ -375,7 +581,7 @@ TEST(TorchMhaPass, CachedVitHasNoActivationTransposes) {
   for (const char* op : {"Slice", "Squeeze", "Conv"}) EXPECT_EQ(count_op(*g, op), 0u) << op;
   EXPECT_EQ(count_op(*g, "Transpose"), 1u) << lines(r);
   EXPECT_EQ(count_op(*g, "Gemm"), 1u);                // the classification head
-  EXPECT_EQ(count_op(*g, "FusedMatMul"), 12u * 6 + 1);  // Q, K, V, out, FFN x2 per layer; the stem
+  EXPECT_EQ(count_op(*g, "FusedMatMul"), 12u * 4 + 1);  // packed QKV, out, FFN x2 per layer; the stem
 }
 
 }  // namespace

@@ -222,6 +222,9 @@ TEST(CudaFusedPattern, AttentionNoMask) {
     check_attention(t, {{8, 12, 197, 64}, {8, 12, 197, 64}, {8, 12, 197, 64}});
     check_attention(t, {{2, 3, 45, 20}, {2, 3, 45, 20}, {2, 3, 45, 20}});  // D % 8 != 0: element loads
     check_attention(t, {{1, 2, 70, 96}, {1, 2, 130, 96}, {1, 2, 130, 96}});
+    // Large scores: the exp2-domain softmax subtracts the row maximum before exponentiating.
+    // (Not bf16: the reference rounds scores near 10 to bf16's 1/16 steps, the kernel does not.)
+    if (t != DataType::kBFloat16) check_attention(t, {{2, 3, 50, 64}, {2, 3, 50, 64}, {2, 3, 50, 64}, {}, false, false, 2.5f});
   }
 }
 
@@ -254,6 +257,7 @@ TEST(CudaFusedPattern, AttentionCausal) {
     check_attention(t, {{2, 2, 40, 64}, {2, 2, 19, 64}, {2, 2, 19, 64}, {}, false, true});  // Sq > Sk
     check_attention(t, {{2, 2, 33, 64}, {2, 2, 33, 64}, {2, 2, 33, 64}, {2, 1, 1, 33}, false, true});
     check_attention(t, {{4, 16, 300, 64}, {4, 16, 300, 64}, {4, 16, 300, 64}, {}, false, true});  // four-warp blocks
+    check_attention(t, {{6, 12, 203, 64}, {6, 12, 90, 64}, {6, 12, 90, 64}, {}, false, true});  // four-warp, Sq > Sk
   }
 }
 

@@ -165,5 +165,29 @@ TEST(CudaLayout, AttentionSeqMajor) {
   }
 }
 
+// Packed projection (qkv_packed = 1): input 0 is [batch, seq, 3, heads, dim], K and V read at
+// offsets heads*dim and 2*heads*dim of each row.
+void check_packed_attention(DataType t, int64_t b, int64_t s, int64_t h, int64_t d, bool causal, bool mask) {
+  auto rng = testing::make_rng();
+  OpCheck op("Attention");
+  op.inputs = {testing::random_tensor(t, {b, s, 3, h, d}, rng, -2, 2), Tensor(), Tensor()};
+  if (mask) op.inputs.push_back(testing::random_tensor(t, {b, 1, 1, s}, rng, -3, 0));
+  op.attrs = {{"seq_major", int64_t{1}}, {"qkv_packed", int64_t{1}}, {"is_causal", int64_t{causal ? 1 : 0}}};
+  SCOPED_TRACE(std::string(dtype_name(t)) + fmt::format(" packed attention b {} s {} h {} d {}{}{}", b, s, h, d,
+                                                        causal ? " causal" : "", mask ? " mask" : ""));
+  testing::expect_cuda_matches_cpu(op);
+}
+
+TEST(CudaLayout, AttentionPacked) {
+  SLIMRT_SKIP_WITHOUT_GPU();
+  for (DataType t : {DataType::kFloat32, DataType::kFloat16, DataType::kBFloat16}) {
+    check_packed_attention(t, 2, 197, 12, 64, false, false);  // ViT-B/16: one-warp blocks
+    check_packed_attention(t, 8, 197, 12, 64, false, false);  // four-warp blocks
+    check_packed_attention(t, 2, 77, 3, 64, false, true);     // BERT-like padding mask
+    check_packed_attention(t, 3, 33, 5, 32, true, false);     // causal
+    check_packed_attention(t, 2, 19, 3, 20, false, false);    // dim % 8 != 0: element loads
+  }
+}
+
 }  // namespace
 }  // namespace slimrt

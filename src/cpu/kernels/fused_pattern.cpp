@@ -79,8 +79,11 @@ Status silu_typed(KernelContext& ctx) {
 // scores = Q K^T * scale (+ mask), each step rounded to T; causal: key j > query i masked;
 // softmax (in double) over keys with the row maximum subtracted (a row with every key masked gives NaN, as Softmax of all -inf does);
 // out = softmax V. Bool masks: true keeps the key, false masks it (-inf).
+// Heads-major Q, K and V: the backend permutes the sequence-major form and splits the packed one
+// (ir/layout.h) before the call, so this one loop defines every form.
 template <typename T>
 Status attention_typed(KernelContext& ctx) {
+  if (!ctx.input(0) || !ctx.input(1) || !ctx.input(2)) return ctx.invalid("Q, K and V must all be present");
   const Tensor& q = *ctx.input(0);
   const Tensor& k = *ctx.input(1);
   const Tensor& v = *ctx.input(2);

@@ -27,6 +27,15 @@ template <typename T, int V> struct alignas(sizeof(T) * V) Vec {
 
 enum class MaskKind : int { kNone, kAdditive, kBool };
 
+// Where the rows of one (batch*head) slice bh of a Q, K, V or Y tensor live: row r starts at
+// element base + (bh / split) * batch + (bh % split) * head + r * row (AttentionParams::split is
+// shared by the four tensors). This covers the heads-major form [.., H, S, D] (split 1, head 0),
+// the sequence-major forms [B, S, H, D] and [S, B*H, D] (split H or B*H), and the packed
+// projection [B, S, 3, H, D] (row 3*H*D, K and V at base H*D and 2*H*D).
+struct AttentionGeom {
+  int64_t base = 0, batch = 0, head = 0, row = 0;
+};
+
 struct AttentionParams {
   int64_t heads = 1;       // batch*heads flattened: bh
   int64_t sq = 0, skv = 0;
@@ -38,22 +47,14 @@ struct AttentionParams {
   int64_t lead_inner = 1;  // size of the second leading dim (rank 4), 1 for rank 3
   int64_t ms_lead0 = 0, ms_lead1 = 0, ms_q = 0, ms_k = 0;
   int64_t q_tiles = 1;
-  // Sequence-major layout (the Attention attribute seq_major, ir docs in fused_pattern.cpp):
-  // Q, K, V and Y are [.., S, H, D] in memory instead of [.., H, S, D]; H = seq_heads.
-  bool seq_major = false;
-  int64_t seq_heads = 1;
+  int64_t split = 1;
+  AttentionGeom q, k, v, o;
 };
 
-// Element offset of row 0 of (batch, head) bh in a Q/K/V/Y tensor with `rows` rows of `cols`.
-__device__ __forceinline__ int64_t attention_head_base(const AttentionParams& p, int64_t bh, int64_t rows, int64_t cols) {
-  if (!p.seq_major) return bh * rows * cols;
-  const int64_t b = bh / p.seq_heads, h = bh - b * p.seq_heads;
-  return (b * rows * p.seq_heads + h) * cols;
-}
-
-// Elements between consecutive rows (sequence positions) of one head.
-__device__ __forceinline__ int64_t attention_row_stride(const AttentionParams& p, int64_t cols) {
-  return p.seq_major ? p.seq_heads * cols : cols;
+// Element offset of row 0 of slice bh in a tensor with geometry `t`.
+__device__ __forceinline__ int64_t attention_slice(const AttentionParams& p, const AttentionGeom& t, int64_t bh) {
+  const int64_t b = bh / p.split, h = bh - b * p.split;
+  return t.base + b * t.batch + h * t.head;
 }
 
 // Rounds a float to T and back (the reference rounds scores to the input type).
@@ -87,10 +88,12 @@ __device__ __forceinline__ float attention_score(float dot, const AttentionParam
 
 // Tensor-core path (fused_pattern_attention_mma.cu) for float16/bfloat16 with head dims up to
 // 128. attention_mma_plan picks the padded head dim it instantiates (head 0: not handled), the
-// warps per block for this problem size and the dynamic shared memory that needs.
+// warps per block for this problem size, the kernel variant and the dynamic shared memory.
 struct AttentionMma {
-  int head = 0;   // 32, 64, 80, 96 or 128; 0: the tensor-core kernel does not apply
-  int warps = 4;  // 1 or 4 (16 query rows each)
+  int head = 0;        // 32, 64, 80, 96 or 128; 0: the tensor-core kernel does not apply
+  int warps = 4;       // 1 or 4 (16 query rows each)
+  bool plain = false;  // no mask and a positive scale: the lean softmax (see the kernel's notes)
+  bool vec = false;    // every row offset is a multiple of 8 elements (16-byte loads, if aligned)
   size_t smem_bytes = 0;
 };
 AttentionMma attention_mma_plan(const AttentionParams& p, int d, int dv, int sm_count);

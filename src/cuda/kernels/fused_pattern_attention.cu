@@ -45,15 +45,14 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(const T* __restrict
   const int64_t bh = blockIdx.x / p.q_tiles;
   const int64_t q0 = (blockIdx.x - bh * p.q_tiles) * kRowsPerBlock;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  const T* qb = q + attention_head_base(p, bh, p.sq, p.d);
-  const T* kb = k + attention_head_base(p, bh, p.skv, p.d);
-  const T* vb = v + attention_head_base(p, bh, p.skv, p.dv);
-  const int64_t qk_stride = attention_row_stride(p, p.d), v_stride = attention_row_stride(p, p.dv);
+  const T* qb = q + attention_slice(p, p.q, bh);
+  const T* kb = k + attention_slice(p, p.k, bh);
+  const T* vb = v + attention_slice(p, p.v, bh);
 
   for (int idx = tid; idx < kRowsPerBlock * kD; idx += kThreads) {
     const int r = idx / kD, c = idx % kD;
     const int64_t qi = q0 + r;
-    qs[idx] = (qi < p.sq && c < p.d) ? to_f32(qb[qi * qk_stride + c]) : 0.0f;
+    qs[idx] = (qi < p.sq && c < p.d) ? to_f32(qb[qi * p.q.row + c]) : 0.0f;
   }
 
   const int64_t mask_base = attention_mask_base(p, bh);
@@ -78,8 +77,8 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(const T* __restrict
       const int r = idx / kD, c = idx % kD;
       const int64_t j = j0 + r;
       const bool in = j < p.skv;
-      ks[r * (kD + 1) + c] = (in && c < p.d) ? to_f32(kb[j * qk_stride + c]) : 0.0f;
-      vs[r * kD + c] = (in && c < p.dv) ? to_f32(vb[j * v_stride + c]) : 0.0f;
+      ks[r * (kD + 1) + c] = (in && c < p.d) ? to_f32(kb[j * p.k.row + c]) : 0.0f;
+      vs[r * kD + c] = (in && c < p.dv) ? to_f32(vb[j * p.v.row + c]) : 0.0f;
     }
     __syncthreads();
 
@@ -138,7 +137,7 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(const T* __restrict
     if (qi >= p.sq) continue;
     // All keys masked (l == 0) gives NaN, as softmax over all -inf does in the reference.
     const float inv = (nan[r] || l[r] == 0.0f) ? NAN : 1.0f / l[r];
-    T* orow = out + attention_head_base(p, bh, p.sq, p.dv) + qi * v_stride;
+    T* orow = out + attention_slice(p, p.o, bh) + qi * p.o.row;
 #pragma unroll
     for (int c = 0; c < kChunks; ++c) {
       const int col = lane + 32 * c;
@@ -172,9 +171,10 @@ class AttentionKernel final : public Kernel {
     if (grid_ == 0) return Status::OK();
     if (zero_bytes_ > 0) return cuda_status(cudaMemsetAsync(args.output(0), 0, zero_bytes_, args.stream), "cudaMemsetAsync");
     const void* mask = p_.mask == MaskKind::kNone ? nullptr : args.input(3);
+    const void* kp = packed_ ? args.input(0) : args.input(1);
+    const void* vp = packed_ ? args.input(0) : args.input(2);
     if (mma_.head > 0) {
-      launch_attention_mma(dtype_, mma_, args.input(0), args.input(1), args.input(2), mask, args.output(0), p_,
-                           args.stream);
+      launch_attention_mma(dtype_, mma_, args.input(0), kp, vp, mask, args.output(0), p_, args.stream);
       return Status::OK();
     }
     return dispatch_float(
@@ -183,8 +183,8 @@ class AttentionKernel final : public Kernel {
           using T = typename decltype(tag)::type;
           if constexpr (!std::is_same_v<T, double>) {
             const T* q = args.in<T>(0);
-            const T* k = args.in<T>(1);
-            const T* v = args.in<T>(2);
+            const T* k = static_cast<const T*>(kp);
+            const T* v = static_cast<const T*>(vp);
             T* o = args.out<T>(0);
             AttentionParams p = p_;
             switch (chunks_) {
@@ -201,7 +201,8 @@ class AttentionKernel final : public Kernel {
   }
 
   uint64_t zero_bytes_ = 0;
-  AttentionMma mma_;  // head > 0: the tensor-core kernel
+  AttentionMma mma_;     // head > 0: the tensor-core kernel
+  bool packed_ = false;  // K and V are read from input 0 (qkv_packed)
 
  private:
   DataType dtype_;
@@ -215,35 +216,71 @@ Result<std::unique_ptr<Kernel>> create_attention(const PrepareArgs& a) {
   const DataType dt = a.input(0).dtype;
   if (dt != DataType::kFloat32 && dt != DataType::kFloat16 && dt != DataType::kBFloat16)
     return a.unsupported("Attention supports float32, float16 and bfloat16 inputs");
-  // seq_major: [.., S, H, D] in memory; the logical dims below are [.., H, S, D].
+  // The logical dims below are heads-major, [.., H, S, D]; the geometry says where rows live.
+  // seq_major: [B, S, H, D] or [S, B*H, D] in memory. qkv_packed (with seq_major): input 0 is
+  // the projection [B, S, 3, H, D] and inputs 1 and 2 are absent.
   const bool seq_major = a.node.attr_int("seq_major", 0) != 0;
+  const bool packed = a.node.attr_int("qkv_packed", 0) != 0;
+  AttentionParams p;
   TensorInfo qi = a.input(0);
-  TensorInfo ki = a.input(1);
-  TensorInfo vi = a.input(2);
+  TensorInfo ki, vi;
+  if (packed) {
+    if (!seq_major) return a.invalid("qkv_packed needs seq_major = 1");
+    if (a.has_input(1) || a.has_input(2)) return a.invalid("qkv_packed takes K and V from input 0; inputs 1 and 2 must be absent");
+    if (qi.rank() != 5 || qi.dims[2] != 3) return a.invalid("the packed QKV input must be [batch, seq, 3, heads, dim]");
+    const int64_t b = qi.dims[0], s = qi.dims[1], h = qi.dims[3], dh = qi.dims[4];
+    qi.dims = {b, h, s, dh};
+    ki = vi = qi;
+    const int64_t row = 3 * h * dh;
+    p.split = h;
+    p.q = {0, s * row, dh, row};
+    p.k = {h * dh, s * row, dh, row};
+    p.v = {2 * h * dh, s * row, dh, row};
+  } else {
+    ki = a.input(1);
+    vi = a.input(2);
+  }
   const int64_t rank = qi.rank();
   if (rank != 3 && rank != 4) return a.invalid("Q, K and V must have rank 3 or 4");
-  if (seq_major) {
-    for (TensorInfo* t : {&qi, &ki, &vi}) {
-      if (t->rank() == rank) std::swap(t->dims[static_cast<size_t>(rank - 3)], t->dims[static_cast<size_t>(rank - 2)]);
-    }
-  }
   if (ki.rank() != rank || vi.rank() != rank) return a.invalid("Q, K and V must have the same rank");
+  if (seq_major && !packed) {
+    // [B, S, H, D]: slices split as (b, h); [S, B*H, D]: every slice is a head of batch 0.
+    const int64_t h = qi.dims[static_cast<size_t>(rank - 2)];
+    p.split = h;
+    auto geom = [&](TensorInfo* t) {
+      const int64_t s = t->dims[static_cast<size_t>(rank - 3)], dh = t->dims[static_cast<size_t>(rank - 1)];
+      const AttentionGeom g{0, rank == 4 ? s * h * dh : 0, dh, h * dh};
+      std::swap(t->dims[static_cast<size_t>(rank - 3)], t->dims[static_cast<size_t>(rank - 2)]);
+      return g;
+    };
+    p.q = geom(&qi);
+    p.k = geom(&ki);
+    p.v = geom(&vi);
+  } else if (!seq_major) {
+    auto geom = [&](const TensorInfo& t) {
+      const int64_t rows = t.dims[static_cast<size_t>(rank - 2)], dh = t.dims[static_cast<size_t>(rank - 1)];
+      return AttentionGeom{0, rows * dh, 0, dh};
+    };
+    p.q = geom(qi);
+    p.k = geom(ki);
+    p.v = geom(vi);
+  }
   if (ki.dtype != dt || vi.dtype != dt) return a.invalid("Q, K and V must have the same dtype");
-  AttentionParams p;
   p.heads = 1;
   for (int64_t d = 0; d + 2 < rank; ++d) {
     const size_t u = static_cast<size_t>(d);
     if (ki.dims[u] != qi.dims[u] || vi.dims[u] != qi.dims[u]) return a.invalid("Q, K and V leading dims differ");
     p.heads *= qi.dims[u];
   }
-  p.seq_major = seq_major;
-  p.seq_heads = qi.dims[static_cast<size_t>(rank - 3)];
   p.sq = qi.dims[static_cast<size_t>(rank - 2)];
   p.skv = ki.dims[static_cast<size_t>(rank - 2)];
   const int64_t d = qi.dims[static_cast<size_t>(rank - 1)];
   const int64_t dv = vi.dims[static_cast<size_t>(rank - 1)];
   if (ki.dims[static_cast<size_t>(rank - 1)] != d || vi.dims[static_cast<size_t>(rank - 2)] != p.skv)
     return a.invalid("Q, K and V dims do not agree");
+  // The output is heads-major or, with seq_major, [B, S, H, Dv] / [S, B*H, Dv].
+  if (seq_major) p.o = {0, rank == 4 ? p.sq * p.split * dv : 0, dv, p.split * dv};
+  else p.o = {0, p.sq * dv, 0, dv};
   const int64_t dmax = std::max(d, dv);
   if (dmax > 256) return a.unsupported("head dims above 256");
   p.d = static_cast<int>(d);
@@ -296,6 +333,7 @@ Result<std::unique_ptr<Kernel>> create_attention(const PrepareArgs& a) {
     SLIMRT_RETURN_IF_ERROR(cuda_status(e, "cudaFuncSetAttribute(Attention shared memory)"));
   }
   auto kernel = std::make_unique<AttentionKernel>(dt, p, chunks, empty ? 0u : static_cast<unsigned>(blocks));
+  kernel->packed_ = packed;
   if (kUseTensorCores && dt != DataType::kFloat32) {
     const AttentionMma m = attention_mma_plan(p, p.d, p.dv, a.device.sm_count);
     if (m.head > 0 && m.smem_bytes <= a.device.max_shared_per_block_optin) {

@@ -11,8 +11,17 @@
 // through shared memory. Each thread owns two rows (lane / 4 and lane / 4 + 8) and keeps its
 // partial row sum; the row maximum is shared across the four threads of a row each tile.
 //
-// Rounding follows the reference (attention_score); the running sum adds the probabilities as
-// rounded to the input type, the values the P V product sees, so the weights stay normalised.
+// Two softmax variants. The plain one (no mask, or a key-padding mask that is the same for every
+// query row: ViT, BERT, LLaMA, causal or not) takes the fp32 dot products to the exp2 domain
+// with one FMA (s * scale * log2(e) + mask * log2(e)) and exponentiates against the running
+// maximum, like the fused kernels of other runtimes; its scores differ from the reference's only
+// in that the reference rounds them to the input type. At a few instructions per score it
+// leaves the tensor cores the bottleneck. The general one (masks that vary by query row) follows
+// the reference's rounding (attention_score) and adds the probabilities as rounded to the input
+// type; its per-score index and mask arithmetic costs about twice the MMA time. In the plain
+// variant, per warp, key steps past the last key its rows see (the tail of the last tile, or
+// past the diagonal when causal) are skipped; in both, a warp whose rows are all past Sq only
+// helps load the tiles.
 // Memory is linear in the sequence length. Small grids (few heads and short sequences) use
 // one-warp blocks, so that batch 1 still spreads over the SMs.
 #include "cuda/kernels/fused_pattern.cuh"
@@ -115,10 +124,36 @@ __device__ __forceinline__ void load_tile(T* dst, const T* src, int64_t row0, in
   }
 }
 
-template <typename T, int kD, int kWarps>
-__global__ void __launch_bounds__(32 * kWarps) attention_mma_kernel(const T* __restrict__ q, const T* __restrict__ k,
-                                                                    const T* __restrict__ v, const void* __restrict__ mask,
-                                                                    T* __restrict__ out, AttentionParams p, bool vec) {
+__device__ __forceinline__ float ex2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
+}
+
+// Two floats rounded to T and packed low-first.
+template <typename T> __device__ __forceinline__ uint32_t pack2(float lo, float hi) {
+  uint32_t r;
+  if constexpr (std::is_same_v<T, __half>) {
+    const __half2 h = __floats2half2_rn(lo, hi);
+    memcpy(&r, &h, 4);
+  } else {
+    const __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
+    memcpy(&r, &h, 4);
+  }
+  return r;
+}
+
+// kPlain: the lean softmax (no mask or a key-padding mask). Head dims up to 64 are held to 128 registers
+// (plain) or 168 (general), so that four or three 4-warp blocks fit an SM.
+template <int kD, int kWarps, bool kPlain> constexpr int min_blocks() {
+  if (kD > 64) return 1;
+  return (kPlain ? 16 : 12) / kWarps;
+}
+
+template <typename T, int kD, int kWarps, bool kPlain>
+__global__ void __launch_bounds__(32 * kWarps, (min_blocks<kD, kWarps, kPlain>()))
+    attention_mma_kernel(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
+                         const void* __restrict__ mask, T* __restrict__ out, AttentionParams p, bool vec) {
   using L = Layout<kD, kWarps>;
   constexpr int kThreads = 32 * kWarps;
   constexpr int kLd = L::kLd;
@@ -136,24 +171,32 @@ __global__ void __launch_bounds__(32 * kWarps) attention_mma_kernel(const T* __r
 
   const int64_t bh = blockIdx.x / p.q_tiles;
   const int64_t q0 = (blockIdx.x - bh * p.q_tiles) * L::kRows;
-  const T* kb = k + attention_head_base(p, bh, p.skv, p.d);
-  const T* vb = v + attention_head_base(p, bh, p.skv, p.dv);
-  const int64_t qk_stride = attention_row_stride(p, p.d), v_stride = attention_row_stride(p, p.dv);
+  const T* kb = k + attention_slice(p, p.k, bh);
+  const T* vb = v + attention_slice(p, p.v, bh);
 
   int64_t kv_end = p.skv;
   if (p.causal) kv_end = min(p.skv, q0 + L::kRows);
   const int64_t tiles = (kv_end + kKeys - 1) / kKeys;
 
-  load_tile<T, kD, kThreads>(qs, q + attention_head_base(p, bh, p.sq, p.d), q0, p.sq, p.d, L::kRows, vec, qk_stride);
+  load_tile<T, kD, kThreads>(qs, q + attention_slice(p, p.q, bh), q0, p.sq, p.d, L::kRows, vec, p.q.row);
   if (tiles > 0) {
-    load_tile<T, kD, kThreads>(ks, kb, 0, p.skv, p.d, kKeys, vec, qk_stride);
-    load_tile<T, kD, kThreads>(vs, vb, 0, p.skv, p.dv, kKeys, vec, v_stride);
+    load_tile<T, kD, kThreads>(ks, kb, 0, p.skv, p.d, kKeys, vec, p.k.row);
+    load_tile<T, kD, kThreads>(vs, vb, 0, p.skv, p.dv, kKeys, vec, p.v.row);
   }
   cp_async_commit();
 
   // ldmatrix lane roles: matrix `mi` of an x4 load takes its row addresses from lanes 8 mi .. 8 mi + 7.
   const int mi = lane >> 3, mr = lane & 7;
-  const int64_t row0 = q0 + warp * 16 + g, row1 = row0 + 8;  // this thread's two query rows
+  const int64_t wrow = q0 + warp * 16;             // this warp's first query row
+  const int64_t row0 = wrow + g, row1 = row0 + 8;  // this thread's two query rows
+  const bool active = wrow < p.sq;
+  // Keys the warp's rows see: all of them, or up to the warp's last row when causal (plain
+  // variant; the host keeps its sizes below 2^31). wmin: the fewest any of its rows sees.
+  const int wkeys = static_cast<int>(p.causal ? min(p.skv, wrow + 16) : p.skv);
+  const int wmin = static_cast<int>(p.causal ? min(p.skv, wrow + 1) : p.skv);
+  const int lim0 = static_cast<int>(p.causal ? min(p.skv, row0 + 1) : p.skv);
+  const int lim1 = static_cast<int>(p.causal ? min(p.skv, row1 + 1) : p.skv);
+  const float c2 = p.scale * 1.4426950408889634f;  // scale * log2(e)
   const int64_t mask_base = attention_mask_base(p, bh);
 
   uint32_t qf[kSteps][4];
@@ -167,8 +210,8 @@ __global__ void __launch_bounds__(32 * kWarps) attention_mma_kernel(const T* __r
     const int buf = static_cast<int>(tile & 1);
     if (tile + 1 < tiles) {
       const int64_t j1 = (tile + 1) * kKeys;
-      load_tile<T, kD, kThreads>(ks + (buf ^ 1) * kTileElems, kb, j1, p.skv, p.d, kKeys, vec, qk_stride);
-      load_tile<T, kD, kThreads>(vs + (buf ^ 1) * kTileElems, vb, j1, p.skv, p.dv, kKeys, vec, v_stride);
+      load_tile<T, kD, kThreads>(ks + (buf ^ 1) * kTileElems, kb, j1, p.skv, p.d, kKeys, vec, p.k.row);
+      load_tile<T, kD, kThreads>(vs + (buf ^ 1) * kTileElems, vb, j1, p.skv, p.dv, kKeys, vec, p.v.row);
       cp_async_commit();
       cp_async_wait<1>();
     } else {
@@ -182,81 +225,152 @@ __global__ void __launch_bounds__(32 * kWarps) attention_mma_kernel(const T* __r
     }
     const T* kt = ks + buf * kTileElems;
     const T* vt = vs + buf * kTileElems;
-    const int64_t j0 = tile * kKeys;
-
-    // Scores: 16 rows x 64 keys as eight 16 x 8 accumulators.
-    float s[kKeys / 8][4];
+    const int j0 = static_cast<int>(tile * kKeys);
+    if (!kPlain || (active && j0 < wkeys)) {
+      // Scores: 16 rows x 64 keys as eight 16 x 8 accumulators.
+      float s[kKeys / 8][4];
 #pragma unroll
-    for (int n = 0; n < kKeys / 8; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+      for (int n = 0; n < kKeys / 8; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
 #pragma unroll
-    for (int kk = 0; kk < kSteps; ++kk) {
+      for (int kk = 0; kk < kSteps; ++kk) {
 #pragma unroll
-      for (int np = 0; np < kKeys / 16; ++np) {
-        uint32_t b[4];
-        ldmatrix_x4(b, kt + (np * 16 + mr + (mi >> 1) * 8) * kLd + kk * 16 + (mi & 1) * 8);
-        mma16816<T>(s[2 * np], qf[kk], b[0], b[1]);
-        mma16816<T>(s[2 * np + 1], qf[kk], b[2], b[3]);
-      }
-    }
-
-    // Online softmax; element e of tile n is key j0 + 8 n + 2 t + (e & 1) of row (e < 2 ? row0 : row1).
-    float mx0 = -INFINITY, mx1 = -INFINITY;
-#pragma unroll
-    for (int n = 0; n < kKeys / 8; ++n) {
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int64_t j = j0 + 8 * n + 2 * t + (e & 1);
-        const float val = attention_score<T>(s[n][e], p, mask, mask_base, e < 2 ? row0 : row1, j);
-        s[n][e] = val;
-        if (e < 2) {
-          nan0 = nan0 || isnan(val);
-          mx0 = fmaxf(mx0, val);  // fmaxf drops NaN, which the flag records
-        } else {
-          nan1 = nan1 || isnan(val);
-          mx1 = fmaxf(mx1, val);
+        for (int np = 0; np < kKeys / 16; ++np) {
+          if (kPlain && j0 + np * 16 >= wkeys) continue;
+          uint32_t b[4];
+          ldmatrix_x4(b, kt + (np * 16 + mr + (mi >> 1) * 8) * kLd + kk * 16 + (mi & 1) * 8);
+          mma16816<T>(s[2 * np], qf[kk], b[0], b[1]);
+          mma16816<T>(s[2 * np + 1], qf[kk], b[2], b[3]);
         }
       }
-    }
-#pragma unroll
-    for (int off = 1; off <= 2; off <<= 1) {
-      mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, off));
-      mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, off));
-    }
-    const float mn0 = fmaxf(m0, mx0), mn1 = fmaxf(m1, mx1);
-    // With every key so far masked the maximum is -inf; subtracting 0 keeps exp(-inf) = 0.
-    const float base0 = mn0 == -INFINITY ? 0.0f : mn0, base1 = mn1 == -INFINITY ? 0.0f : mn1;
-    const float corr0 = __expf(m0 - base0), corr1 = __expf(m1 - base1);
-    m0 = mn0;
-    m1 = mn1;
-    l0 *= corr0;
-    l1 *= corr1;
-#pragma unroll
-    for (int n = 0; n < kOutTiles; ++n) {
-      o[n][0] *= corr0;
-      o[n][1] *= corr0;
-      o[n][2] *= corr1;
-      o[n][3] *= corr1;
-    }
-    auto prob = [](float val, float base) { return isnan(val) ? 0.0f : __expf(val - base); };
 
-    // P V: the probabilities of keys 16 kk .. 16 kk + 15 are the A operand of step kk.
+      // Online softmax; element e of tile n is key j0 + 8 n + 2 t + (e & 1) of row (e < 2 ? row0 : row1).
+      float mx0 = -INFINITY, mx1 = -INFINITY;
+      if constexpr (kPlain) {
+        // To the exp2 domain: s * scale * log2(e), plus the key's mask value times log2(e).
+        if (p.mask == MaskKind::kNone) {
 #pragma unroll
-    for (int kk = 0; kk < kKeys / 16; ++kk) {
-      uint32_t a[4];
-      a[0] = pack_rounded<T>(prob(s[2 * kk][0], base0), prob(s[2 * kk][1], base0), l0);
-      a[1] = pack_rounded<T>(prob(s[2 * kk][2], base1), prob(s[2 * kk][3], base1), l1);
-      a[2] = pack_rounded<T>(prob(s[2 * kk + 1][0], base0), prob(s[2 * kk + 1][1], base0), l0);
-      a[3] = pack_rounded<T>(prob(s[2 * kk + 1][2], base1), prob(s[2 * kk + 1][3], base1), l1);
+          for (int n = 0; n < kKeys / 8; ++n) {
 #pragma unroll
-      for (int dp = 0; dp < kSteps; ++dp) {
-        uint32_t b[4];
-        ldmatrix_x4_trans(b, vt + (kk * 16 + mr + (mi & 1) * 8) * kLd + dp * 16 + (mi >> 1) * 8);
-        mma16816<T>(o[2 * dp], a, b[0], b[1]);
-        mma16816<T>(o[2 * dp + 1], a, b[2], b[3]);
+            for (int e = 0; e < 4; ++e) s[n][e] *= c2;
+          }
+        } else {
+          // A key-padding mask: one value per key, the same for every query row.
+          const int64_t mj = mask_base + (j0 + 2 * t) * p.ms_k;
+#pragma unroll
+          for (int n = 0; n < kKeys / 8; ++n) {
+#pragma unroll
+            for (int c = 0; c < 2; ++c) {
+              const int j = j0 + 8 * n + 2 * t + c;
+              float add = 0.0f;
+              if (j < p.skv) {
+                const int64_t at = mj + (8 * n + c) * p.ms_k;
+                if (p.mask == MaskKind::kBool) add = static_cast<const uint8_t*>(mask)[at] != 0 ? 0.0f : -INFINITY;
+                else add = to_f32(static_cast<const T*>(mask)[at]) * 1.4426950408889634f;
+              }
+              s[n][c] = fmaf(s[n][c], c2, add);
+              s[n][c + 2] = fmaf(s[n][c + 2], c2, add);
+            }
+          }
+        }
+        if (j0 + kKeys > wmin) {  // keys past Skv or above the diagonal in this tile
+#pragma unroll
+          for (int n = 0; n < kKeys / 8; ++n) {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+              if (j0 + 8 * n + 2 * t + (e & 1) >= (e < 2 ? lim0 : lim1)) s[n][e] = -INFINITY;
+            }
+          }
+        }
+#pragma unroll
+        for (int n = 0; n < kKeys / 8; ++n) {
+          mx0 = fmaxf(mx0, fmaxf(s[n][0], s[n][1]));
+          mx1 = fmaxf(mx1, fmaxf(s[n][2], s[n][3]));
+        }
+      } else {
+#pragma unroll
+        for (int n = 0; n < kKeys / 8; ++n) {
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const int64_t j = j0 + 8 * n + 2 * t + (e & 1);
+            const float val = attention_score<T>(s[n][e], p, mask, mask_base, e < 2 ? row0 : row1, j);
+            s[n][e] = val;
+            if (e < 2) {
+              nan0 = nan0 || isnan(val);
+              mx0 = fmaxf(mx0, val);  // fmaxf drops NaN, which the flag records
+            } else {
+              nan1 = nan1 || isnan(val);
+              mx1 = fmaxf(mx1, val);
+            }
+          }
+        }
+      }
+#pragma unroll
+      for (int off = 1; off <= 2; off <<= 1) {
+        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, off));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, off));
+      }
+      const float mn0 = fmaxf(m0, mx0), mn1 = fmaxf(m1, mx1);
+      // With every key so far masked the maximum is -inf; subtracting 0 keeps exp(-inf) = 0.
+      const float base0 = mn0 == -INFINITY ? 0.0f : mn0, base1 = mn1 == -INFINITY ? 0.0f : mn1;
+      float corr0, corr1;
+      if constexpr (kPlain) {
+        corr0 = ex2(m0 - base0);
+        corr1 = ex2(m1 - base1);
+      } else {
+        corr0 = __expf(m0 - base0);
+        corr1 = __expf(m1 - base1);
+      }
+      m0 = mn0;
+      m1 = mn1;
+      l0 *= corr0;
+      l1 *= corr1;
+#pragma unroll
+      for (int n = 0; n < kOutTiles; ++n) {
+        o[n][0] *= corr0;
+        o[n][1] *= corr0;
+        o[n][2] *= corr1;
+        o[n][3] *= corr1;
+      }
+
+      // P V: the probabilities of keys 16 kk .. 16 kk + 15 are the A operand of step kk.
+#pragma unroll
+      for (int kk = 0; kk < kKeys / 16; ++kk) {
+        uint32_t a[4];
+        if constexpr (kPlain) {
+          if (j0 + kk * 16 >= wkeys) continue;
+          float pr[8];
+#pragma unroll
+          for (int h = 0; h < 2; ++h) {
+            pr[4 * h + 0] = ex2(s[2 * kk + h][0] - base0);
+            pr[4 * h + 1] = ex2(s[2 * kk + h][1] - base0);
+            pr[4 * h + 2] = ex2(s[2 * kk + h][2] - base1);
+            pr[4 * h + 3] = ex2(s[2 * kk + h][3] - base1);
+            l0 += pr[4 * h + 0] + pr[4 * h + 1];
+            l1 += pr[4 * h + 2] + pr[4 * h + 3];
+          }
+          a[0] = pack2<T>(pr[0], pr[1]);
+          a[1] = pack2<T>(pr[2], pr[3]);
+          a[2] = pack2<T>(pr[4], pr[5]);
+          a[3] = pack2<T>(pr[6], pr[7]);
+        } else {
+          auto prob = [](float val, float base) { return isnan(val) ? 0.0f : __expf(val - base); };
+          a[0] = pack_rounded<T>(prob(s[2 * kk][0], base0), prob(s[2 * kk][1], base0), l0);
+          a[1] = pack_rounded<T>(prob(s[2 * kk][2], base1), prob(s[2 * kk][3], base1), l1);
+          a[2] = pack_rounded<T>(prob(s[2 * kk + 1][0], base0), prob(s[2 * kk + 1][1], base0), l0);
+          a[3] = pack_rounded<T>(prob(s[2 * kk + 1][2], base1), prob(s[2 * kk + 1][3], base1), l1);
+        }
+#pragma unroll
+        for (int dp = 0; dp < kSteps; ++dp) {
+          uint32_t b[4];
+          ldmatrix_x4_trans(b, vt + (kk * 16 + mr + (mi & 1) * 8) * kLd + dp * 16 + (mi >> 1) * 8);
+          mma16816<T>(o[2 * dp], a, b[0], b[1]);
+          mma16816<T>(o[2 * dp + 1], a, b[2], b[3]);
+        }
       }
     }
     __syncthreads();  // this tile's buffers are refilled two iterations on
   }
+  if (!active) return;
 
   // Row sums and NaN flags over the four threads of each row.
 #pragma unroll
@@ -266,33 +380,44 @@ __global__ void __launch_bounds__(32 * kWarps) attention_mma_kernel(const T* __r
     nan0 = __shfl_xor_sync(0xffffffffu, static_cast<int>(nan0), off) != 0 || nan0;
     nan1 = __shfl_xor_sync(0xffffffffu, static_cast<int>(nan1), off) != 0 || nan1;
   }
-  // All keys masked (l == 0) gives NaN, as softmax over all -inf does in the reference.
+  // All keys masked (l == 0) gives NaN, as softmax over all -inf does in the reference. (The
+  // plain variant meets NaN scores through the sums: exp2(NaN) is NaN.)
   const float inv0 = (nan0 || l0 == 0.0f) ? NAN : 1.0f / l0;
   const float inv1 = (nan1 || l1 == 0.0f) ? NAN : 1.0f / l1;
-  T* ob = out + attention_head_base(p, bh, p.sq, p.dv);
+  T* ob = out + attention_slice(p, p.o, bh);
 #pragma unroll
   for (int half = 0; half < 2; ++half) {
     const int64_t row = half == 0 ? row0 : row1;
     if (row >= p.sq) continue;
     const float inv = half == 0 ? inv0 : inv1;
-    T* orow = ob + row * v_stride;
+    T* orow = ob + row * p.o.row;
 #pragma unroll
     for (int n = 0; n < kOutTiles; ++n) {
       const int col = 8 * n + 2 * t;
-      if (col < p.dv) orow[col] = from_f32<T>(o[n][2 * half] * inv);
-      if (col + 1 < p.dv) orow[col + 1] = from_f32<T>(o[n][2 * half + 1] * inv);
+      const float lo = o[n][2 * half] * inv, hi = o[n][2 * half + 1] * inv;
+      if (vec && col + 1 < p.dv) {
+        *reinterpret_cast<uint32_t*>(orow + col) = pack2<T>(lo, hi);  // vec: 16-byte aligned rows
+      } else {
+        if (col < p.dv) orow[col] = from_f32<T>(lo);
+        if (col + 1 < p.dv) orow[col + 1] = from_f32<T>(hi);
+      }
     }
   }
 }
 
-template <typename T, int kWarps> const void* mma_kernel_for(int head) {
+template <typename T, int kWarps, bool kPlain> const void* mma_kernel_for(int head) {
   switch (head) {
-    case 32: return reinterpret_cast<const void*>(attention_mma_kernel<T, 32, kWarps>);
-    case 64: return reinterpret_cast<const void*>(attention_mma_kernel<T, 64, kWarps>);
-    case 80: return reinterpret_cast<const void*>(attention_mma_kernel<T, 80, kWarps>);
-    case 96: return reinterpret_cast<const void*>(attention_mma_kernel<T, 96, kWarps>);
-    default: return reinterpret_cast<const void*>(attention_mma_kernel<T, 128, kWarps>);
+    case 32: return reinterpret_cast<const void*>(attention_mma_kernel<T, 32, kWarps, kPlain>);
+    case 64: return reinterpret_cast<const void*>(attention_mma_kernel<T, 64, kWarps, kPlain>);
+    case 80: return reinterpret_cast<const void*>(attention_mma_kernel<T, 80, kWarps, kPlain>);
+    case 96: return reinterpret_cast<const void*>(attention_mma_kernel<T, 96, kWarps, kPlain>);
+    default: return reinterpret_cast<const void*>(attention_mma_kernel<T, 128, kWarps, kPlain>);
   }
+}
+
+template <typename T> const void* mma_kernel_for(const AttentionMma& m) {
+  if (m.warps == 1) return m.plain ? mma_kernel_for<T, 1, true>(m.head) : mma_kernel_for<T, 1, false>(m.head);
+  return m.plain ? mma_kernel_for<T, 4, true>(m.head) : mma_kernel_for<T, 4, false>(m.head);
 }
 
 template <int kWarps> size_t smem_bytes(int head) {
@@ -305,20 +430,23 @@ template <int kWarps> size_t smem_bytes(int head) {
   }
 }
 
-template <typename T, int kWarps>
+template <typename T, int kWarps, bool kPlain>
 void launch_typed(int head, const T* q, const T* k, const T* v, const void* mask, T* out, AttentionParams p, bool vec,
                   cudaStream_t stream) {
   p.q_tiles = (p.sq + 16 * kWarps - 1) / (16 * kWarps);
   const unsigned grid = static_cast<unsigned>(p.heads * p.q_tiles);
   const size_t smem = smem_bytes<kWarps>(head);
   constexpr unsigned kThreads = 32 * kWarps;
+#define SLIMRT_ATTENTION_MMA(D) \
+  attention_mma_kernel<T, D, kWarps, kPlain><<<grid, kThreads, smem, stream>>>(q, k, v, mask, out, p, vec)
   switch (head) {
-    case 32: attention_mma_kernel<T, 32, kWarps><<<grid, kThreads, smem, stream>>>(q, k, v, mask, out, p, vec); break;
-    case 64: attention_mma_kernel<T, 64, kWarps><<<grid, kThreads, smem, stream>>>(q, k, v, mask, out, p, vec); break;
-    case 80: attention_mma_kernel<T, 80, kWarps><<<grid, kThreads, smem, stream>>>(q, k, v, mask, out, p, vec); break;
-    case 96: attention_mma_kernel<T, 96, kWarps><<<grid, kThreads, smem, stream>>>(q, k, v, mask, out, p, vec); break;
-    default: attention_mma_kernel<T, 128, kWarps><<<grid, kThreads, smem, stream>>>(q, k, v, mask, out, p, vec); break;
+    case 32: SLIMRT_ATTENTION_MMA(32); break;
+    case 64: SLIMRT_ATTENTION_MMA(64); break;
+    case 80: SLIMRT_ATTENTION_MMA(80); break;
+    case 96: SLIMRT_ATTENTION_MMA(96); break;
+    default: SLIMRT_ATTENTION_MMA(128); break;
   }
+#undef SLIMRT_ATTENTION_MMA
 }
 
 template <typename T>
@@ -327,11 +455,18 @@ void launch_warps(const AttentionMma& m, const void* q, const void* k, const voi
   const T* qt = static_cast<const T*>(q);
   const T* kt = static_cast<const T*>(k);
   const T* vt = static_cast<const T*>(v);
-  // 16-byte chunks need head dims that are multiples of 8 and 16-byte aligned tensors.
-  const bool vec = p.d % 8 == 0 && p.dv % 8 == 0 &&
-                   ((reinterpret_cast<uintptr_t>(q) | reinterpret_cast<uintptr_t>(k) | reinterpret_cast<uintptr_t>(v)) & 15) == 0;
-  if (m.warps == 1) launch_typed<T, 1>(m.head, qt, kt, vt, mask, static_cast<T*>(out), p, vec, stream);
-  else launch_typed<T, 4>(m.head, qt, kt, vt, mask, static_cast<T*>(out), p, vec, stream);
+  T* ot = static_cast<T*>(out);
+  // 16-byte chunks need row offsets that are multiples of 8 elements and 16-byte aligned tensors.
+  const bool vec =
+      m.vec && ((reinterpret_cast<uintptr_t>(q) | reinterpret_cast<uintptr_t>(k) | reinterpret_cast<uintptr_t>(v) |
+                 reinterpret_cast<uintptr_t>(out)) & 15) == 0;
+  if (m.warps == 1) {
+    if (m.plain) launch_typed<T, 1, true>(m.head, qt, kt, vt, mask, ot, p, vec, stream);
+    else launch_typed<T, 1, false>(m.head, qt, kt, vt, mask, ot, p, vec, stream);
+  } else {
+    if (m.plain) launch_typed<T, 4, true>(m.head, qt, kt, vt, mask, ot, p, vec, stream);
+    else launch_typed<T, 4, false>(m.head, qt, kt, vt, mask, ot, p, vec, stream);
+  }
 }
 
 }  // namespace
@@ -351,16 +486,16 @@ AttentionMma attention_mma_plan(const AttentionParams& p, int d, int dv, int sm_
   const int64_t big_blocks = p.heads * ((p.sq + 63) / 64);
   m.warps = big_blocks < 2 * static_cast<int64_t>(sm_count > 0 ? sm_count : 1) ? 1 : 4;
   m.smem_bytes = m.warps == 1 ? smem_bytes<1>(m.head) : smem_bytes<4>(m.head);
+  // The plain variant indexes keys with 32-bit integers.
+  m.plain = (p.mask == MaskKind::kNone || p.ms_q == 0) && p.sq < (int64_t{1} << 30) && p.skv < (int64_t{1} << 30);
+  bool aligned = d % 8 == 0 && dv % 8 == 0;
+  for (const AttentionGeom* t : {&p.q, &p.k, &p.v, &p.o}) aligned = aligned && (t->base | t->batch | t->head | t->row) % 8 == 0;
+  m.vec = aligned;
   return m;
 }
 
 cudaError_t attention_mma_prepare(DataType dtype, const AttentionMma& m) {
-  const void* f;
-  if (dtype == DataType::kBFloat16) {
-    f = m.warps == 1 ? mma_kernel_for<__nv_bfloat16, 1>(m.head) : mma_kernel_for<__nv_bfloat16, 4>(m.head);
-  } else {
-    f = m.warps == 1 ? mma_kernel_for<__half, 1>(m.head) : mma_kernel_for<__half, 4>(m.head);
-  }
+  const void* f = dtype == DataType::kBFloat16 ? mma_kernel_for<__nv_bfloat16>(m) : mma_kernel_for<__half>(m);
   return cudaFuncSetAttribute(f, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(m.smem_bytes));
 }
 
