@@ -50,6 +50,9 @@ struct BuildOptions {
   bool run_passes = true;                  // graph passes (when the pass library is present)
   // fp16/bf16 builds with passes: NHWC regions for 2-D convolutions (convert_to_channels_last).
   bool channels_last = true;
+  // fp16/bf16 builds: keep FusedMatMul's erf GELU instead of the tanh form cuBLASLt fuses
+  // (PrecisionOptions::tanh_gelu).
+  bool exact_gelu = false;
   std::vector<OptimizationProfile> profiles;
   uint64_t chunk_size = kEngineDefaultChunkSize;
   // Called at each stage with a fraction in [0, 1] of the build done; may be empty.

@@ -123,6 +123,7 @@ Status build_engine(const std::string& onnx_path, const BuildOptions& options, c
     PrecisionReport pr;
     PrecisionOptions po;
     po.eager_weight_bytes = 0;  // every converted weight streams through the writer
+    po.tanh_gelu = !options.exact_gelu;
     SLIMRT_RETURN_IF_ERROR(convert_precision(graph, options.precision, po, &pr));
     r.half_nodes = pr.half_nodes;
     r.float_nodes = pr.float_nodes;

@@ -117,6 +117,7 @@ Status execute(const BuildCommandOptions& o) {
   bo.target = o.target;
   bo.run_passes = !o.no_passes;
   bo.channels_last = !o.no_channels_last;
+  bo.exact_gelu = o.exact_gelu;
   SLIMRT_ASSIGN_OR_RETURN(bo.profiles, parse_profile_args(o.mins, o.opts, o.maxs));
   if (isatty(STDERR_FILENO)) bo.progress = draw_progress;
   std::string out = o.output;
@@ -144,6 +145,8 @@ void add_build_command(CLI::App& app, BuildCommandOptions& opts, int& exit_code)
   b->add_flag("--fp32", opts.fp32, "FP32 weights and activations (the default)");
   b->add_flag("--fp16", opts.fp16, "FP16 engine: half weights and activations where the per-op table allows (docs/precision.md)");
   b->add_flag("--bf16", opts.bf16, "BF16 engine: as --fp16 with bfloat16");
+  b->add_flag("--exact-gelu", opts.exact_gelu,
+              "fp16/bf16: keep the erf GELU after a MatMul (default: the tanh form, fused into the GEMM; docs/precision.md)");
   b->add_flag("--tf32", opts.tf32, "Allow TF32 tensor-core math for fp32 GEMM/conv (recorded in the engine)");
   b->add_option("--target", opts.target, "GPU arch the engine is for (sm_90, ...) or 'any'")->default_val("any");
   b->add_option("--min", opts.mins, "NAME:DIMS smallest shape of a dynamic input (repeat per profile)");

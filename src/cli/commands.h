@@ -31,6 +31,7 @@ struct BuildCommandOptions {
   std::vector<std::string> mins, opts, maxs;  // NAME:DIMS, positional per input (docs/cli.md)
   bool no_passes = false;
   bool no_channels_last = false;
+  bool exact_gelu = false;
   bool json = false;
 };
 

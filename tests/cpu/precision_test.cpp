@@ -259,6 +259,60 @@ TEST(PrecisionPass, HalfModelKeepsItsDtypesAndFp32IsANoOp) {
   EXPECT_EQ(g.find_value("w")->dtype(), DataType::kFloat16);
 }
 
+// A half FusedMatMul's erf GELU takes the tanh form (fused by cuBLASLt) unless tanh_gelu is off;
+// fp32 graphs keep erf, and the half result stays within the fp16 bound of the fp32 run.
+TEST(PrecisionPass, FusedMatMulGeluTakesTheTanhFormInHalf) {
+  auto build = [] {
+    std::mt19937_64 rng(11);
+    Graph g;
+    Value* x = g.add_input("x", DataType::kFloat32, Shape{Dim(5), Dim(16)});
+    Node* mm = g.add_node("FusedMatMul", "fc", {x, weight(g, "w", {16, 24}, rng, 0.6), weight(g, "b", {24}, rng, 0.5)}, 1,
+                          {"y"});
+    mm->set_attr("activation", std::string("Gelu"));
+    g.add_output(mm->output(0));
+    EXPECT_TRUE(infer_shapes(g).ok());
+    return g;
+  };
+  auto activation = [](const Graph& g) {
+    for (const Node* n : g.nodes()) {
+      if (n->op_type() == "FusedMatMul") return n->attr_string("activation", "");
+    }
+    return std::string("(none)");
+  };
+  PrecisionOptions po;
+  po.eager_weight_bytes = UINT64_MAX;
+  Graph fp32 = build();
+  ASSERT_TRUE(convert_precision(fp32, Precision::kFp32, po).ok());
+  EXPECT_EQ(activation(fp32), "Gelu");
+
+  Graph half = build();
+  PrecisionReport rep;
+  ASSERT_TRUE(convert_precision(half, Precision::kFp16, po, &rep).ok());
+  EXPECT_EQ(activation(half), "GeluTanh");
+  EXPECT_EQ(rep.gelu_tanh, 1);
+  bool noted = false;
+  for (const std::string& l : rep.lines) noted = noted || l.find("tanh form") != std::string::npos;
+  EXPECT_TRUE(noted);
+
+  Graph exact = build();
+  po.tanh_gelu = false;
+  PrecisionReport rep_exact;
+  ASSERT_TRUE(convert_precision(exact, Precision::kFp16, po, &rep_exact).ok());
+  EXPECT_EQ(activation(exact), "Gelu");
+  EXPECT_EQ(rep_exact.gelu_tanh, 0);
+
+  // Inputs spread over [-4, 4) so that the pre-activations cover the region where the forms differ.
+  std::mt19937_64 rng = testing::make_rng();
+  std::vector<NamedTensor> feeds = {{"x", random_tensor(DataType::kFloat32, {5, 16}, rng, -4, 4)}};
+  auto want = testing::run_on_cpu(fp32, feeds);
+  auto got = testing::run_on_cpu(half, feeds);
+  auto got_exact = testing::run_on_cpu(exact, feeds);
+  ASSERT_TRUE(want.ok() && got.ok() && got_exact.ok());
+  EXPECT_LT(worst_error(*got, *want), kFp16Tolerance);
+  EXPECT_LT(worst_error(*got_exact, *want), kFp16Tolerance);
+  EXPECT_NE(worst_error(*got, *want), worst_error(*got_exact, *want));  // the forms really differ
+}
+
 TEST(PrecisionPass, ConstantNeededInBothPrecisionsIsAliased) {
   std::mt19937_64 rng(9);
   Graph g;
