@@ -73,28 +73,21 @@ void expect_same_outputs(Graph& g, PassStats* stats) {
   auto rng = make_rng();
   std::vector<std::vector<NamedTensor>> inputs;
   for (int64_t batch : {2, 3}) inputs.push_back(testing::random_inputs(g, rng, {{"batch", batch}}, 3, -2.0, 2.0));
-  std::vector<std::vector<Tensor>> before;
-  for (const auto& in : inputs) before.push_back(run_graph(g, in));
-  Status s = convert_to_channels_last(g, stats);
-  ASSERT_TRUE(s.ok()) << s.to_string();
-  // The pass set every shape itself; inference from scratch must agree with it.
-  std::vector<std::pair<const Value*, Shape>> set;
-  for (const Value* v : g.values()) {
-    if (v->has_shape()) set.push_back({v, v->shape()});
-  }
-  ASSERT_TRUE(infer_shapes(g).ok());
-  for (const auto& [v, shape] : set) EXPECT_EQ(v->shape(), shape) << v->name();
-  for (size_t k = 0; k < inputs.size(); ++k) {
-    std::vector<Tensor> after = run_graph(g, inputs[k]);
-    ASSERT_EQ(after.size(), before[k].size());
-    for (size_t i = 0; i < after.size(); ++i) {
-      EXPECT_EQ(after[i].shape(), before[k][i].shape());
-      // The same NCHW kernels run between exact permutations, except that 1x1 convolutions
-      // run as MatMul, whose double accumulation (another order) can round a fp16 value the
-      // other way now and then.
-      EXPECT_LT(rel_l2(after[i], before[k][i]), 1e-3) << "output " << i;
+  auto pass = [stats](Graph& gr) {
+    SLIMRT_RETURN_IF_ERROR(convert_to_channels_last(gr, stats));
+    // The pass set every shape itself; inference from scratch must agree with it.
+    std::vector<std::pair<const Value*, Shape>> set;
+    for (const Value* v : gr.values()) {
+      if (v->has_shape()) set.push_back({v, v->shape()});
     }
-  }
+    SLIMRT_RETURN_IF_ERROR(infer_shapes(gr));
+    for (const auto& [v, shape] : set) EXPECT_EQ(v->shape(), shape) << v->name();
+    return Status::OK();
+  };
+  // The same NCHW kernels run between exact permutations, except that 1x1 convolutions run as
+  // MatMul, whose double accumulation (another order) can round a fp16 value the other way now
+  // and then.
+  testing::expect_pass_keeps_outputs(g, inputs, pass, 1e-3);
 }
 
 TEST(LayoutPassTest, ConvolutionRegionRunsChannelsLast) {

@@ -33,17 +33,7 @@ template <typename Pass>
 void expect_same_outputs(Graph& g, Pass&& pass, const std::map<std::string, int64_t>& dims = {{"batch", 2}, {"seq", 11}}) {
   auto rng = make_rng();
   std::vector<std::vector<NamedTensor>> inputs = {random_inputs(g, rng, dims), random_inputs(g, rng, dims)};
-  std::vector<std::vector<Tensor>> before;
-  for (const auto& in : inputs) before.push_back(run_graph(g, in));
-  Status s = pass(g);
-  ASSERT_TRUE(s.ok()) << s.to_string();
-  for (size_t k = 0; k < inputs.size(); ++k) {
-    std::vector<Tensor> after = run_graph(g, inputs[k]);
-    ASSERT_EQ(after.size(), before[k].size());
-    for (size_t i = 0; i < after.size(); ++i) {
-      EXPECT_LT(rel_l2(after[i], before[k][i]), 1e-6) << "output " << i;
-    }
-  }
+  testing::expect_pass_keeps_outputs(g, inputs, pass, 1e-6);
 }
 
 using testing::count_op;

@@ -83,18 +83,7 @@ void expect_same_outputs(Graph& g, const std::function<Status(Graph&)>& pass, do
   auto rng = make_rng(9);
   std::vector<std::vector<NamedTensor>> inputs;
   for (int64_t batch : {1, 3}) inputs.push_back(testing::random_inputs(g, rng, {{"batch", batch}, {"h", 8}}, 3, -2.0, 2.0));
-  std::vector<std::vector<Tensor>> before;
-  for (const auto& in : inputs) before.push_back(run_graph(g, in));
-  Status s = pass(g);
-  ASSERT_TRUE(s.ok()) << s.to_string();
-  for (size_t k = 0; k < inputs.size(); ++k) {
-    std::vector<Tensor> after = run_graph(g, inputs[k]);
-    ASSERT_EQ(after.size(), before[k].size());
-    for (size_t i = 0; i < after.size(); ++i) {
-      EXPECT_EQ(after[i].shape(), before[k][i].shape());
-      EXPECT_LT(rel_l2(after[i], before[k][i]), tol) << "output " << i;
-    }
-  }
+  testing::expect_pass_keeps_outputs(g, inputs, pass, tol);
 }
 
 size_t transposes_of_rank(const Graph& g, size_t rank) {

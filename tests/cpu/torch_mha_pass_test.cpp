@@ -178,19 +178,9 @@ PassReport expect_same_outputs(Graph& g, const PassOptions& options = {}) {
   auto rng = make_rng(7);
   std::vector<std::vector<NamedTensor>> inputs;
   for (int64_t batch : {1, 3}) inputs.push_back(testing::random_inputs(g, rng, {{"batch", batch}}, 3, -2.0, 2.0));
-  std::vector<std::vector<Tensor>> before;
-  for (const auto& in : inputs) before.push_back(run_graph(g, in));
   PassReport report;
-  Status s = run_passes(g, options, &report);
-  EXPECT_TRUE(s.ok()) << s.to_string();
-  for (size_t k = 0; k < inputs.size(); ++k) {
-    std::vector<Tensor> after = run_graph(g, inputs[k]);
-    EXPECT_EQ(after.size(), before[k].size());
-    for (size_t i = 0; i < after.size() && i < before[k].size(); ++i) {
-      EXPECT_EQ(after[i].shape(), before[k][i].shape());
-      EXPECT_LT(rel_l2(after[i], before[k][i]), 1e-5) << "output " << i << "\n" << lines(report);
-    }
-  }
+  testing::expect_pass_keeps_outputs(
+      g, inputs, [&](Graph& gr) { return run_passes(gr, options, &report); }, 1e-5, [&] { return lines(report); });
   return report;
 }
 

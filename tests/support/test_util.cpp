@@ -129,6 +129,27 @@ std::vector<Tensor> run_graph(const Graph& g, const std::vector<NamedTensor>& fe
   return result;
 }
 
+void expect_pass_keeps_outputs(Graph& g, const std::vector<std::vector<NamedTensor>>& inputs,
+                               const std::function<Status(Graph&)>& pass, double tol,
+                               const std::function<std::string()>& context) {
+  std::vector<std::vector<Tensor>> before;
+  for (const auto& in : inputs) before.push_back(run_graph(g, in));
+  const Status s = pass(g);
+  if (!s.ok()) {
+    ADD_FAILURE() << "the pass failed: " << s.to_string();
+    return;
+  }
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    const std::vector<Tensor> after = run_graph(g, inputs[k]);
+    EXPECT_EQ(after.size(), before[k].size()) << "input set " << k;
+    for (size_t i = 0; i < after.size() && i < before[k].size(); ++i) {
+      EXPECT_EQ(after[i].shape(), before[k][i].shape()) << "output " << i << ", input set " << k;
+      EXPECT_LT(rel_l2(after[i], before[k][i]), tol)
+          << "output " << i << ", input set " << k << (context ? "\n" + context() : std::string());
+    }
+  }
+}
+
 std::vector<NamedTensor> random_inputs(const Graph& g, std::mt19937_64& rng,
                                        const std::map<std::string, int64_t>& dims, int64_t other_dims, double lo,
                                        double hi) {

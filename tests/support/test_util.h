@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <random>
 #include <string>
@@ -53,6 +54,14 @@ std::vector<NamedTensor> random_inputs(const Graph& g, std::mt19937_64& rng,
 Result<std::vector<NamedTensor>> run_on_cpu(const Graph& g, const std::vector<NamedTensor>& feeds);
 // The same, recording a test failure (and returning no tensors) when the run fails.
 std::vector<Tensor> run_graph(const Graph& g, const std::vector<NamedTensor>& feeds);
+
+// A graph rewrite keeps what the graph computes: runs `g` on each input set, applies `pass`, runs
+// it again and records a test failure per output whose shape changed or that moved by `tol` or
+// more in relative L2 (`context()`, when given, is appended to each failure: a pass report). A
+// failing pass is recorded too, and the comparison skipped.
+void expect_pass_keeps_outputs(Graph& g, const std::vector<std::vector<NamedTensor>>& inputs,
+                               const std::function<Status(Graph&)>& pass, double tol,
+                               const std::function<std::string()>& context = {});
 
 // Nodes of `op` type in the graph.
 size_t count_op(const Graph& g, const std::string& op);
