@@ -83,11 +83,37 @@ std::optional<FileId> file_id(const std::string& path) {
 Result<OutputTarget> resolve_output_target(const std::string& path, std::string_view what) {
   const std::string label = quoted(what, path);
   if (path.empty()) return invalid_argument("the " + std::string(what) + " path is empty; give a file name");
+  // "-" conventionally means standard output, which these files cannot go to (an engine is
+  // finished by seeking back); writing a file named "-" would surprise.
+  if (path == "-") {
+    return invalid_argument(label + ": writing to standard output is not supported; give a file name (./- for a "
+                            "file named '-')");
+  }
   OutputTarget t;
   t.path = path;
-  // Follow symbolic links one at a time, so a dangling one still leads to the file to create.
-  std::string cur = path;
   struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) {
+    // It exists (links followed, /proc's magic links to pipes and terminals included).
+    if (S_ISDIR(st.st_mode)) return invalid_argument(label + " is a directory; give the name of a file to write");
+    if (!S_ISREG(st.st_mode)) {
+      return invalid_argument(label + " is a " + special_kind(st.st_mode) +
+                              ", not a regular file; slimrt writes only regular files and never replaces "
+                              "special files");
+    }
+    char* real = ::realpath(path.c_str(), nullptr);
+    if (real == nullptr) return io_error("cannot resolve " + label + ": " + std::strerror(errno));
+    t.real_path = real;
+    std::free(real);
+    t.id = FileId{st.st_dev, st.st_ino};
+    t.mode = st.st_mode & 07777;
+    return t;
+  }
+  const int stat_err = errno;
+  if (stat_err == ENOTDIR) return invalid_argument(label + ": a component of the path is not a directory");
+  if (stat_err == ENAMETOOLONG || stat_err == ELOOP) return invalid_argument(label + ": " + std::strerror(stat_err));
+  if (stat_err != ENOENT) return io_error("cannot stat " + label + ": " + std::strerror(stat_err));
+  // Absent, or a dangling link: follow links one at a time to the file to create.
+  std::string cur = path;
   bool exists = false;
   for (int hops = 0;; ++hops) {
     if (hops > 40) return invalid_argument(label + " is a chain of more than 40 symbolic links");
@@ -95,6 +121,7 @@ Result<OutputTarget> resolve_output_target(const std::string& path, std::string_
       const int err = errno;
       if (err == ENOENT) break;  // to be created; its directory is checked below
       if (err == ENOTDIR) return invalid_argument(label + ": a component of '" + cur + "' is not a directory");
+      if (err == ENAMETOOLONG || err == ELOOP) return invalid_argument(label + ": " + std::strerror(err));
       return io_error("cannot stat " + label + ": " + std::strerror(err));
     }
     if (!S_ISLNK(st.st_mode)) {

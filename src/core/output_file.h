@@ -5,8 +5,9 @@
 //   SLIMRT_RETURN_IF_ERROR(out.commit());      // fsync, then replace the target in one rename
 //
 // The rules (docs/cli.md, "Output paths"):
-//  - The path must not be empty and must not name a directory, a device, a FIFO or a socket
-//    (kInvalidArgument). Such files are never written to, truncated or replaced.
+//  - The path must not be empty or "-" (standard output) and must not name a directory, a device,
+//    a FIFO or a socket (kInvalidArgument). Such files are never written to, truncated or replaced.
+//    A name too long for the OS is kInvalidArgument too.
 //  - Symbolic links are followed: the regular file a link leads to is replaced, the link stays.
 //    A dangling link creates the file it points to.
 //  - The bytes go to a temporary file in the target's directory: an unnamed one (O_TMPFILE) where

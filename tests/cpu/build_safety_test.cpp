@@ -173,6 +173,9 @@ TEST(BuildSafety, SpecialFilesAndDirectoriesAreRefusedNeverReplaced) {
       {dir, "is a directory"},
       {dir + "/missing_dir/x.engine", "does not exist"},
       {dir + "/fifo.engine/x.engine", "is not a directory"},
+      {"-", "standard output is not supported"},
+      {"/dev/stdout", "not a regular file"},  // a pipe or a terminal, as the test runs
+      {dir + "/" + std::string(300, 'n') + ".engine", "File name too long"},
   };
   for (const Case& c : cases) {
     // A FIFO opened for writing would wait for a reader: `timeout` turns a hang into exit 124.
