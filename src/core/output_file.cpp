@@ -67,12 +67,16 @@ std::string unique_temp_name(const std::string& dir, const std::string& name) {
   return (dir == "/" ? "" : dir) + "/." + name.substr(0, 200) + ".slimrt-" + hex + ".tmp";
 }
 
+std::atomic<bool> g_unnamed_allowed{true};
+
 bool proc_fd_available() {
   static const bool yes = ::access("/proc/self/fd", X_OK) == 0;
   return yes;
 }
 
 }  // namespace
+
+void set_output_file_unnamed_temporaries(bool allowed) { g_unnamed_allowed = allowed; }
 
 std::optional<FileId> file_id(const std::string& path) {
   struct stat st {};
@@ -269,7 +273,7 @@ Result<OutputFile> OutputFile::create(const std::string& path, std::string_view 
 #ifdef O_TMPFILE
   // Unnamed: nothing is left behind even if the process is killed. Linked into place through
   // /proc/self/fd at commit.
-  if (proc_fd_available()) {
+  if (g_unnamed_allowed && proc_fd_available()) {
     f.fd_ = ::open(f.dir_.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
     if (f.fd_ >= 0) {
       f.unnamed_ = true;
@@ -347,7 +351,9 @@ Status OutputFile::commit() {
   for (int attempt = 0; s.ok() && unnamed_; ++attempt) {
     const std::string temp = unique_temp_name(dir_, name_of(target_.real_path));
     const std::string fd_path = "/proc/self/fd/" + std::to_string(fd_);
-    if (::linkat(AT_FDCWD, fd_path.c_str(), AT_FDCWD, temp.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+    // Through /proc (any user); else by descriptor (needs CAP_DAC_READ_SEARCH, as root has).
+    if (::linkat(AT_FDCWD, fd_path.c_str(), AT_FDCWD, temp.c_str(), AT_SYMLINK_FOLLOW) == 0 ||
+        (errno != EEXIST && ::linkat(fd_, "", AT_FDCWD, temp.c_str(), AT_EMPTY_PATH) == 0)) {
       temp_path_ = temp;
       unnamed_ = false;
     } else if (errno != EEXIST || attempt >= 100) {

@@ -54,6 +54,10 @@ struct OutputTarget {
 // `what` names the file's role in messages ("engine", "output '.../logits.npy'").
 Result<OutputTarget> resolve_output_target(const std::string& path, std::string_view what);
 
+// Whether OutputFile may use unnamed (O_TMPFILE) temporaries; true by default. Tests turn it off
+// to exercise the named temporaries that filesystems without O_TMPFILE get.
+void set_output_file_unnamed_temporaries(bool allowed);
+
 class OutputFile {
  public:
   static Result<OutputFile> create(const std::string& path, std::string_view what);

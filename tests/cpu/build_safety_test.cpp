@@ -492,5 +492,27 @@ TEST(OutputFile, CommitReplacesAtOnceAndDiscardLeavesNothing) {
   EXPECT_EQ(OutputFile::create(dir + "/no/f.bin", "test file").status().code(), StatusCode::kNotFound);
 }
 
+TEST(OutputFile, NamedTemporariesWhereThereIsNoOTmpfile) {
+  const std::string dir = test_dir("output_file_named");
+  const std::string path = dir + "/f.bin";
+  set_output_file_unnamed_temporaries(false);
+  {
+    Result<OutputFile> f = OutputFile::create(path, "test file");
+    ASSERT_TRUE(f.ok()) << f.status().to_string();
+    const std::set<std::string> during = entries(dir);
+    ASSERT_EQ(during.size(), 1u);
+    EXPECT_EQ(during.begin()->rfind(".f.bin.slimrt-", 0), 0u) << *during.begin();
+    f->stream() << "abandoned";
+  }
+  EXPECT_TRUE(fs::is_empty(dir));  // removed without a commit
+  Result<OutputFile> f = OutputFile::create(path, "test file");
+  ASSERT_TRUE(f.ok()) << f.status().to_string();
+  f->stream() << "kept";
+  ASSERT_TRUE(f->commit().ok());
+  set_output_file_unnamed_temporaries(true);
+  EXPECT_EQ(read_bytes(path), "kept");
+  EXPECT_EQ(entries(dir), (std::set<std::string>{"f.bin"}));
+}
+
 }  // namespace
 }  // namespace slimrt
