@@ -120,6 +120,10 @@ bool shapes_fit_profile(const OptimizationProfile& p,
 // "image: [1x3x64x64 .. 8x3x64x64]" for each input of the profile, joined by "; ".
 std::string profile_ranges_to_string(const OptimizationProfile& p);
 
+// `engine_path` is checked before the import (docs/cli.md, "Output paths"): an empty path, a
+// directory, a device, FIFO or socket, or the model or one of its external data files (compared
+// by device and inode) is refused with kInvalidArgument. The engine is written to a temporary
+// file beside it and renamed over it when complete.
 Status build_engine(const std::string& onnx_path, const BuildOptions& options,
                     const std::string& engine_path, BuildReport* report = nullptr);
 

@@ -14,6 +14,9 @@ namespace slimrt {
 // Errors name the file and what is wrong (bad magic, unsupported dtype, Fortran order,
 // truncated data with bytes expected and present).
 Result<Tensor> read_npy(const std::string& path);
+// Writes through a temporary file renamed over `path` (docs/cli.md, "Output paths"): a directory,
+// device, FIFO or socket at `path` is refused (kInvalidArgument), and a failed write (kIoError
+// with the OS reason) leaves an existing file as it was and no partial one.
 Status write_npy(const std::string& path, const Tensor& t);
 
 }  // namespace slimrt

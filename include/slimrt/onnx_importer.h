@@ -8,10 +8,15 @@
 // semantics are rewritten into the IR's canonical (opset 21) form at import. Initializers may be
 // inline or in external data files, which resolve relative to the model file and whose offsets
 // and lengths are checked against the file size; external data is memory-mapped, not copied.
+// An external data file must lie, once symbolic links are resolved, inside the model's directory
+// (or inside the directory of the model file a linked model path leads to, as in Hugging Face's
+// cache): a link to a file elsewhere is refused.
 //
 // Errors name the model file and the node or tensor at fault:
-//   kInvalidArgument  not an ONNX protobuf (or truncated, or empty), malformed graphs, external
-//                     data paths that are absolute or leave the model's directory
+//   kInvalidArgument  not an ONNX protobuf (or truncated, or empty), malformed graphs (cycles, a
+//                     node reading its own output), a directory or special file as the model or
+//                     its external data, external data paths that are absolute or leave the
+//                     model's directory (in their text or through symbolic links)
 //   kUnsupported      ops outside slimrt (every missing op type is listed), other domains,
 //                     opsets > 21, IR versions outside 3-10, subgraphs, element types slimrt lacks
 //   kNotFound / kIoError  missing or unreadable files (the model or its external data)
@@ -34,6 +39,9 @@ struct ImportOptions {
   // Fixes dims of graph inputs before inference: {"x", {1, 3, 224, 224}}. Names not in the graph
   // are an error.
   std::vector<std::pair<std::string, std::vector<int64_t>>> input_shapes;
+  // When set, receives the real path of every external data file the import mapped (the builder
+  // refuses to write its engine over any of them).
+  std::vector<std::string>* external_files = nullptr;
 };
 
 Result<Graph> import_onnx_file(const std::string& path, const ImportOptions& options = {});

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "core/output_file.h"
 #include "slimrt/builder.h"
 #include "slimrt/memory_plan.h"
 #include "slimrt/onnx_importer.h"
@@ -58,13 +59,39 @@ uint64_t status_field_bytes(const char* field) {
   return kb * 1024;
 }
 
+// A GPU arch is "sm_" and the compute capability's major and minor digits, as the CUDA runtime
+// reports it (sm_75, sm_90, sm_120): a 2- or 3-digit number from 50 (Maxwell, the oldest arch
+// CUDA 12 targets) up, without leading zeros.
+bool is_gpu_arch(const std::string& t) {
+  if (t.rfind("sm_", 0) != 0) return false;
+  const std::string digits = t.substr(3);
+  if (digits.size() < 2 || digits.size() > 3 || digits[0] == '0' ||
+      digits.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  return std::stoi(digits) >= 50;
+}
+
 Status check_options(const BuildOptions& o) {
-  const bool arch = o.target.size() > 3 && o.target.size() <= 15 && o.target.rfind("sm_", 0) == 0 &&
-                    o.target.find_first_not_of("0123456789", 3) == std::string::npos;
-  if (o.target != "any" && !arch) {
-    return invalid_argument(fmt::format("--target '{}': expected 'any' or a GPU arch like sm_90", o.target));
+  if (o.target != "any" && !is_gpu_arch(o.target)) {
+    return invalid_argument(fmt::format(
+        "--target '{}': expected 'any' or a GPU arch: sm_ and the compute capability from sm_50 up (sm_80, "
+        "sm_90, sm_120)",
+        o.target));
   }
   return Status::OK();
+}
+
+// No GPU holds more than this: a profile whose planned activations need more cannot run anywhere
+// and is refused at build time (docs/cli.md). The largest GPUs of 2026 carry 288 GB.
+constexpr int64_t kMaxActivationArenaBytes = int64_t{1} << 40;  // 1 TiB
+
+// The build reads `input` (the model, an external data file); the engine must not replace it.
+Status refuse_input_as_output(const OutputTarget& out, const std::string& input, const std::string& role) {
+  if (!out.id || file_id(input) != out.id) return Status::OK();
+  return invalid_argument(fmt::format(
+      "the engine path '{}' is {} '{}' (the same file), which the build reads; writing the engine would "
+      "destroy it: choose another -o",
+      out.path, role, input));
 }
 
 Result<EngineMemoryPlan> to_engine_plan(const Graph& graph, const ActivationPlan& plan) {
@@ -102,10 +129,19 @@ Status build_engine(const std::string& onnx_path, const BuildOptions& options, c
     if (options.progress) options.progress(stage, f);
   };
   SLIMRT_RETURN_IF_ERROR(check_options(options));
+  // The output is checked and its temporary created first, so a bad -o fails before any work and
+  // the model (or its data) can never be replaced by the engine (core/output_file.h).
+  SLIMRT_ASSIGN_OR_RETURN(OutputFile out, OutputFile::create(engine_path, "engine"));
+  SLIMRT_RETURN_IF_ERROR(refuse_input_as_output(out.target(), onnx_path, "the model"));
 
   progress("import", 0.0);
   auto t0 = Clock::now();
-  SLIMRT_ASSIGN_OR_RETURN(Graph graph, import_onnx_file(onnx_path));
+  ImportOptions import_options;
+  std::vector<std::string> external_files;
+  import_options.external_files = &external_files;
+  SLIMRT_ASSIGN_OR_RETURN(Graph graph, import_onnx_file(onnx_path, import_options));
+  for (const std::string& f : external_files)
+    SLIMRT_RETURN_IF_ERROR(refuse_input_as_output(out.target(), f, "the external data file"));
   r.import_ms = ms_since(t0);
   r.nodes_imported = static_cast<int64_t>(graph.num_nodes());
 
@@ -155,6 +191,13 @@ Status build_engine(const std::string& onnx_path, const BuildOptions& options, c
     ProfileShapes shapes(bindings[k].begin(), bindings[k].end());
     Result<ActivationPlan> plan = plan_activations(graph, shapes);
     if (!plan.ok()) return plan.status().with_context(fmt::format("profile {}", k));
+    if (plan->arena_bytes > kMaxActivationArenaBytes) {
+      return invalid_argument(fmt::format(
+          "profile {} ({}): the activations planned at its max shapes need {} bytes ({:.0f} GiB), more than "
+          "any GPU holds (the limit is {} bytes, 1 TiB); lower the --max shapes",
+          k, profile_ranges_to_string(profiles[k]), plan->arena_bytes,
+          static_cast<double>(plan->arena_bytes) / double(int64_t{1} << 30), kMaxActivationArenaBytes));
+    }
     SLIMRT_ASSIGN_OR_RETURN(EngineMemoryPlan ep, to_engine_plan(graph, *plan));
     eo.memory_plans.push_back(std::move(ep));
     ProfileMemoryReport m;
@@ -192,7 +235,9 @@ Status build_engine(const std::string& onnx_path, const BuildOptions& options, c
   EngineWriteHooks hooks;
   hooks.release_source = [](const void* data, uint64_t bytes) { onnx_import::release_mapped_pages(data, bytes); };
   EngineWriteStats ws;
-  SLIMRT_RETURN_IF_ERROR(write_engine(graph, eo, engine_path, hooks, &ws));
+  Status written = write_engine(graph, eo, out.stream(), hooks, &ws);
+  if (!written.ok()) return out.failure(written);
+  SLIMRT_RETURN_IF_ERROR(out.commit());
   r.write_ms = ms_since(t0);
   r.weights_converted = static_cast<int64_t>(ws.weights_converted);
   for (const auto& [name, count] : ws.clamped) {

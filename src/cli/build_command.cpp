@@ -121,7 +121,9 @@ Status execute(const BuildCommandOptions& o) {
   SLIMRT_ASSIGN_OR_RETURN(bo.profiles, parse_profile_args(o.mins, o.opts, o.maxs));
   if (isatty(STDERR_FILENO)) bo.progress = draw_progress;
   std::string out = o.output;
-  if (out.empty()) {
+  if (o.output_given && out.empty())
+    return invalid_argument("-o/--output is empty: give the engine file to write (without -o the engine is MODEL with .engine)");
+  if (!o.output_given) {
     const size_t dot = o.model.rfind('.');
     const size_t slash = o.model.rfind('/');
     out = (dot != std::string::npos && (slash == std::string::npos || dot > slash) ? o.model.substr(0, dot) : o.model) + ".engine";
@@ -160,7 +162,8 @@ void add_build_command(CLI::App& app, BuildCommandOptions& opts, int& exit_code)
             "e.g. --min x:1x16 --opt x:1x64 --max x:1x128 --min x:8x16 --opt x:8x64 --max x:8x128 is two profiles.\n"
             "Inputs with symbolic dims need a profile; static inputs may be left out.\n"
             "Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad input.");
-  b->callback([&opts, &exit_code] {
+  b->callback([&opts, &exit_code, b] {
+    opts.output_given = b->count("--output") > 0;
     Status s = execute(opts);
     exit_code = s.ok() ? kExitOk : report_error(s);
   });

@@ -26,6 +26,7 @@ struct RunOptions {
 
 struct BuildCommandOptions {
   std::string model, output;
+  bool output_given = false;  // -o given (an empty -o is refused, not taken as "no -o")
   bool fp32 = false, fp16 = false, bf16 = false, tf32 = false;
   std::string target = "any";
   std::vector<std::string> mins, opts, maxs;  // NAME:DIMS, positional per input (docs/cli.md)

@@ -275,7 +275,12 @@ Status execute(const RunOptions& opts) {
   std::vector<std::string> out_files(outputs.size());
   if (!opts.output_dir.empty()) {
     std::error_code ec;
+    const std::filesystem::file_status st = std::filesystem::status(opts.output_dir, ec);
+    if (std::filesystem::exists(st) && !std::filesystem::is_directory(st))
+      return invalid_argument("--output-dir '" + opts.output_dir + "' exists and is not a directory");
     std::filesystem::create_directories(opts.output_dir, ec);
+    if (ec == std::errc::not_a_directory)  // a component of the path is a file
+      return invalid_argument("cannot create --output-dir '" + opts.output_dir + "': " + ec.message());
     if (ec) return io_error("cannot create --output-dir '" + opts.output_dir + "': " + ec.message());
     std::set<std::string> used;
     for (size_t i = 0; i < outputs.size(); ++i) {

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <regex>
 
+#include "core/output_file.h"
 #include "slimrt/shape.h"
 
 namespace slimrt {
@@ -106,15 +107,18 @@ Status write_npy(const std::string& path, const Tensor& t) {
   const size_t unpadded = 10 + header.size() + 1;
   header.append((64 - unpadded % 64) % 64, ' ');
   header += '\n';
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) return io_error("cannot write '" + path + "'");
+  // Written beside the target and renamed over it (core/output_file.h): a full disk leaves no
+  // truncated .npy, and directories or special files are refused.
+  SLIMRT_ASSIGN_OR_RETURN(OutputFile file, OutputFile::create(path, ".npy file"));
+  std::ostream& out = file.stream();
   const uint16_t len = static_cast<uint16_t>(header.size());
   out.write("\x93NUMPY\x01\x00", 8);
   const char len_bytes[2] = {static_cast<char>(len & 0xff), static_cast<char>(len >> 8)};
   out.write(len_bytes, 2);
   out.write(header.data(), static_cast<std::streamsize>(header.size()));
   out.write(static_cast<const char*>(t.raw()), static_cast<std::streamsize>(t.bytes()));
-  if (!out) return io_error("write to '" + path + "' failed");
+  SLIMRT_RETURN_IF_ERROR(file.write_error());
+  SLIMRT_RETURN_IF_ERROR(file.commit());
   return Status::OK();
 }
 

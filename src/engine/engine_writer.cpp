@@ -24,6 +24,7 @@
 
 #include <flatbuffers/flatbuffers.h>
 
+#include "core/output_file.h"
 #include "engine/checksum.h"
 #include "engine/engine_internal.h"
 #include "engine_generated.h"
@@ -453,26 +454,14 @@ Status write_engine(const Graph& graph, const EngineOptions& options, const std:
 
 Status write_engine(const Graph& graph, const EngineOptions& options, const std::string& path,
                     const EngineWriteHooks& hooks, EngineWriteStats* stats) {
-  // Written under a temporary name and renamed at the end, so a failed build leaves no
-  // half-written engine behind.
-  const std::string tmp = path + ".partial";
-  Status s;
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return io_error("cannot create '" + tmp + "': " + std::strerror(errno));
-    s = write_engine(graph, options, out, hooks, stats);
-    if (s.ok()) {
-      out.close();
-      if (!out) s = io_error("closing '" + tmp + "' failed: " + std::strerror(errno));
-    }
-  }
-  if (s.ok() && std::rename(tmp.c_str(), path.c_str()) != 0)
-    s = io_error("cannot rename '" + tmp + "' to '" + path + "': " + std::strerror(errno));
-  if (!s.ok()) {
-    std::remove(tmp.c_str());
-    return s.with_context("writing engine '" + path + "'");
-  }
-  return Status::OK();
+  // Written beside the target and renamed over it at the end (core/output_file.h): a failed build
+  // leaves no half-written engine, concurrent builds to one path each leave a whole one, and
+  // directories and special files are refused, never replaced.
+  SLIMRT_ASSIGN_OR_RETURN(OutputFile out, OutputFile::create(path, "engine"));
+  // A failed write says why (a full disk, a file size limit), then what the writer was doing.
+  const Status s = write_engine(graph, options, out.stream(), hooks, stats);
+  if (!s.ok()) return out.failure(s);
+  return out.commit();
 }
 
 namespace {

@@ -79,7 +79,12 @@ Result<std::vector<int>> node_order(const onnx::GraphProto& g, const std::set<st
         return invalid_argument(node_label(g.node(i), names[static_cast<size_t>(i)]) + " reads '" + in +
                                 "', which no node, graph input or initializer defines");
       }
-      if (it->second != i) deps.insert(it->second);
+      if (it->second == i) {
+        return invalid_argument(node_label(g.node(i), names[static_cast<size_t>(i)]) + " reads '" + in +
+                                "', which it produces itself: a node cannot depend on its own output (ONNX "
+                                "graphs are acyclic)");
+      }
+      deps.insert(it->second);
     }
     pending[static_cast<size_t>(i)] = static_cast<int>(deps.size());
     for (int d : deps) users[static_cast<size_t>(d)].push_back(i);
@@ -220,13 +225,15 @@ Status apply_input_shapes(Graph& g, const ImportOptions& options) {
 }
 
 // Errors name nodes and tensors; callers add the model's name as context.
-Result<Graph> import_model(onnx::ModelProto& model, const std::string& base_dir, const ImportOptions& options) {
+// `model_path` ("" for a model in memory) lets external data follow a linked model file.
+Result<Graph> import_model(onnx::ModelProto& model, const std::string& base_dir, const std::string& model_path,
+                           const ImportOptions& options) {
   SLIMRT_ASSIGN_OR_RETURN(int64_t opset, check_model_versions(model, "the model"));
   onnx::GraphProto& gp = *model.mutable_graph();
   Graph g;
   g.name = gp.name();
   g.source_opset = opset;
-  ExternalDataResolver resolver(base_dir);
+  ExternalDataResolver resolver(base_dir, model_path);
 
   if (gp.sparse_initializer_size() > 0) {
     return unsupported("initializer '" + gp.sparse_initializer(0).values().name() +
@@ -320,6 +327,7 @@ Result<Graph> import_model(onnx::ModelProto& model, const std::string& base_dir,
     g.add_output(it->second);
   }
   SLIMRT_RETURN_IF_ERROR(fold_cast_like_helpers(b));
+  if (options.external_files) *options.external_files = resolver.mapped_paths();
 
   if (options.infer_shapes) {
     std::unique_ptr<ConstantEvaluator> eval = make_cpu_constant_evaluator();
@@ -339,7 +347,7 @@ Result<Graph> import_onnx_bytes(const void* data, size_t size, const std::string
   onnx::ModelProto model;
   const std::string label = "ONNX model (" + std::to_string(size) + " bytes in memory)";
   SLIMRT_RETURN_IF_ERROR(onnx_import::parse_model(data, size, label, &model));
-  Result<Graph> g = onnx_import::import_model(model, base_dir, options);
+  Result<Graph> g = onnx_import::import_model(model, base_dir, "", options);
   if (!g.ok()) return g.status().with_context("importing " + label);
   return g;
 }
@@ -353,7 +361,7 @@ Result<Graph> import_onnx_file(const std::string& path, const ImportOptions& opt
   SLIMRT_RETURN_IF_ERROR(onnx_import::parse_model(file->data(), file->size(), label, &model));
   file.reset();
   const std::string base_dir = std::filesystem::path(path).parent_path().string();
-  Result<Graph> g = onnx_import::import_model(model, base_dir, options);
+  Result<Graph> g = onnx_import::import_model(model, base_dir, path, options);
   if (!g.ok()) return g.status().with_context("importing '" + path + "'");
   return g;
 }
@@ -363,7 +371,7 @@ Result<Tensor> read_onnx_tensor_file(const std::string& path) {
   onnx::TensorProto proto;
   if (!proto.ParseFromString(bytes))
     return invalid_argument("'" + path + "' is not a valid serialized ONNX TensorProto (protobuf parse failed)");
-  onnx_import::ExternalDataResolver resolver(std::filesystem::path(path).parent_path().string());
+  onnx_import::ExternalDataResolver resolver(std::filesystem::path(path).parent_path().string(), path);
   const std::string what = "tensor '" + (proto.name().empty() ? path : proto.name()) + "'";
   return onnx_import::tensor_from_proto(proto, what, &resolver);
 }

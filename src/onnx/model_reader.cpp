@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <algorithm>
 #include <filesystem>
@@ -24,13 +25,15 @@ namespace {
 
 std::string errno_text(int err) { return std::strerror(err); }
 
-// Opens and stats a regular file; kNotFound / kIoError messages name `what` and the path.
+// Opens and stats a regular file; kNotFound / kIoError messages name `what`, the path and the OS
+// reason. A directory or special file is bad input (kInvalidArgument). O_NONBLOCK: opening a
+// FIFO must not wait for a writer; it is refused right after.
 Result<int> open_regular_file(const std::string& path, const std::string& what, uint64_t* size) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     const int err = errno;
     if (err == ENOENT || err == ENOTDIR)
-      return not_found(what + " '" + path + "' does not exist");
+      return not_found(what + " '" + path + "' does not exist (" + errno_text(err) + ")");
     return io_error("cannot open " + what + " '" + path + "': " + errno_text(err));
   }
   struct stat st {};
@@ -41,12 +44,14 @@ Result<int> open_regular_file(const std::string& path, const std::string& what, 
   }
   if (S_ISDIR(st.st_mode)) {
     ::close(fd);
-    return io_error(what + " '" + path + "' is a directory, not a file");
+    return invalid_argument(what + " '" + path + "' is a directory, not a file");
   }
   if (!S_ISREG(st.st_mode)) {
     ::close(fd);
-    return io_error(what + " '" + path + "' is not a regular file");
+    return invalid_argument(what + " '" + path + "' is not a regular file (a device, FIFO or socket)");
   }
+  // Regular files ignore O_NONBLOCK, but reads should not see it.
+  (void)::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   *size = static_cast<uint64_t>(st.st_size);
   return fd;
 }
@@ -130,26 +135,70 @@ Result<std::shared_ptr<MappedFile>> ExternalDataResolver::map(const std::string&
                             "' is an absolute path; ONNX allows only paths relative to the model's "
                             "directory");
   }
-  // The check is lexical: symlinks inside the model's directory are followed, as model caches
-  // (Hugging Face's, for one) link weight files to blobs stored elsewhere.
   const fs::path norm = rel.lexically_normal();
   if (norm.empty() || *norm.begin() == "..") {
     return invalid_argument(tensor_name + ": external data location '" + location +
                             "' escapes the model's directory; ONNX allows only paths inside it");
   }
   const std::string full = (fs::path(base_dir_.empty() ? "." : base_dir_) / norm).string();
-  auto it = files_.find(full);
-  if (it != files_.end()) return it->second;
-  Result<std::shared_ptr<MappedFile>> r = MappedFile::open(full, "external data file");
-  if (!r.ok()) {
-    if (r.status().code() == StatusCode::kNotFound) {
-      return not_found(tensor_name + ": external data file '" + location + "' not found (looked for '" +
-                       full + "')");
+  auto known = real_of_.find(full);
+  if (known != real_of_.end()) return files_.at(known->second);
+  // The text is inside; the file it leads to, once links are resolved, must be too.
+  char* resolved = ::realpath(full.c_str(), nullptr);
+  if (resolved == nullptr) {
+    const int err = errno;
+    if (err == ENOENT || err == ENOTDIR) {
+      return not_found(tensor_name + ": external data file '" + location + "' not found (looked for '" + full +
+                       "': " + errno_text(err) + ")");
     }
-    return r.status().with_context(tensor_name);
+    return io_error(tensor_name + ": cannot resolve external data file '" + full + "': " + errno_text(err));
   }
-  files_[full] = r.value();
-  return r;
+  const std::string real(resolved);
+  std::free(resolved);
+  SLIMRT_ASSIGN_OR_RETURN(std::vector<std::string> roots, allowed_roots());
+  const bool inside = std::any_of(roots.begin(), roots.end(), [&](const std::string& root) {
+    return root == "/" || (real.size() > root.size() && real.compare(0, root.size(), root) == 0 &&
+                           real[root.size()] == '/');
+  });
+  if (!inside) {
+    return invalid_argument(tensor_name + ": external data location '" + location + "' leads to '" + real +
+                            "' (through a symbolic link), outside the model's directory '" + roots.front() +
+                            "'; slimrt reads external data only from inside it");
+  }
+  auto it = files_.find(real);
+  if (it == files_.end()) {
+    Result<std::shared_ptr<MappedFile>> r = MappedFile::open(real, "external data file");
+    if (!r.ok()) return r.status().with_context(tensor_name + " (location '" + location + "')");
+    it = files_.emplace(real, r.value()).first;
+  }
+  real_of_[full] = real;
+  return it->second;
+}
+
+Result<std::vector<std::string>> ExternalDataResolver::allowed_roots() {
+  if (roots_) return *roots_;
+  std::vector<std::string> roots;
+  const std::string base = base_dir_.empty() ? "." : base_dir_;
+  char* real = ::realpath(base.c_str(), nullptr);
+  if (real == nullptr)
+    return io_error("cannot resolve the model's directory '" + base + "': " + errno_text(errno));
+  roots.emplace_back(real);
+  std::free(real);
+  struct stat st {};
+  if (!model_path_.empty() && ::lstat(model_path_.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+    if (char* model_real = ::realpath(model_path_.c_str(), nullptr)) {
+      roots.push_back(std::filesystem::path(model_real).parent_path().string());
+      std::free(model_real);
+    }
+  }
+  roots_ = roots;
+  return roots;
+}
+
+std::vector<std::string> ExternalDataResolver::mapped_paths() const {
+  std::vector<std::string> out;
+  for (const auto& [real, file] : files_) out.push_back(real);
+  return out;
 }
 
 Result<std::string> read_file(const std::string& path, const std::string& what) {

@@ -58,16 +58,27 @@ class MappedFile {
 bool release_mapped_pages(const void* data, uint64_t bytes);
 
 // Resolves external data files relative to one directory and shares one mapping per file.
+// A location must stay inside the model's directory: lexically (no absolute paths, no leading
+// "..") and once symbolic links are resolved, where the file's real path must lie under the real
+// `base_dir` or, when `model_path` is a symbolic link, under the directory of the file it leads
+// to (Hugging Face's cache links both the model and its data into one blobs directory).
 class ExternalDataResolver {
  public:
-  explicit ExternalDataResolver(std::string base_dir) : base_dir_(std::move(base_dir)) {}
+  explicit ExternalDataResolver(std::string base_dir, std::string model_path = {})
+      : base_dir_(std::move(base_dir)), model_path_(std::move(model_path)) {}
   // `tensor_name` is for messages only.
   Result<std::shared_ptr<MappedFile>> map(const std::string& location, const std::string& tensor_name);
   const std::string& base_dir() const { return base_dir_; }
+  // The real paths of the files mapped so far.
+  std::vector<std::string> mapped_paths() const;
 
  private:
+  Result<std::vector<std::string>> allowed_roots();
   std::string base_dir_;
-  std::map<std::string, std::shared_ptr<MappedFile>> files_;
+  std::string model_path_;
+  std::optional<std::vector<std::string>> roots_;
+  std::map<std::string, std::shared_ptr<MappedFile>> files_;  // by real path
+  std::map<std::string, std::string> real_of_;                // location as joined -> real path
 };
 
 // ONNX TensorProto.DataType -> slimrt DataType; nullopt for types slimrt does not handle.

@@ -129,7 +129,7 @@ TEST(OnnxImport, EmptyFile) {
 TEST(OnnxImport, MissingFileAndDirectory) {
   expect_error(import_onnx_file(fx("no_such_model.onnx")).status(), StatusCode::kNotFound,
                {"no_such_model.onnx", "does not exist"});
-  expect_error(import_onnx_file(fixture_dir()).status(), StatusCode::kIoError, {"is a directory"});
+  expect_error(import_onnx_file(fixture_dir()).status(), StatusCode::kInvalidArgument, {"is a directory"});
 }
 
 TEST(OnnxImport, BytesApi) {
