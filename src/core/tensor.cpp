@@ -70,11 +70,15 @@ Status check_tensor_size(std::string_view what, DataType dtype, const std::vecto
 }
 
 int64_t host_memory_limit_bytes() {
-  struct sysinfo si {};
-  if (sysinfo(&si) != 0) return std::numeric_limits<int64_t>::max();
-  const unsigned __int128 total = (static_cast<unsigned __int128>(si.totalram) + si.totalswap) * si.mem_unit;
-  return total > static_cast<unsigned __int128>(std::numeric_limits<int64_t>::max()) ? std::numeric_limits<int64_t>::max()
-                                                                                      : static_cast<int64_t>(total);
+  // Asked once: every tensor allocation compares against it.
+  static const int64_t limit = [] {
+    struct sysinfo si {};
+    if (sysinfo(&si) != 0) return std::numeric_limits<int64_t>::max();
+    const unsigned __int128 total = (static_cast<unsigned __int128>(si.totalram) + si.totalswap) * si.mem_unit;
+    return total > static_cast<unsigned __int128>(std::numeric_limits<int64_t>::max()) ? std::numeric_limits<int64_t>::max()
+                                                                                        : static_cast<int64_t>(total);
+  }();
+  return limit;
 }
 
 Result<Tensor> Tensor::allocate(DataType dtype, std::vector<int64_t> shape) {
