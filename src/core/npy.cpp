@@ -12,9 +12,10 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <regex>
 
-#include "core/npy_header.h"
 #include "slimrt/shape.h"
+#include "core/npy_header.h"
 
 namespace slimrt {
 
