@@ -10,7 +10,7 @@ self-loops or read external data through a link. Every file it makes or names li
 temporary directory; no user file is touched. Each case runs with a timeout and is classified:
 
   crash            killed by a signal, exit code >= 128, or sanitizer / std::terminate / internal
-                   check text in the output
+                   check text in the output, or an Internal error (a bug, whatever its exit code)
   hang             still running at the case timeout
   wrong exit code  an exit code the case's class does not allow (docs/cli.md: 0 ok, 1 runtime
                    failure, 2 bad usage or bad input)
@@ -42,7 +42,7 @@ UINT64_MAX = 2**64 - 1
 MAX_ITERATIONS = 1_000_000
 CRASH_TEXT = ("terminate called", "AddressSanitizer", "UndefinedBehaviorSanitizer", "runtime error:",
               "internal check failed", "Segmentation fault", "Aborted", "bad_variant_access",
-              "unexpected exception", "core dumped")
+              "unexpected exception", "core dumped", "error: Internal:")
 IMAGE = (1, 3, 64, 64)  # tinynet's input: image [batch,3,64,64] float32
 
 
