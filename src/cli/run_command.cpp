@@ -197,21 +197,6 @@ Status execute(const RunOptions& opts) {
   const Graph& graph = loaded ? loaded->graph() : imported;
   const double import_ms = ms_since(t0);
 
-  // An engine on the GPU runs through an execution context; anything else through a Backend.
-  t0 = Clock::now();
-  std::unique_ptr<Executable> exe;
-  std::unique_ptr<ExecutionContext> context;
-  if (loaded && backend_name == "cuda") {
-    SLIMRT_ASSIGN_OR_RETURN(context, ExecutionContext::create(loaded));
-  } else {
-    SLIMRT_ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend, create_backend(backend_name));
-    SLIMRT_ASSIGN_OR_RETURN(exe, backend->prepare(graph));
-  }
-  const double prepare_ms = ms_since(t0);
-  auto run_once = [&](const std::vector<NamedTensor>& in, std::vector<NamedTensor>* out) {
-    return context ? context->run(in, out) : exe->run(in, out);
-  };
-
   // Inputs: .npy files first, then random data for the rest.
   std::map<std::string, std::string> files;
   for (const std::string& arg : opts.inputs) {
@@ -272,6 +257,21 @@ Status execute(const RunOptions& opts) {
     if (!t.ok()) return t.status().with_context(fmt::format("random input '{}'", r.name));
     feeds.push_back({r.name, std::move(t).value()});
   }
+
+  // An engine on the GPU runs through an execution context; anything else through a Backend.
+  t0 = Clock::now();
+  std::unique_ptr<Executable> exe;
+  std::unique_ptr<ExecutionContext> context;
+  if (loaded && backend_name == "cuda") {
+    SLIMRT_ASSIGN_OR_RETURN(context, ExecutionContext::create(loaded));
+  } else {
+    SLIMRT_ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend, create_backend(backend_name));
+    SLIMRT_ASSIGN_OR_RETURN(exe, backend->prepare(graph));
+  }
+  const double prepare_ms = ms_since(t0);
+  auto run_once = [&](const std::vector<NamedTensor>& in, std::vector<NamedTensor>* out) {
+    return context ? context->run(in, out) : exe->run(in, out);
+  };
 
   std::vector<NamedTensor> outputs;
   for (int64_t i = 0; i < warmup; ++i) SLIMRT_RETURN_IF_ERROR(run_once(feeds, &outputs));
