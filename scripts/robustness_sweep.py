@@ -359,6 +359,14 @@ class Sweep:
         out = os.path.join(self.work, "out", "outputs")
         self.add("--output-dir", run + ["--output-dir", ""], {2}, note="''")
         self.add("--output-dir", run + ["--output-dir", out], {0}, self.file_exists(os.path.join(out, "probs.npy")), out)
+        # Not directories: a file (left as it was), a path through a file, a FIFO.
+        a_file = self.file(b"keep me\n", ".txt")
+        self.add("--output-dir", run + ["--output-dir", a_file], {2}, self.unchanged(a_file), "a regular file")
+        self.add("--output-dir", run + ["--output-dir", os.path.join(a_file, "sub")], {2}, self.unchanged(a_file),
+                 "a path through a file")
+        fifo = os.path.join(self.work, "out", "fifo_dir")
+        os.mkfifo(fifo)
+        self.add("--output-dir", run + ["--output-dir", fifo], {2}, self.kept_kind(fifo, stat.S_ISFIFO), "a FIFO")
 
     @staticmethod
     def file_exists(path):
@@ -392,6 +400,9 @@ class Sweep:
         self.add("build -o", ["build", os.path.join(lone, "m.onnx"), "-o", ""] + prof, {2},
                  self.unchanged(os.path.join(lone, "m.onnx")), "''")
         self.add("build -o", ["build", self.tinynet, "-o", out] + prof, {2}, note="a directory")
+        self.add("build -o", ["build", self.tinynet, "-o", os.path.join(self.tinynet, "x.engine")] + prof, {2},
+                 self.unchanged(self.tinynet), "a path through the model file")
+        self.add("build -o", ["build", self.tinynet, "-o", "-"] + prof, {2}, note="'-' (standard output)")
         self.add("build -o", ["build", self.tinynet, "-o", os.path.join(out, "no", "such", "dir", "x.engine")] + prof, {2},
                  note="a missing directory")
         fifo = os.path.join(out, "fifo.engine")
@@ -473,11 +484,12 @@ def sha256(path):
 
 # ---- running --------------------------------------------------------------------------------
 
-def run_case(cli, case, timeout):
+def run_case(cli, case, timeout, cwd):
     t0 = time.monotonic()
     try:
+        # In the temporary directory: a relative path a case makes (-o -) lands there too.
         p = subprocess.run([cli] + case.args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           timeout=timeout)
+                           timeout=timeout, cwd=cwd)
     except subprocess.TimeoutExpired:
         return "hang", None, "", time.monotonic() - t0
     out = p.stdout.decode("utf-8", "replace")
@@ -513,7 +525,7 @@ def main():
     work = tempfile.mkdtemp(prefix="slimrt_sweep_", dir=args.work_dir)
     start = time.monotonic()
     try:
-        for sub in ("in", "out"):
+        for sub in ("in", "out", "cwd"):
             os.makedirs(os.path.join(work, sub))
         write_models(work, args.source_dir)
         sweep = Sweep(cli, work, random.Random(args.seed))
@@ -536,7 +548,7 @@ def main():
             futures = {}
             for c in cases:
                 futures[pool.submit(lambda c=c: None if time.monotonic() - start > args.time_budget
-                                    else run_case(cli, c, args.case_timeout))] = c
+                                    else run_case(cli, c, args.case_timeout, os.path.join(work, "cwd")))] = c
             for fut, c in futures.items():
                 r = fut.result()
                 if r is None:
