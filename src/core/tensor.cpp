@@ -1,9 +1,11 @@
 #include "slimrt/tensor.h"
 
 #include <fmt/core.h>
+#include <sys/mman.h>
 #include <sys/sysinfo.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -93,18 +95,29 @@ Result<Tensor> Tensor::allocate(DataType dtype, std::vector<int64_t> shape) {
                                      bytes, human_bytes(bytes), shape_to_string(shape), dtype_name(dtype), limit));
   }
   const size_t rounded = (std::max<size_t>(static_cast<size_t>(bytes), 1) + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, rounded);
-  if (!p) {
-    return out_of_memory(fmt::format("host allocation of {} bytes ({}) for a {} {} tensor failed", bytes,
-                                     human_bytes(bytes), shape_to_string(shape), dtype_name(dtype)));
-  }
-  std::memset(p, 0, rounded);
+  auto failed = [&](int err) {
+    return out_of_memory(fmt::format("host allocation of {} bytes ({}) for a {} {} tensor failed: {}", bytes,
+                                     human_bytes(bytes), shape_to_string(shape), dtype_name(dtype), std::strerror(err)));
+  };
   Tensor t;
+  // Large tensors are mapped: the kernel's pages are already zero and are only taken when
+  // touched, so a tensor that a short stream or a failed run never fills costs nothing.
+  constexpr size_t kMapFrom = size_t{1} << 20;
+  if (rounded >= kMapFrom) {
+    void* p = ::mmap(nullptr, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return failed(errno);
+    t.data_ = p;
+    t.storage_ = std::shared_ptr<void>(p, [rounded](void* q) { ::munmap(q, rounded); });
+  } else {
+    void* p = std::aligned_alloc(64, rounded);
+    if (!p) return failed(ENOMEM);
+    std::memset(p, 0, rounded);
+    t.data_ = p;
+    t.storage_ = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+  }
   t.dtype_ = dtype;
   t.shape_ = std::move(shape);
   t.kind_ = MemoryKind::kHost;
-  t.data_ = p;
-  t.storage_ = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
   return t;
 }
 

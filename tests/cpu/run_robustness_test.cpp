@@ -187,6 +187,12 @@ TEST(RunRobustness, DirectoryAndFifoAsNpy) {
                                           "run " + tinynet() + " --backend cpu --input image=/dev/stdin");
   EXPECT_EQ(short_pipe.exit_code, 2) << short_pipe.output;
   expect_mentions(short_pipe, {"ended early", "needs 49152 bytes", "it gave 100"}, "short pipe");
+  // A stream claiming 20 GB and giving 100 bytes: refused without touching 20 GB of memory.
+  const std::string claim = write_raw_npy("piped_claim.npy", float_header("(5000000000,)"), 100);
+  CliResult big_claim = testing::run_cli("cat " + claim + " | timeout 60 " + SLIMRT_CLI_PATH,
+                                         "run " + tinynet() + " --backend cpu --input image=/dev/stdin");
+  EXPECT_EQ(big_claim.exit_code, 2) << big_claim.output;
+  expect_mentions(big_claim, {"ended early", "needs 20000000000 bytes", "it gave 100"}, "20 GB claim");
 }
 
 // Item 12: "A subcommand is required" for a typo.
