@@ -15,8 +15,11 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
+
+#include "slimrt/status.h"
 
 namespace slimrt {
 
@@ -71,6 +74,11 @@ Dim shape_numel(const Shape& s);
 // Static dims as int64; nullopt if any dim is symbolic.
 std::optional<std::vector<int64_t>> shape_to_static(const Shape& s);
 Shape shape_from_static(const std::vector<int64_t>& dims);
+
+// Parses dims written as on the command line, "1x3x224x224" (an empty text is a scalar). Each dim
+// is a decimal integer from 0 to 2^63-1 and their product must fit in int64; the kInvalidArgument
+// error quotes the text and says which dim is wrong and why.
+Result<std::vector<int64_t>> parse_dims_text(std::string_view text);
 
 // Replaces symbols by the values given in `bindings` (name -> value). Symbols that are not bound
 // are kept.

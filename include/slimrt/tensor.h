@@ -14,7 +14,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "slimrt/dtype.h"
@@ -30,13 +32,22 @@ enum class MemoryKind : uint8_t {
 std::string_view memory_kind_name(MemoryKind k);
 
 int64_t numel_of(const std::vector<int64_t>& shape);
+// The element count and byte size of a shape; nullopt when a dim is negative or the count or the
+// size does not fit in int64 (a shape with a 0 dim has 0 elements, whatever its other dims).
+std::optional<int64_t> checked_numel(const std::vector<int64_t>& shape);
+std::optional<int64_t> checked_bytes(DataType dtype, const std::vector<int64_t>& shape);
+// kInvalidArgument naming `what`, the shape and the dtype when checked_bytes fails; OK otherwise.
+Status check_tensor_size(std::string_view what, DataType dtype, const std::vector<int64_t>& shape);
+// The host memory a single allocation can ever get: physical RAM plus swap, in bytes.
+int64_t host_memory_limit_bytes();
 
 class Tensor {
  public:
   Tensor() = default;
 
-  // Allocates zero-filled host memory. Fails with kInvalidArgument on negative dims and
-  // kOutOfMemory when the allocation fails (the message gives the bytes requested).
+  // Allocates zero-filled host memory. Fails with kInvalidArgument on negative dims or a size that
+  // overflows int64, and with kOutOfMemory (naming the bytes) when the size exceeds the machine's
+  // RAM and swap or the allocation fails.
   static Result<Tensor> allocate(DataType dtype, std::vector<int64_t> shape);
   // Borrows memory the caller keeps alive.
   static Tensor wrap(void* data, DataType dtype, std::vector<int64_t> shape,

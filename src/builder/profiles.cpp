@@ -23,20 +23,9 @@ Status parse_one(const std::string& flag, const std::string& arg, std::string* n
     return invalid_argument(fmt::format("--{} {}: expected NAME:DIMS, e.g. image:1x3x224x224", flag, arg));
   }
   *name = arg.substr(0, colon);
-  dims->clear();
-  const std::string text = arg.substr(colon + 1);
-  if (text.empty()) return Status::OK();  // a scalar
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    size_t x = text.find('x', pos);
-    if (x == std::string::npos) x = text.size();
-    const std::string part = text.substr(pos, x - pos);
-    if (part.empty() || part.size() > 15 || part.find_first_not_of("0123456789") != std::string::npos) {
-      return invalid_argument(fmt::format("--{} {}: '{}' is not a shape like 1x3x224x224", flag, arg, text));
-    }
-    dims->push_back(std::stoll(part));
-    pos = x + 1;
-  }
+  Result<std::vector<int64_t>> parsed = parse_dims_text(std::string_view(arg).substr(colon + 1));
+  if (!parsed.ok()) return parsed.status().with_context(fmt::format("--{} {}", flag, arg));
+  *dims = std::move(parsed).value();
   return Status::OK();
 }
 

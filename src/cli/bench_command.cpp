@@ -10,6 +10,8 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <limits>
 #include <map>
 #include <tuple>
 #include <nlohmann/json.hpp>
@@ -34,6 +36,13 @@ struct BenchResult {
   double median_ms = 0, p90_ms = 0, p99_ms = 0, min_ms = 0;
   double throughput = 0;  // samples per second
   std::vector<LayerTime> layers;  // --profile
+};
+
+// The options as numbers, checked (parse_bench_numbers).
+struct BenchNumbers {
+  std::vector<int64_t> batches;
+  int iterations = 0, warmup = 0;
+  uint64_t seed = 0;
 };
 
 #ifdef SLIMRT_HAVE_CUDA
@@ -63,8 +72,8 @@ struct DeviceBuffers {
 };
 
 // Random bytes that are valid for every dtype's use here: floats in [-1, 1), small ints (ids).
-Tensor random_host(DataType dtype, const std::vector<int64_t>& shape, std::mt19937_64& rng) {
-  Tensor t = Tensor::allocate(dtype, shape).value();
+Result<Tensor> random_host(DataType dtype, const std::vector<int64_t>& shape, std::mt19937_64& rng) {
+  SLIMRT_ASSIGN_OR_RETURN(Tensor t, Tensor::allocate(dtype, shape));
   std::uniform_real_distribution<float> uf(-1.0f, 1.0f);
   for (int64_t i = 0; i < t.numel(); ++i) {
     switch (dtype) {
@@ -80,7 +89,8 @@ Tensor random_host(DataType dtype, const std::vector<int64_t>& shape, std::mt199
   return t;
 }
 
-Result<BenchResult> bench_batch(ExecutionContext& ctx, int64_t batch, const BenchOptions& opts, std::mt19937_64& rng) {
+Result<BenchResult> bench_batch(ExecutionContext& ctx, int64_t batch, const BenchOptions& opts, const BenchNumbers& num,
+                                std::mt19937_64& rng) {
   const Graph& g = ctx.engine().graph();
   const auto& profiles = ctx.engine().info().options.profiles;
   BenchResult r;
@@ -103,7 +113,8 @@ Result<BenchResult> bench_batch(ExecutionContext& ctx, int64_t batch, const Benc
     }
     if (batch <= 0 && !dims.empty()) r.batch = dims[0];
     SLIMRT_RETURN_IF_ERROR(ctx.set_input_shape(in->name(), dims));
-    Tensor host = random_host(in->dtype(), dims, rng);
+    SLIMRT_RETURN_IF_ERROR(check_tensor_size(fmt::format("input '{}'", in->name()), in->dtype(), dims));
+    SLIMRT_ASSIGN_OR_RETURN(Tensor host, random_host(in->dtype(), dims, rng));
     SLIMRT_ASSIGN_OR_RETURN(void* p, buffers.alloc(host.bytes()));
     SLIMRT_RETURN_IF_ERROR(cuda_ok(cudaMemcpy(p, host.raw(), host.bytes(), cudaMemcpyHostToDevice), "cudaMemcpy"));
     SLIMRT_RETURN_IF_ERROR(ctx.set_tensor_address(in->name(), p));
@@ -116,19 +127,19 @@ Result<BenchResult> bench_batch(ExecutionContext& ctx, int64_t batch, const Benc
   }
   cudaStream_t stream = nullptr;
   SLIMRT_RETURN_IF_ERROR(cuda_ok(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate"));
-  std::vector<cudaEvent_t> events(2 * static_cast<size_t>(opts.iterations), nullptr);
+  std::vector<cudaEvent_t> events(2 * static_cast<size_t>(num.iterations), nullptr);
   Status st = [&]() -> Status {
     for (auto& e : events) SLIMRT_RETURN_IF_ERROR(cuda_ok(cudaEventCreate(&e), "cudaEventCreate"));
-    for (int i = 0; i < opts.warmup; ++i) SLIMRT_RETURN_IF_ERROR(ctx.enqueue(stream));
+    for (int i = 0; i < num.warmup; ++i) SLIMRT_RETURN_IF_ERROR(ctx.enqueue(stream));
     SLIMRT_RETURN_IF_ERROR(cuda_ok(cudaStreamSynchronize(stream), "warm-up"));
-    for (int i = 0; i < opts.iterations; ++i) {
+    for (int i = 0; i < num.iterations; ++i) {
       SLIMRT_RETURN_IF_ERROR(cuda_ok(cudaEventRecord(events[2 * i], stream), "cudaEventRecord"));
       SLIMRT_RETURN_IF_ERROR(ctx.enqueue(stream));
       SLIMRT_RETURN_IF_ERROR(cuda_ok(cudaEventRecord(events[2 * i + 1], stream), "cudaEventRecord"));
     }
     SLIMRT_RETURN_IF_ERROR(cuda_ok(cudaStreamSynchronize(stream), "running"));
-    std::vector<double> ms(static_cast<size_t>(opts.iterations));
-    for (int i = 0; i < opts.iterations; ++i) {
+    std::vector<double> ms(static_cast<size_t>(num.iterations));
+    for (int i = 0; i < num.iterations; ++i) {
       float t = 0;
       SLIMRT_RETURN_IF_ERROR(cuda_ok(cudaEventElapsedTime(&t, events[2 * i], events[2 * i + 1]), "cudaEventElapsedTime"));
       ms[static_cast<size_t>(i)] = t;
@@ -139,7 +150,7 @@ Result<BenchResult> bench_batch(ExecutionContext& ctx, int64_t batch, const Benc
     r.min_ms = *std::min_element(ms.begin(), ms.end());
     r.throughput = r.median_ms > 0 ? static_cast<double>(std::max<int64_t>(r.batch, 1)) * 1000.0 / r.median_ms : 0;
     if (opts.profile) {
-      SLIMRT_ASSIGN_OR_RETURN(r.layers, ctx.profile_layers(stream, std::min(opts.iterations, 50)));
+      SLIMRT_ASSIGN_OR_RETURN(r.layers, ctx.profile_layers(stream, std::min(num.iterations, 50)));
     }
     return Status::OK();
   }();
@@ -181,10 +192,30 @@ void print_profile(const BenchResult& r) {
 }
 #endif
 
+Result<BenchNumbers> parse_bench_numbers(const BenchOptions& opts) {
+  BenchNumbers n;
+  for (const std::string& b : opts.batches) {
+    SLIMRT_ASSIGN_OR_RETURN(int64_t batch, parse_int_option("--batch", b, 1, std::numeric_limits<int64_t>::max()));
+    n.batches.push_back(batch);
+  }
+  SLIMRT_ASSIGN_OR_RETURN(const int64_t iterations, parse_int_option("--iterations", opts.iterations, 1, kMaxIterations));
+  Result<int64_t> warmup = parse_int_option("--warmup", opts.warmup, 2, kMaxIterations);
+  if (!warmup.ok())
+    return invalid_argument(warmup.status().message() + " (the first enqueue runs eagerly, the second captures the CUDA graph)");
+  SLIMRT_ASSIGN_OR_RETURN(n.seed, parse_seed_option("--seed", opts.seed));
+  n.iterations = static_cast<int>(iterations);
+  n.warmup = static_cast<int>(*warmup);
+  return n;
+}
+
 Status execute(const BenchOptions& opts) {
-  if (opts.iterations < 1) return invalid_argument("--iterations must be at least 1");
-  if (opts.warmup < 2) return invalid_argument("--warmup must be at least 2 (the eager run and the graph capture)");
+  // The options are checked before the GPU is looked for: a bad value is exit 2 on any machine.
+  SLIMRT_ASSIGN_OR_RETURN(const BenchNumbers num, parse_bench_numbers(opts));
+  std::error_code ec;
+  if (std::filesystem::is_directory(opts.engine, ec))
+    return invalid_argument(fmt::format("'{}' is a directory, not an engine file", opts.engine));
 #ifndef SLIMRT_HAVE_CUDA
+  (void)num;
   return unsupported("slimrt bench needs a GPU: slimrt was built without CUDA");
 #else
   const DeviceQuery q = query_cuda_devices();
@@ -196,12 +227,12 @@ Status execute(const BenchOptions& opts) {
   ContextOptions co;
   co.cuda_graphs = !opts.no_cuda_graphs;
   SLIMRT_ASSIGN_OR_RETURN(auto ctx, ExecutionContext::create(engine, co));
-  std::mt19937_64 rng(opts.seed);
+  std::mt19937_64 rng(num.seed);
   std::vector<BenchResult> results;
-  std::vector<int64_t> batches = opts.batches;
+  std::vector<int64_t> batches = num.batches;
   if (batches.empty()) batches.push_back(0);  // the profile's opt shapes
   for (int64_t b : batches) {
-    auto r = bench_batch(*ctx, b, opts, rng);
+    auto r = bench_batch(*ctx, b, opts, num, rng);
     if (!r.ok()) return r.status().with_context(fmt::format("batch {}", b));
     results.push_back(*r);
   }
@@ -213,8 +244,8 @@ Status execute(const BenchOptions& opts) {
     j["cuda_graphs"] = !opts.no_cuda_graphs;
     j["device_memory_bytes"] = ctx->device_memory_size();
     j["weights_bytes"] = engine->weights_bytes();
-    j["iterations"] = opts.iterations;
-    j["warmup"] = opts.warmup;
+    j["iterations"] = num.iterations;
+    j["warmup"] = num.warmup;
     j["results"] = nlohmann::json::array();
     for (const BenchResult& r : results) {
       nlohmann::json shapes = nlohmann::json::object();
@@ -237,7 +268,7 @@ Status execute(const BenchOptions& opts) {
              static_cast<double>(engine->weights_bytes()) / (1 << 20), q.description,
              static_cast<double>(ctx->device_memory_size()) / (1 << 20), opts.no_cuda_graphs ? "off" : "on");
   fmt::print("{:>7} {:>11} {:>11} {:>11} {:>14}   (GPU compute time of enqueue, {} iterations after {} warm-up)\n",
-             "batch", "median ms", "p90 ms", "p99 ms", "samples/s", opts.iterations, opts.warmup);
+             "batch", "median ms", "p90 ms", "p99 ms", "samples/s", num.iterations, num.warmup);
   for (const BenchResult& r : results)
     fmt::print("{:>7} {:>11.4f} {:>11.4f} {:>11.4f} {:>14.1f}\n", r.batch, r.median_ms, r.p90_ms, r.p99_ms, r.throughput);
   if (opts.profile) {
@@ -252,11 +283,11 @@ Status execute(const BenchOptions& opts) {
 void add_bench_command(CLI::App& app, BenchOptions& opts, int& exit_code) {
   CLI::App* bench = app.add_subcommand("bench", "Time an engine on the GPU (CUDA events around enqueue)");
   bench->add_option("engine", opts.engine, "Engine file (from slimrt build)")->required();
-  bench->add_option("--batch", opts.batches, "Batch sizes: dim 0 of every input whose dim 0 is dynamic (repeatable; "
-                                             "default: the first profile's opt shapes)");
-  bench->add_option("--iterations", opts.iterations, "Timed enqueues per batch size")->default_val(200);
-  bench->add_option("--warmup", opts.warmup, "Untimed enqueues first (>= 2)")->default_val(20);
-  bench->add_option("--seed", opts.seed, "Seed for the random inputs")->default_val(0);
+  bench->add_option("--batch", opts.batches, "Batch sizes (>= 1): dim 0 of every input whose dim 0 is dynamic "
+                                             "(repeatable; default: the first profile's opt shapes)");
+  bench->add_option("--iterations", opts.iterations, "Timed enqueues per batch size (1 to 1000000)")->default_val("200");
+  bench->add_option("--warmup", opts.warmup, "Untimed enqueues first (2 to 1000000)")->default_val("20");
+  bench->add_option("--seed", opts.seed, "Seed for the random inputs (0 to 2^64-1)")->default_val("0");
   bench->add_flag("--no-cuda-graphs", opts.no_cuda_graphs, "Launch kernels one by one instead of replaying a graph");
   bench->add_flag("--json", opts.json, "Print machine-readable results");
   bench->add_flag("--profile", opts.profile,

@@ -3,8 +3,11 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
+
+#include "slimrt/status.h"
 
 namespace CLI {
 class App;
@@ -18,9 +21,12 @@ struct RunOptions {
   std::vector<std::string> inputs;  // NAME=FILE.npy
   std::vector<std::string> shapes;  // NAME:1x3x224x224
   std::string output_dir;
-  uint64_t seed = 0;
-  int iterations = 1;
-  int warmup = 0;
+  bool output_dir_given = false;  // --output-dir '' is refused, not taken as "no directory"
+  // Numbers are read as text and checked by parse_int_option / parse_seed_option, so that -1 or
+  // 1e99 is refused with the option's range instead of wrapping or saturating.
+  std::string seed = "0";
+  std::string iterations = "1";
+  std::string warmup = "0";
   bool json = false;
 };
 
@@ -38,10 +44,10 @@ struct BuildCommandOptions {
 
 struct BenchOptions {
   std::string engine;
-  std::vector<int64_t> batches;
-  int iterations = 200;
-  int warmup = 20;
-  uint64_t seed = 0;
+  std::vector<std::string> batches;
+  std::string iterations = "200";
+  std::string warmup = "20";
+  std::string seed = "0";
   bool no_cuda_graphs = false;
   bool json = false;
   bool profile = false;  // per-layer GPU time after the timed run
@@ -49,7 +55,7 @@ struct BenchOptions {
 
 struct InspectOptions {
   std::string engine;
-  int layers = 20;  // nodes listed
+  std::string layers = "20";  // nodes listed
   bool json = false;
 };
 
@@ -63,6 +69,13 @@ void add_bench_command(CLI::App& app, BenchOptions& opts, int& exit_code);
 // `error` set.
 bool parse_dims(const std::string& text, std::vector<int64_t>* dims, std::string* error);
 bool parse_shape_arg(const std::string& arg, std::pair<std::string, std::vector<int64_t>>* out, std::string* error);
+// The limits of the run and bench counts (docs/cli.md).
+inline constexpr int64_t kMaxIterations = 1'000'000;
+// A decimal integer option in [lo, hi] ("--iterations 0: expected an integer from 1 to 1000000").
+Result<int64_t> parse_int_option(std::string_view option, const std::string& text, int64_t lo, int64_t hi);
+// A seed: a decimal integer from 0 to 2^64-1.
+Result<uint64_t> parse_seed_option(std::string_view option, const std::string& text);
+
 // Replaces every character outside [A-Za-z0-9._-] by '_' (an empty result becomes "output").
 std::string sanitize_file_name(const std::string& name);
 

@@ -4,6 +4,9 @@
 #include <fmt/core.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
+#include <filesystem>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -123,13 +126,18 @@ void print_info(const EngineInfo& info, int max_layers) {
 }
 
 Status execute(const InspectOptions& o) {
-  if (o.layers < 0) return invalid_argument("--layers must not be negative");
+  // Any count is fine (more than the engine has lists them all); the listing takes an int.
+  SLIMRT_ASSIGN_OR_RETURN(const int64_t layers, parse_int_option("--layers", o.layers, 0, std::numeric_limits<int64_t>::max()));
+  const int max_layers = static_cast<int>(std::min<int64_t>(layers, std::numeric_limits<int>::max()));
+  std::error_code ec;
+  if (std::filesystem::is_directory(o.engine, ec))
+    return invalid_argument(fmt::format("'{}' is a directory, not an engine file", o.engine));
   SLIMRT_ASSIGN_OR_RETURN(auto reader, open_file_reader(o.engine));
   SLIMRT_ASSIGN_OR_RETURN(EngineInfo info, verify_engine(*reader));
   if (o.json) {
-    fmt::print("{}\n", info_json(info, o.layers).dump(2));
+    fmt::print("{}\n", info_json(info, max_layers).dump(2));
   } else {
-    print_info(info, o.layers);
+    print_info(info, max_layers);
   }
   return Status::OK();
 }
@@ -139,7 +147,7 @@ Status execute(const InspectOptions& o) {
 void add_inspect_command(CLI::App& app, InspectOptions& opts, int& exit_code) {
   CLI::App* c = app.add_subcommand("inspect", "Describe an engine file and verify its checksums");
   c->add_option("engine", opts.engine, "Engine file (from slimrt build)")->required();
-  c->add_option("--layers", opts.layers, "How many nodes to list")->default_val(20);
+  c->add_option("--layers", opts.layers, "How many nodes to list (0 or more)")->default_val("20");
   c->add_flag("--json", opts.json, "Print machine-readable output");
   c->footer("A corrupt or truncated engine is reported with the section and offset, and exits 2.\n"
             "Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad input.");

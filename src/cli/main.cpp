@@ -1,6 +1,13 @@
 // slimrt: the command-line front end.
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <exception>
+#include <new>
+#include <string>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
@@ -31,11 +38,36 @@ int main(int argc, char** argv) {
   BenchOptions bench_opts;
   add_bench_command(app, bench_opts, exit_code);
   add_ops_command(app, exit_code);
+
+  // The first argument that is not an option names the command; CLI11 would call an unknown one
+  // an unexpected argument or ask for "a subcommand".
+  std::vector<std::string> commands;
+  for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) commands.push_back(sub->get_name());
+  if (argc < 2 || argv[1][0] != '-') {
+    const std::string given = argc < 2 ? std::string() : argv[1];
+    if (std::find(commands.begin(), commands.end(), given) == commands.end()) {
+      if (given.empty()) {
+        fmt::print(stderr, "slimrt: error: a command is required: {} (slimrt --help describes them)\n",
+                   fmt::join(commands, ", "));
+      } else {
+        fmt::print(stderr, "slimrt: error: unknown command '{}' (commands: {}; slimrt --help describes them)\n", given,
+                   fmt::join(commands, ", "));
+      }
+      return kExitBadInput;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);  // prints help/version/usage errors
     return rc == 0 ? kExitOk : kExitBadInput;
+  } catch (const std::bad_alloc&) {
+    // Allocations report kOutOfMemory themselves; this is the last line for one that throws.
+    fmt::print(stderr, "slimrt: error: OutOfMemory: a host allocation failed\n");
+    return kExitRuntimeFailure;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "slimrt: error: Internal: unexpected exception: {}\n", e.what());
+    return kExitRuntimeFailure;
   }
   return exit_code;
 }

@@ -41,19 +41,19 @@ struct InputReport {
   std::string source;  // "random(seed=N)" or the .npy path
 };
 
+// min, max, mean and std are over the finite values (so every one is a number whenever one value
+// is finite); NaN and +-Inf are counted apart. With no finite value they are NaN: the text prints
+// "nan" and the JSON null, the same places.
 struct OutputStats {
-  double min = 0, max = 0, mean = 0, stddev = 0;
-  int64_t nan = 0, inf = 0;
+  double min = NAN, max = NAN, mean = NAN, stddev = NAN;
+  int64_t finite = 0, nan = 0, inf = 0;
   std::vector<double> head;
 };
 
 OutputStats compute_stats(const Tensor& t) {
   OutputStats s;
   const int64_t n = t.numel();
-  double sum = 0, sq = 0;
-  int64_t finite = 0;
-  s.min = INFINITY;
-  s.max = -INFINITY;
+  double m2 = 0;  // Welford: the running mean and sum of squared deviations, no cancellation
   for (int64_t i = 0; i < n; ++i) {
     const double v = t.get_as_double(i);
     if (static_cast<int64_t>(s.head.size()) < 6) s.head.push_back(v);
@@ -61,25 +61,26 @@ OutputStats compute_stats(const Tensor& t) {
       ++s.nan;
       continue;
     }
-    if (std::isinf(v)) ++s.inf;
+    if (std::isinf(v)) {
+      ++s.inf;
+      continue;
+    }
+    if (s.finite++ == 0) {
+      s.min = s.max = s.mean = v;
+      continue;
+    }
     s.min = std::min(s.min, v);
     s.max = std::max(s.max, v);
-    if (std::isfinite(v)) {
-      sum += v;
-      sq += v * v;
-      ++finite;
-    }
+    const double delta = v - s.mean;
+    s.mean += delta / static_cast<double>(s.finite);
+    m2 += delta * (v - s.mean);
   }
-  if (finite) {
-    s.mean = sum / static_cast<double>(finite);
-    s.stddev = std::sqrt(std::max(0.0, sq / static_cast<double>(finite) - s.mean * s.mean));
-  }
-  if (s.min > s.max) s.min = s.max = NAN;
+  if (s.finite > 0) s.stddev = std::sqrt(std::max(0.0, m2 / static_cast<double>(s.finite)));
   return s;
 }
 
-Tensor random_input(DataType dtype, const std::vector<int64_t>& shape, std::mt19937_64& rng) {
-  Tensor t = Tensor::allocate(dtype, shape).value();
+Result<Tensor> random_input(DataType dtype, const std::vector<int64_t>& shape, std::mt19937_64& rng) {
+  SLIMRT_ASSIGN_OR_RETURN(Tensor t, Tensor::allocate(dtype, shape));
   std::uniform_real_distribution<float> uf(-1.0f, 1.0f);
   std::uniform_int_distribution<int> ui(0, 9);  // small non-negative ints: valid token ids / indices
   for (int64_t i = 0; i < t.numel(); ++i) {
@@ -138,10 +139,9 @@ Result<std::shared_ptr<Engine>> load_engine(const std::string& path, const std::
 }
 
 // The engine's profiles bound the shapes it runs: some profile must hold every input.
-Status check_profiles(const std::vector<OptimizationProfile>& profiles, const std::vector<NamedTensor>& feeds) {
+Status check_profiles(const std::vector<OptimizationProfile>& profiles,
+                      const std::map<std::string, std::vector<int64_t>>& shapes) {
   if (profiles.empty()) return Status::OK();
-  std::map<std::string, std::vector<int64_t>> shapes;
-  for (const NamedTensor& f : feeds) shapes[f.name] = f.tensor.shape();
   for (const OptimizationProfile& p : profiles) {
     if (shapes_fit_profile(p, shapes)) return Status::OK();
   }
@@ -165,8 +165,11 @@ Status execute(const RunOptions& opts) {
     if (!seen.insert(parsed.first).second) return invalid_argument("--shapes names input '" + parsed.first + "' twice");
     import_opts.input_shapes.push_back(std::move(parsed));
   }
-  if (opts.iterations < 1) return invalid_argument("--iterations must be at least 1");
-  if (opts.warmup < 0) return invalid_argument("--warmup must not be negative");
+  SLIMRT_ASSIGN_OR_RETURN(const uint64_t seed, parse_seed_option("--seed", opts.seed));
+  SLIMRT_ASSIGN_OR_RETURN(const int64_t iterations, parse_int_option("--iterations", opts.iterations, 1, kMaxIterations));
+  SLIMRT_ASSIGN_OR_RETURN(const int64_t warmup, parse_int_option("--warmup", opts.warmup, 0, kMaxIterations));
+  if (opts.output_dir_given && opts.output_dir.empty())
+    return invalid_argument("--output-dir '' is empty: name a directory ('.' for the current one)");
 
   // "auto": the GPU when there is one, else the CPU, saying why.
   std::vector<std::string> notes;
@@ -194,21 +197,6 @@ Status execute(const RunOptions& opts) {
   const Graph& graph = loaded ? loaded->graph() : imported;
   const double import_ms = ms_since(t0);
 
-  // An engine on the GPU runs through an execution context; anything else through a Backend.
-  t0 = Clock::now();
-  std::unique_ptr<Executable> exe;
-  std::unique_ptr<ExecutionContext> context;
-  if (loaded && backend_name == "cuda") {
-    SLIMRT_ASSIGN_OR_RETURN(context, ExecutionContext::create(loaded));
-  } else {
-    SLIMRT_ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend, create_backend(backend_name));
-    SLIMRT_ASSIGN_OR_RETURN(exe, backend->prepare(graph));
-  }
-  const double prepare_ms = ms_since(t0);
-  auto run_once = [&](const std::vector<NamedTensor>& in, std::vector<NamedTensor>* out) {
-    return context ? context->run(in, out) : exe->run(in, out);
-  };
-
   // Inputs: .npy files first, then random data for the rest.
   std::map<std::string, std::string> files;
   for (const std::string& arg : opts.inputs) {
@@ -225,45 +213,70 @@ Status execute(const RunOptions& opts) {
       return invalid_argument(fmt::format("--input {}: the model has no input '{}' (inputs: {})", name, name,
                                           fmt::join(input_names, ", ")));
   }
-  std::mt19937_64 rng(opts.seed);
+  // Every input's shape first: a .npy file's (read whole: its size is the file's), else --shapes,
+  // an engine profile's opt shape or the declared dims. Sizes and the engine's profiles are checked
+  // before any random input is allocated.
   std::vector<NamedTensor> feeds;
   std::vector<InputReport> input_reports;
+  std::map<std::string, std::vector<int64_t>> input_shapes;
   for (const Value* in : graph.inputs()) {
     auto it = files.find(in->name());
     if (it != files.end()) {
       Result<Tensor> t = read_npy(it->second);
       if (!t.ok()) return t.status().with_context("--input " + in->name());
       input_reports.push_back({in->name(), t->shape(), t->dtype(), it->second});
+      input_shapes[in->name()] = t->shape();
       feeds.push_back({in->name(), std::move(t).value()});
-    } else {
-      // An engine's input shape: --shapes, else the first profile's opt shape.
-      std::vector<int64_t> shape;
-      auto given = std::find_if(import_opts.input_shapes.begin(), import_opts.input_shapes.end(),
-                                [&](const auto& p) { return p.first == in->name(); });
-      const InputProfile* ip = nullptr;
-      if (engine && !profiles.empty()) {
-        for (const InputProfile& x : profiles.front().inputs) {
-          if (x.name == in->name()) ip = &x;
-        }
-      }
-      if (engine && given != import_opts.input_shapes.end()) {
-        shape = given->second;
-      } else if (ip != nullptr) {
-        shape = ip->opt;
-      } else {
-        shape = concrete_shape(*in, &notes);
-      }
-      input_reports.push_back({in->name(), shape, in->dtype(), fmt::format("random(seed={})", opts.seed)});
-      feeds.push_back({in->name(), random_input(in->dtype(), shape, rng)});
+      continue;
     }
+    std::vector<int64_t> shape;
+    auto given = std::find_if(import_opts.input_shapes.begin(), import_opts.input_shapes.end(),
+                              [&](const auto& p) { return p.first == in->name(); });
+    const InputProfile* ip = nullptr;
+    if (engine && !profiles.empty()) {
+      for (const InputProfile& x : profiles.front().inputs) {
+        if (x.name == in->name()) ip = &x;
+      }
+    }
+    if (engine && given != import_opts.input_shapes.end()) {
+      shape = given->second;
+    } else if (ip != nullptr) {
+      shape = ip->opt;
+    } else {
+      shape = concrete_shape(*in, &notes);
+    }
+    SLIMRT_RETURN_IF_ERROR(check_tensor_size(fmt::format("input '{}'", in->name()), in->dtype(), shape));
+    input_reports.push_back({in->name(), shape, in->dtype(), fmt::format("random(seed={})", seed)});
+    input_shapes[in->name()] = shape;
+  }
+  if (engine) SLIMRT_RETURN_IF_ERROR(check_profiles(profiles, input_shapes));
+  std::mt19937_64 rng(seed);
+  for (const InputReport& r : input_reports) {
+    if (files.count(r.name)) continue;
+    Result<Tensor> t = random_input(r.dtype, r.shape, rng);
+    if (!t.ok()) return t.status().with_context(fmt::format("random input '{}'", r.name));
+    feeds.push_back({r.name, std::move(t).value()});
   }
 
-  if (engine) SLIMRT_RETURN_IF_ERROR(check_profiles(profiles, feeds));
+  // An engine on the GPU runs through an execution context; anything else through a Backend.
+  t0 = Clock::now();
+  std::unique_ptr<Executable> exe;
+  std::unique_ptr<ExecutionContext> context;
+  if (loaded && backend_name == "cuda") {
+    SLIMRT_ASSIGN_OR_RETURN(context, ExecutionContext::create(loaded));
+  } else {
+    SLIMRT_ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend, create_backend(backend_name));
+    SLIMRT_ASSIGN_OR_RETURN(exe, backend->prepare(graph));
+  }
+  const double prepare_ms = ms_since(t0);
+  auto run_once = [&](const std::vector<NamedTensor>& in, std::vector<NamedTensor>* out) {
+    return context ? context->run(in, out) : exe->run(in, out);
+  };
 
   std::vector<NamedTensor> outputs;
-  for (int i = 0; i < opts.warmup; ++i) SLIMRT_RETURN_IF_ERROR(run_once(feeds, &outputs));
+  for (int64_t i = 0; i < warmup; ++i) SLIMRT_RETURN_IF_ERROR(run_once(feeds, &outputs));
   std::vector<double> run_ms;
-  for (int i = 0; i < opts.iterations; ++i) {
+  for (int64_t i = 0; i < iterations; ++i) {
     t0 = Clock::now();
     SLIMRT_RETURN_IF_ERROR(run_once(feeds, &outputs));
     run_ms.push_back(ms_since(t0));
@@ -290,7 +303,7 @@ Status execute(const RunOptions& opts) {
       out_files[i] = (std::filesystem::path(opts.output_dir) / (file + ".npy")).string();
       Tensor t = outputs[i].tensor;
       if (t.dtype() == DataType::kBFloat16) {  // numpy has no bfloat16: write float32
-        Tensor f = Tensor::allocate(DataType::kFloat32, t.shape()).value();
+        SLIMRT_ASSIGN_OR_RETURN(Tensor f, Tensor::allocate(DataType::kFloat32, t.shape()));
         for (int64_t k = 0; k < t.numel(); ++k) f.data<float>()[k] = static_cast<float>(t.get_as_double(k));
         t = f;
       }
@@ -303,8 +316,8 @@ Status execute(const RunOptions& opts) {
     j["model"] = opts.model;
     j["backend"] = backend_name;
     j["timing_ms"] = {{"import", import_ms}, {"prepare", prepare_ms}, {"run_median", median_ms},
-                      {"run_min", run_ms.front()}, {"run_max", run_ms.back()}, {"iterations", opts.iterations},
-                      {"warmup", opts.warmup}};
+                      {"run_min", run_ms.front()}, {"run_max", run_ms.back()}, {"iterations", iterations},
+                      {"warmup", warmup}};
     j["inputs"] = nlohmann::json::array();
     for (const auto& r : input_reports)
       j["inputs"].push_back({{"name", r.name}, {"shape", r.shape}, {"dtype", dtype_name(r.dtype)}, {"source", r.source}});
@@ -315,7 +328,7 @@ Status execute(const RunOptions& opts) {
       auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
       nlohmann::json o = {{"name", outputs[i].name}, {"shape", t.shape()}, {"dtype", dtype_name(t.dtype())},
                           {"min", num(s.min)}, {"max", num(s.max)}, {"mean", num(s.mean)}, {"std", num(s.stddev)},
-                          {"nan_count", s.nan}, {"inf_count", s.inf}};
+                          {"finite_count", s.finite}, {"nan_count", s.nan}, {"inf_count", s.inf}};
       if (!out_files[i].empty()) o["file"] = out_files[i];
       j["outputs"].push_back(o);
     }
@@ -333,32 +346,25 @@ Status execute(const RunOptions& opts) {
     OutputStats s = compute_stats(t);
     fmt::print("output   {} {} {}  min {:.6g}  max {:.6g}  mean {:.6g}  std {:.6g}", outputs[i].name,
                dtype_name(t.dtype()), shape_to_string(t.shape()), s.min, s.max, s.mean, s.stddev);
-    if (s.nan || s.inf) fmt::print("  nan {}  inf {}", s.nan, s.inf);
+    if (s.nan || s.inf) fmt::print("  nan {}  inf {} (stats over the {} finite values)", s.nan, s.inf, s.finite);
     fmt::print("\n         first [{:.6g}]\n", fmt::join(s.head, ", "));
     if (!out_files[i].empty()) fmt::print("         -> {}\n", out_files[i]);
   }
   fmt::print("timing   import {:.2f} ms, prepare {:.2f} ms, run {:.2f} ms (median of {}, min {:.2f}, max {:.2f}, {} warm-up)\n",
-             import_ms, prepare_ms, median_ms, opts.iterations, run_ms.front(), run_ms.back(), opts.warmup);
+             import_ms, prepare_ms, median_ms, iterations, run_ms.front(), run_ms.back(), warmup);
   return Status::OK();
 }
 
 }  // namespace
 
 bool parse_dims(const std::string& text, std::vector<int64_t>* dims, std::string* error) {
-  dims->clear();
-  if (text.empty()) return true;  // a scalar
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    size_t x = text.find('x', pos);
-    if (x == std::string::npos) x = text.size();
-    const std::string part = text.substr(pos, x - pos);
-    if (part.empty() || part.find_first_not_of("0123456789") != std::string::npos || part.size() > 15) {
-      *error = "'" + text + "' is not a shape like 1x3x224x224";
-      return false;
-    }
-    dims->push_back(std::stoll(part));
-    pos = x + 1;
+  Result<std::vector<int64_t>> parsed = parse_dims_text(text);
+  if (!parsed.ok()) {
+    dims->clear();
+    *error = parsed.status().message();
+    return false;
   }
+  *dims = std::move(parsed).value();
   return true;
 }
 
@@ -387,16 +393,17 @@ void add_run_command(CLI::App& app, RunOptions& opts, int& exit_code) {
   run->add_option("--backend", opts.backend, "auto (the GPU when there is one), cuda or cpu")->default_val("auto");
   run->add_option("--input", opts.inputs, "NAME=FILE.npy: feed an input from a .npy file (repeatable)");
   run->add_option("--shapes", opts.shapes, "NAME:1x3x224x224: fix an input's shape (repeatable)");
-  run->add_option("--output-dir", opts.output_dir, "Write each output as DIR/NAME.npy");
-  run->add_option("--seed", opts.seed, "Seed for random inputs")->default_val(0);
-  run->add_option("--iterations", opts.iterations, "Timed runs; the median is reported")->default_val(1);
-  run->add_option("--warmup", opts.warmup, "Untimed runs before timing")->default_val(0);
+  CLI::Option* output_dir = run->add_option("--output-dir", opts.output_dir, "Write each output as DIR/NAME.npy");
+  run->add_option("--seed", opts.seed, "Seed for random inputs (0 to 2^64-1)")->default_val("0");
+  run->add_option("--iterations", opts.iterations, "Timed runs (1 to 1000000); the median is reported")->default_val("1");
+  run->add_option("--warmup", opts.warmup, "Untimed runs before timing (0 to 1000000)")->default_val("0");
   run->add_flag("--json", opts.json, "Print machine-readable results");
   run->footer("Inputs not given with --input get uniform random values in [-1, 1) (integers in [0, 9]),\n"
               "from --seed. Symbolic dims not fixed by --shapes are set to 1 (an engine: its first profile's opt).\n"
               "An engine is recognised by its magic; shapes outside all of its profiles are refused.\n"
               "Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad input.");
-  run->callback([&opts, &exit_code] {
+  run->callback([&opts, &exit_code, output_dir] {
+    opts.output_dir_given = output_dir->count() > 0;
     Status s = execute(opts);
     exit_code = s.ok() ? kExitOk : report_error(s);
   });

@@ -3,12 +3,20 @@
 // 'shape', padded so the data starts on a 64-byte boundary, then the raw little-endian data.
 #include "slimrt/npy.h"
 
+#include <fcntl.h>
+#include <fmt/core.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <regex>
 
 #include "core/output_file.h"
 #include "slimrt/shape.h"
+#include "core/npy_header.h"
 
 namespace slimrt {
 
@@ -26,70 +34,140 @@ constexpr DescrEntry kDescrs[] = {
     {"<i8", DataType::kInt64},   {"|b1", DataType::kBool},
 };
 
-std::string header_field(const std::string& header, const std::string& key) {
-  std::regex re("'" + key + "'\\s*:\\s*('[^']*'|True|False|\\([^)]*\\))");
-  std::smatch m;
-  if (!std::regex_search(header, m, re)) return {};
-  return m[1].str();
+std::string os_reason(int err) { return std::strerror(err); }
+
+// An open file descriptor, closed when it goes out of scope.
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  ~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+const char* file_kind(mode_t mode) {
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
+}
+
+// Reads up to `n` bytes, fewer only where the file ends. kIoError with the OS reason on failure.
+Result<size_t> read_up_to(int fd, void* buf, size_t n, const std::string& path) {
+  size_t done = 0;
+  while (done < n) {
+    const ssize_t r = ::read(fd, static_cast<char*>(buf) + done, std::min<size_t>(n - done, size_t{1} << 30));
+    if (r == 0) break;
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return io_error(fmt::format("cannot read '{}': {}", path, os_reason(errno)));
+    }
+    done += static_cast<size_t>(r);
+  }
+  return done;
+}
+
+Status open_error(const std::string& path, int err) {
+  const std::string m = fmt::format("cannot open .npy file '{}': {}", path, os_reason(err));
+  if (err == ENOENT || err == ENOTDIR) return not_found(m);
+  if (err == EACCES || err == EPERM || err == ELOOP || err == ENAMETOOLONG || err == ENXIO) return invalid_argument(m);
+  return io_error(m);
 }
 
 }  // namespace
 
 Result<Tensor> read_npy(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return not_found("cannot open .npy file '" + path + "'");
-  in.seekg(0, std::ios::end);
-  const int64_t file_size = static_cast<int64_t>(in.tellg());
-  in.seekg(0);
-  char magic[8] = {};
-  in.read(magic, 8);
-  if (!in || std::memcmp(magic, "\x93NUMPY", 6) != 0)
-    return invalid_argument("'" + path + "' is not a .npy file (bad magic)");
-  const int major = static_cast<unsigned char>(magic[6]);
-  uint32_t header_len = 0;
-  if (major == 1) {
-    unsigned char b[2];
-    in.read(reinterpret_cast<char*>(b), 2);
-    header_len = b[0] | (b[1] << 8);
-  } else if (major == 2 || major == 3) {
-    unsigned char b[4];
-    in.read(reinterpret_cast<char*>(b), 4);
-    header_len = b[0] | (b[1] << 8) | (b[2] << 16) | (static_cast<uint32_t>(b[3]) << 24);
-  } else {
-    return unsupported("'" + path + "': .npy format version " + std::to_string(major) + " is not supported");
+  // O_NONBLOCK: opening a FIFO that no one writes to must not wait for a writer.
+  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (fd.get() < 0) return open_error(path, errno);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return io_error(fmt::format("cannot stat '{}': {}", path, os_reason(errno)));
+  if (S_ISDIR(st.st_mode)) return invalid_argument(fmt::format("'{}' is a directory, not a .npy file", path));
+  // Anything but a regular file is read as a stream: to its end, without seeking.
+  const bool regular = S_ISREG(st.st_mode);
+  if (!regular) {
+    const int flags = ::fcntl(fd.get(), F_GETFL);
+    if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) != 0)
+      return io_error(fmt::format("cannot read '{}': {}", path, os_reason(errno)));
   }
-  if (!in || static_cast<int64_t>(in.tellg()) + header_len > file_size)
-    return data_loss("'" + path + "': .npy header is truncated");
-  std::string header(header_len, '\0');
-  in.read(header.data(), header_len);
+  const std::string what = regular ? std::string() : fmt::format(" ({})", file_kind(st.st_mode));
 
-  const std::string descr = header_field(header, "descr");
-  const std::string fortran = header_field(header, "fortran_order");
-  const std::string shape_str = header_field(header, "shape");
-  if (descr.empty() || fortran.empty() || shape_str.empty())
-    return invalid_argument("'" + path + "': .npy header lacks descr, fortran_order or shape: " + header);
-  if (fortran == "True") return unsupported("'" + path + "': Fortran-order .npy arrays are not supported");
-  DataType dtype = DataType::kUndefined;
-  const std::string d = descr.substr(1, descr.size() - 2);
-  for (const auto& e : kDescrs) {
-    if (d == e.descr || (d.size() == 3 && d[0] == '=' && d.substr(1) == std::string(e.descr).substr(1))) dtype = e.dtype;
+  unsigned char prefix[12] = {};  // magic, version, and a 2- or 4-byte header length
+  SLIMRT_ASSIGN_OR_RETURN(size_t got, read_up_to(fd.get(), prefix, 8, path));
+  if (got == 0)
+    return invalid_argument(fmt::format("'{}'{} is empty, not a .npy file{}", path, what,
+                                        S_ISFIFO(st.st_mode) ? " (nothing was written to it)" : ""));
+  if (got < 8 || std::memcmp(prefix, "\x93NUMPY", 6) != 0)
+    return invalid_argument(fmt::format("'{}'{} is not a .npy file (bad magic: it does not start with \\x93NUMPY)",
+                                        path, what));
+  const int major = prefix[6];
+  const int minor = prefix[7];
+  if (major < 1 || major > 3 || minor != 0) {
+    return unsupported(fmt::format("'{}': .npy format version {}.{} is not supported (1.0, 2.0 and 3.0 are)", path,
+                                   major, minor));
   }
-  if (dtype == DataType::kUndefined)
-    return unsupported("'" + path + "': .npy dtype " + descr + " is not supported (float32/16/64, int8/32/64, uint8, bool)");
-  std::vector<int64_t> shape;
-  std::regex num("\\d+");
-  for (auto it = std::sregex_iterator(shape_str.begin(), shape_str.end(), num); it != std::sregex_iterator(); ++it) {
-    shape.push_back(std::stoll(it->str()));
+  const size_t len_bytes = major == 1 ? 2 : 4;
+  SLIMRT_ASSIGN_OR_RETURN(got, read_up_to(fd.get(), prefix + 8, len_bytes, path));
+  if (got < len_bytes) return data_loss(fmt::format("'{}': the .npy file ends inside its header length", path));
+  uint32_t header_len = 0;
+  for (size_t k = 0; k < len_bytes; ++k) header_len |= static_cast<uint32_t>(prefix[8 + k]) << (8 * k);
+  constexpr uint32_t kMaxHeader = 1u << 20;
+  if (header_len > kMaxHeader) {
+    return invalid_argument(fmt::format("'{}': the .npy header length {} is larger than the {} bytes slimrt reads",
+                                        path, header_len, kMaxHeader));
   }
-  const int64_t n = numel_of(shape);
-  const int64_t need = n * static_cast<int64_t>(dtype_size(dtype));
-  const int64_t have = file_size - static_cast<int64_t>(in.tellg());
-  if (have < need)
-    return data_loss("'" + path + "': .npy data is truncated: shape " + shape_to_string(shape) + " needs " +
-                     std::to_string(need) + " bytes, the file has " + std::to_string(have));
-  SLIMRT_ASSIGN_OR_RETURN(Tensor t, Tensor::allocate(dtype, shape));
-  in.read(static_cast<char*>(t.raw()), need);
-  if (!in) return io_error("'" + path + "': read failed");
+  const int64_t data_offset = static_cast<int64_t>(8 + len_bytes + header_len);
+  if (regular && data_offset > st.st_size) {
+    return data_loss(fmt::format("'{}': the .npy header is truncated: it says {} bytes, the file has {} after the "
+                                 "length",
+                                 path, header_len, st.st_size - static_cast<int64_t>(8 + len_bytes)));
+  }
+  std::string header(header_len, '\0');
+  SLIMRT_ASSIGN_OR_RETURN(got, read_up_to(fd.get(), header.data(), header_len, path));
+  if (got < header_len) {
+    return data_loss(fmt::format("'{}'{}: the .npy header is truncated: it says {} bytes, the file has {}", path, what,
+                                 header_len, got));
+  }
+
+  Result<npy::Header> parsed = npy::parse_header(header);
+  if (!parsed.ok()) {
+    return Status(parsed.status().code(), fmt::format("'{}': the .npy header \"{}\" is not valid: {}", path,
+                                                      npy::printable_header(header), parsed.status().message()));
+  }
+  const npy::Header& h = *parsed;
+  if (h.fortran_order) return unsupported("'" + path + "': Fortran-order .npy arrays are not supported");
+  Result<DataType> dtype = npy::dtype_of_descr(h.descr);
+  if (!dtype.ok()) return dtype.status().with_context("'" + path + "'");
+  const std::optional<int64_t> need = checked_bytes(*dtype, h.shape);
+  if (!need) {
+    return check_tensor_size(fmt::format("'{}': the .npy header's shape", path), *dtype, h.shape);
+  }
+  const std::string described = fmt::format("shape {} of {} needs {} bytes of data", shape_to_string(h.shape),
+                                            dtype_name(*dtype), *need);
+  if (regular) {
+    const int64_t have = st.st_size - data_offset;
+    if (have < *need) {
+      return data_loss(fmt::format("'{}' is shorter than its header says: {} after the {}-byte header, the file has {}",
+                                   path, described, data_offset, have));
+    }
+    if (have > *need) {
+      return invalid_argument(fmt::format("'{}' is longer than its header says: {} after the {}-byte header, the file "
+                                          "has {} ({} bytes too many)",
+                                          path, described, data_offset, have, have - *need));
+    }
+  }
+  SLIMRT_ASSIGN_OR_RETURN(Tensor t, Tensor::allocate(*dtype, h.shape));
+  SLIMRT_ASSIGN_OR_RETURN(got, read_up_to(fd.get(), t.raw(), static_cast<size_t>(*need), path));
+  if (static_cast<int64_t>(got) < *need) {
+    return data_loss(fmt::format("'{}'{} ended early: its header's {}, it gave {}", path, what, described, got));
+  }
   return t;
 }
 

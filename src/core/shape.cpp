@@ -1,6 +1,9 @@
 #include "slimrt/shape.h"
 
+#include <fmt/core.h>
+
 #include <algorithm>
+#include <limits>
 #include <map>
 
 namespace slimrt {
@@ -211,6 +214,44 @@ Dim dim_substitute(const Dim& d, const std::vector<std::pair<std::string, int64_
     out = out + term;
   }
   return out;
+}
+
+Result<std::vector<int64_t>> parse_dims_text(std::string_view text) {
+  std::vector<int64_t> dims;
+  if (text.empty()) return dims;  // a scalar
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  auto bad = [&](const std::string& why) {
+    return invalid_argument(fmt::format("'{}' is not a shape like 1x3x224x224: {}", text, why));
+  };
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    const size_t x = std::min(text.find('x', pos), text.size());
+    const std::string_view part = text.substr(pos, x - pos);
+    const size_t i = dims.size();
+    if (part.empty()) return bad(fmt::format("dim {} is empty", i));
+    if (part.find_first_not_of("0123456789") != std::string_view::npos)
+      return bad(fmt::format("dim {} '{}' is not a non-negative decimal integer", i, part));
+    int64_t d = 0;
+    for (char c : part) {
+      if (__builtin_mul_overflow(d, 10, &d) || __builtin_add_overflow(d, c - '0', &d)) {
+        return invalid_argument(fmt::format("shape '{}': dim {} ({}) is out of range: a dim is at most {} (2^63-1)",
+                                            text, i, part, kMax));
+      }
+    }
+    dims.push_back(d);
+    pos = x + 1;
+  }
+  if (std::find(dims.begin(), dims.end(), 0) == dims.end()) {
+    int64_t n = 1;
+    for (int64_t d : dims) {
+      if (__builtin_mul_overflow(n, d, &n)) {
+        return invalid_argument(fmt::format(
+            "shape '{}': the product of its dims overflows int64: a tensor has at most {} (2^63-1) elements", text,
+            kMax));
+      }
+    }
+  }
+  return dims;
 }
 
 }  // namespace slimrt

@@ -1,5 +1,11 @@
 #include "slimrt/tensor.h"
 
+#include <fmt/core.h>
+#include <sys/mman.h>
+#include <sys/sysinfo.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -8,6 +14,16 @@
 
 namespace slimrt {
 
+namespace {
+
+std::string human_bytes(int64_t bytes) {
+  const double b = static_cast<double>(bytes);
+  if (bytes >= (int64_t{1} << 40)) return fmt::format("{:.1f} TiB", b / static_cast<double>(int64_t{1} << 40));
+  if (bytes >= (int64_t{1} << 30)) return fmt::format("{:.1f} GiB", b / static_cast<double>(int64_t{1} << 30));
+  return fmt::format("{:.1f} MiB", b / static_cast<double>(int64_t{1} << 20));
+}
+
+}  // namespace
 
 std::string_view memory_kind_name(MemoryKind k) {
   switch (k) {
@@ -24,26 +40,84 @@ int64_t numel_of(const std::vector<int64_t>& shape) {
   return n;
 }
 
-Result<Tensor> Tensor::allocate(DataType dtype, std::vector<int64_t> shape) {
-  if (dtype == DataType::kUndefined) return invalid_argument("cannot allocate a tensor of undefined dtype");
+std::optional<int64_t> checked_numel(const std::vector<int64_t>& shape) {
+  if (std::any_of(shape.begin(), shape.end(), [](int64_t d) { return d < 0; })) return std::nullopt;
+  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return 0;
   int64_t n = 1;
   for (int64_t d : shape) {
-    if (d < 0) return invalid_argument("cannot allocate a tensor with negative dim " + shape_to_string(shape));
-    if (d != 0 && n > std::numeric_limits<int64_t>::max() / d / 8)
-      return out_of_memory("tensor shape " + shape_to_string(shape) + " is too large to allocate");
-    n *= d;
+    if (__builtin_mul_overflow(n, d, &n)) return std::nullopt;
   }
-  const size_t bytes = static_cast<size_t>(n) * dtype_size(dtype);
-  const size_t rounded = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, rounded);
-  if (!p) return out_of_memory("host allocation of " + std::to_string(bytes) + " bytes failed");
-  std::memset(p, 0, rounded);
+  return n;
+}
+
+std::optional<int64_t> checked_bytes(DataType dtype, const std::vector<int64_t>& shape) {
+  const std::optional<int64_t> n = checked_numel(shape);
+  int64_t bytes = 0;
+  if (!n || __builtin_mul_overflow(*n, static_cast<int64_t>(dtype_size(dtype)), &bytes)) return std::nullopt;
+  return bytes;
+}
+
+Status check_tensor_size(std::string_view what, DataType dtype, const std::vector<int64_t>& shape) {
+  if (checked_bytes(dtype, shape)) return Status::OK();
+  const std::string head = fmt::format("{} {} of {}", what, shape_to_string(shape), dtype_name(dtype));
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] < 0) return invalid_argument(fmt::format("{}: dim {} is negative ({})", head, i, shape[i]));
+  }
+  if (!checked_numel(shape)) {
+    return invalid_argument(fmt::format("{}: the element count (the product of the dims) overflows int64 (at most {})",
+                                        head, std::numeric_limits<int64_t>::max()));
+  }
+  return invalid_argument(fmt::format("{}: {} elements of {} bytes overflow int64 (at most {} bytes)", head,
+                                      *checked_numel(shape), dtype_size(dtype), std::numeric_limits<int64_t>::max()));
+}
+
+int64_t host_memory_limit_bytes() {
+  // Asked once: every tensor allocation compares against it.
+  static const int64_t limit = [] {
+    struct sysinfo si {};
+    if (sysinfo(&si) != 0) return std::numeric_limits<int64_t>::max();
+    const unsigned __int128 total = (static_cast<unsigned __int128>(si.totalram) + si.totalswap) * si.mem_unit;
+    return total > static_cast<unsigned __int128>(std::numeric_limits<int64_t>::max()) ? std::numeric_limits<int64_t>::max()
+                                                                                        : static_cast<int64_t>(total);
+  }();
+  return limit;
+}
+
+Result<Tensor> Tensor::allocate(DataType dtype, std::vector<int64_t> shape) {
+  if (dtype == DataType::kUndefined) return invalid_argument("cannot allocate a tensor of undefined dtype");
+  SLIMRT_RETURN_IF_ERROR(check_tensor_size("cannot allocate a tensor", dtype, shape));
+  const int64_t bytes = *checked_bytes(dtype, shape);
+  // An allocation beyond RAM and swap can only fail, or (with overcommit) be killed when touched.
+  const int64_t limit = host_memory_limit_bytes();
+  if (bytes > limit) {
+    return out_of_memory(fmt::format("host allocation of {} bytes ({}) for a {} {} tensor exceeds this machine's "
+                                     "memory ({} bytes of RAM and swap)",
+                                     bytes, human_bytes(bytes), shape_to_string(shape), dtype_name(dtype), limit));
+  }
+  const size_t rounded = (std::max<size_t>(static_cast<size_t>(bytes), 1) + 63) / 64 * 64;
+  auto failed = [&](int err) {
+    return out_of_memory(fmt::format("host allocation of {} bytes ({}) for a {} {} tensor failed: {}", bytes,
+                                     human_bytes(bytes), shape_to_string(shape), dtype_name(dtype), std::strerror(err)));
+  };
   Tensor t;
+  // Large tensors are mapped: the kernel's pages are already zero and are only taken when
+  // touched, so a tensor that a short stream or a failed run never fills costs nothing.
+  constexpr size_t kMapFrom = size_t{1} << 20;
+  if (rounded >= kMapFrom) {
+    void* p = ::mmap(nullptr, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return failed(errno);
+    t.data_ = p;
+    t.storage_ = std::shared_ptr<void>(p, [rounded](void* q) { ::munmap(q, rounded); });
+  } else {
+    void* p = std::aligned_alloc(64, rounded);
+    if (!p) return failed(ENOMEM);
+    std::memset(p, 0, rounded);
+    t.data_ = p;
+    t.storage_ = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+  }
   t.dtype_ = dtype;
   t.shape_ = std::move(shape);
   t.kind_ = MemoryKind::kHost;
-  t.data_ = p;
-  t.storage_ = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
   return t;
 }
 

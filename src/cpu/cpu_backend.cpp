@@ -1,6 +1,8 @@
 // The CPU reference backend: executes the IR node by node on host tensors.
 #include <algorithm>
 #include <map>
+#include <new>
+#include <stdexcept>
 #include <unordered_map>
 
 #include "cpu/kernel_registry.h"
@@ -124,6 +126,19 @@ Status run_node(const Node& node, const std::vector<const Tensor*>& inputs, std:
   return Status::OK();
 }
 
+// Kernels keep scratch in std::vector (im2col, packed GEMM panels): a failed allocation there is
+// kOutOfMemory naming the node, like a failed tensor allocation, not an uncaught std::bad_alloc.
+Status run_node_catching_bad_alloc(const Node& node, const std::vector<const Tensor*>& inputs,
+                                   std::vector<Tensor>* outputs, bool poison) {
+  try {
+    return run_node(node, inputs, outputs, poison);
+  } catch (const std::bad_alloc&) {
+    return out_of_memory(node.describe() + ": a host allocation for the CPU kernel's scratch memory failed");
+  } catch (const std::length_error&) {
+    return out_of_memory(node.describe() + ": the CPU kernel's scratch memory would exceed the largest possible size");
+  }
+}
+
 class CpuExecutable final : public Executable {
  public:
   explicit CpuExecutable(const Graph& g) : graph_(g), nodes_(g.nodes()) {
@@ -156,7 +171,7 @@ class CpuExecutable final : public Executable {
         ins.push_back(&it->second);
       }
       std::vector<Tensor> outs;
-      Status s = run_node(*n, ins, &outs, options.poison_outputs);
+      Status s = run_node_catching_bad_alloc(*n, ins, &outs, options.poison_outputs);
       if (!s.ok()) return s;
       for (size_t i = 0; i < outs.size(); ++i) env[n->output(i)] = std::move(outs[i]);
       for (const Value* in : n->inputs()) {
@@ -224,7 +239,7 @@ class CpuConstantEvaluator final : public ConstantEvaluator {
   Result<std::vector<Tensor>> evaluate(const Node& node, const std::vector<const Tensor*>& inputs) override {
     if (!KernelRegistry::get().find(node.op_type())) return std::vector<Tensor>{};
     std::vector<Tensor> outs;
-    SLIMRT_RETURN_IF_ERROR(run_node(node, inputs, &outs, false));
+    SLIMRT_RETURN_IF_ERROR(run_node_catching_bad_alloc(node, inputs, &outs, false));
     return outs;
   }
 };

@@ -128,8 +128,15 @@ TEST(Tensor, AllocateWrapPoison) {
   t->poison();
   EXPECT_TRUE(std::isnan(t->data<float>()[5]));
   EXPECT_FALSE(Tensor::allocate(DataType::kFloat32, {2, -1}).ok());
-  auto huge = Tensor::allocate(DataType::kFloat32, {1LL << 40, 1LL << 30});
+  // 2^62 bytes fit in int64 but in no machine: kOutOfMemory naming the bytes. 2^70 elements
+  // overflow int64: bad input.
+  auto huge = Tensor::allocate(DataType::kFloat32, {1LL << 40, 1LL << 20});
   EXPECT_EQ(huge.status().code(), StatusCode::kOutOfMemory);
+  EXPECT_NE(huge.status().message().find("4611686018427387904 bytes"), std::string::npos) << huge.status().to_string();
+  auto overflow = Tensor::allocate(DataType::kFloat32, {1LL << 40, 1LL << 30});
+  EXPECT_EQ(overflow.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(overflow.status().message().find("overflows int64"), std::string::npos) << overflow.status().to_string();
+  EXPECT_TRUE(Tensor::allocate(DataType::kFloat32, {0, 1LL << 62, 1LL << 62}).ok());  // 0 elements
   float buf[4] = {1, 2, 3, 4};
   Tensor w = Tensor::wrap(buf, DataType::kFloat32, {4});
   EXPECT_EQ(w.get_as_double(2), 3.0);
