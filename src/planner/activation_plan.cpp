@@ -55,7 +55,7 @@ std::string describe_value(const Value& v) {
 // Bytes of `v` at the profile's max shapes.
 Result<int64_t> value_bytes(const Value& v, const ProfileShapes& profile,
                             const std::vector<std::pair<std::string, int64_t>>& bindings,
-                            const std::set<std::string>& input_symbols) {
+                            const std::set<std::string>& input_symbols, const PlanOptions& options) {
   if (!v.has_shape()) {
     return invalid_argument(
         fmt::format("activation plan: {} has no inferred shape", describe_value(v)));
@@ -65,7 +65,12 @@ Result<int64_t> value_bytes(const Value& v, const ProfileShapes& profile,
     return invalid_argument(fmt::format("activation plan: {} has no dtype", describe_value(v)));
   }
   int64_t bytes = elem;
-  const Shape& shape = v.shape();
+  const Shape* shape_under_profile = &v.shape();
+  if (options.profile_shapes != nullptr) {
+    auto it = options.profile_shapes->find(&v);
+    if (it != options.profile_shapes->end()) shape_under_profile = &it->second;
+  }
+  const Shape& shape = *shape_under_profile;
   for (size_t d = 0; d < shape.size(); ++d) {
     const Dim bound = dim_substitute(shape[d], bindings);
     const std::optional<int64_t> dim = bound.value();
@@ -221,7 +226,7 @@ Result<ActivationPlan> plan_activations(const Graph& graph, const ProfileShapes&
           buffer_of.count(out) != 0) {
         continue;
       }
-      SLIMRT_ASSIGN_OR_RETURN(const int64_t bytes, value_bytes(*out, max_shapes, bindings, input_symbols));
+      SLIMRT_ASSIGN_OR_RETURN(const int64_t bytes, value_bytes(*out, max_shapes, bindings, input_symbols, options));
       BufferRequest r;
       r.size = bytes;
       r.first_use = i;
