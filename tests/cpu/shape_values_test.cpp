@@ -19,6 +19,7 @@
 #include "slimrt/memory_plan.h"
 #include "slimrt/npy.h"
 #include "support/cli_runner.h"
+#include "support/model_cache.h"
 #include "support/test_util.h"
 
 namespace slimrt {
@@ -323,6 +324,32 @@ TEST(ShapeValues, WindowPatternBuildsAndRunsFromTheCli) {
   EXPECT_NE(range.output.find("'x' dim 1 (14..28)"), std::string::npos) << range.output;
   EXPECT_NE(range.output.find("--min = --opt = --max"), std::string::npos) << range.output;
   fs::remove_all(dir);
+}
+
+// Swin-T as Debian's PyTorch 1.13 exports it (scripts/export_models.py), built by `slimrt build`
+// with a batch range (its pads read H and W, which the profile fixes) and run as an fp32 engine on
+// the recorded input: PyTorch's recorded output. ctest's swin_t_engine runs this after the export
+// (SLIMRT_REQUIRE_MODELS: a missing model fails); elsewhere it skips without the model cache.
+TEST(ShapeValues, SwinTBuildsWithABatchRangeAndMatchesPyTorch) {
+  const std::string dir = testing::model_cache() + "/swin_t";
+  if (testing::model_cache().empty() || !fs::exists(dir + "/model.onnx")) {
+    if (std::getenv("SLIMRT_REQUIRE_MODELS")) FAIL() << "no " << dir << "/model.onnx";
+    GTEST_SKIP() << "no " << dir << "/model.onnx (scripts/export_models.py --models swin_t)";
+  }
+  const std::string tmp = std::string(SLIMRT_BINARY_DIR) + "/test_tmp/swin_t_" + std::to_string(getpid());
+  fs::create_directories(tmp);
+  auto cli = [](const std::string& args) { return testing::run_cli(SLIMRT_CLI_PATH, args); };
+  const std::string engine = tmp + "/swin_t.engine";
+  testing::CliResult built = cli("build " + dir + "/model.onnx -o " + engine +
+                                 " --min input:1x3x224x224 --opt input:2x3x224x224 --max input:4x3x224x224");
+  ASSERT_EQ(built.exit_code, 0) << built.output;
+  testing::CliResult run = cli("run " + engine + " --backend cpu --input input=" + dir + "/input_input.npy --output-dir " + tmp);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  Result<Tensor> got = read_npy(tmp + "/output.npy"), want = read_npy(dir + "/output_0.npy");
+  ASSERT_TRUE(got.ok() && want.ok());
+  ASSERT_EQ(got->shape(), want->shape());
+  EXPECT_LT(testing::rel_l2(*got, *want), 1e-4);
+  fs::remove_all(tmp);
 }
 
 }  // namespace
