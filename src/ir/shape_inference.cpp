@@ -209,8 +209,9 @@ Result<std::unordered_map<const Value*, Shape>> infer_profile_shapes(const Graph
     const bool data_sized = !outputs_small && std::none_of(outs.begin(), outs.end(), [&](const ProfileValue& o) {
       return o.shape && is_static_large(*o.shape, max_eval_elements);
     });
-    const bool known = std::all_of(outs.begin(), outs.end(), [](const ProfileValue& o) { return o.host.has_value(); });
-    if (!known && evaluator && all_host && inputs_small && is_foldable(n->op_type()) && (outputs_small || data_sized)) {
+    const bool outputs_known =
+        std::all_of(outs.begin(), outs.end(), [](const ProfileValue& o) { return o.host.has_value(); });
+    if (!outputs_known && evaluator && all_host && inputs_small && is_foldable(n->op_type()) && (outputs_small || data_sized)) {
       Result<std::vector<Tensor>> r = evaluator->evaluate(*n, host);
       if (r.ok() && r->size() == n->num_outputs()) {
         bool small = true;
