@@ -236,9 +236,9 @@ MODELS = {
     "mobilenet_v2": vision("mobilenet_v2"),
     "vit_b_16": vision("vit_b_16"),
     # Swin-T's window attention pads its feature map to a multiple of the window with pads computed
-    # from the input's shape (Shape -> Mod -> Concat -> a 2-D Reshape/Slice/Transpose -> Pad): the
-    # shape subgraph the builder must resolve per profile (issue 13, item 15).
-    "swin_t": dict(vision("swin_t"), shape_values="per_profile"),
+    # from the input's shape (Shape -> Mod -> Concat -> a 2-D Reshape/Slice/Transpose -> Pad): a
+    # shape subgraph that must resolve at build time (issue 13, item 15).
+    "swin_t": vision("swin_t"),
     "bert_tiny": {
         "build": TinyBert,
         "inputs": bert_inputs,
@@ -329,9 +329,6 @@ def export_one(name, spec, root, seed):
     meta = {"model": name, "opset": OPSET, "params": int(params), "torch": torch.__version__,
             "batch_row_spread": spread, "script_sha256": script_digest(),
             "export_shapes": {k: list(v.shape) for k, v in dummy.items()},
-            # "per_profile": shape subgraphs that only resolve once a profile fixes the shapes
-            # (slimrt_model_check then checks the engine build instead of symbolic shapes).
-            "shape_values": spec.get("shape_values", "symbolic"),
             "inputs": [], "outputs": []}
     for k, v in feeds.items():
         a = v.numpy()

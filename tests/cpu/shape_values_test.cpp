@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <optional>
 
 #include "slimrt/backend.h"
 #include "slimrt/builder.h"
@@ -167,6 +168,68 @@ TEST(ShapeValues, PadFromShapeArithmeticResolvesForAFixedProfile) {
     ASSERT_TRUE(bytes.ok()) << bytes.status().to_string();
     EXPECT_EQ(*bytes, window_bytes(2, h, w)) << h << "x" << w;
     run_and_compare(g, {2, h, w, kChannels});
+  }
+}
+
+// With H and W static, the pads resolve symbolically at import (Mod of numbers, the 2-D
+// Reshape/Slice/Transpose carrying their values): every shape is in `batch`, and the plan needs
+// no per-profile walk.
+TEST(ShapeValues, PadsOfStaticDimsResolveSymbolically) {
+  Graph g = window_graph(Dim(20), Dim(30));
+  ASSERT_TRUE(infer(g).ok());
+  const Value* y = g.find_value("y");
+  ASSERT_TRUE(y->has_shape());
+  EXPECT_EQ(shape_to_string(y->shape()), "[15*batch,49,4]");
+  for (const Node* n : g.nodes()) {
+    if (n->op_type() != "Pad") continue;
+    EXPECT_EQ(shape_to_string(n->output(0)->shape()), "[batch,21,35,4]");
+    ASSERT_NE(n->input(1)->known_value(), nullptr);
+    EXPECT_EQ(shape_to_string(*n->input(1)->known_value()), "[0,0,0,0,0,1,5,0]");
+  }
+  auto plan = plan_activations(g, {{"batch", 3}});
+  ASSERT_TRUE(plan.ok()) << plan.status().to_string();
+  EXPECT_EQ(plan->find("y")->size, window_bytes(3, 20, 30));
+}
+
+// Mod of shape values: numbers with both sign conventions, and polynomials whose symbolic terms
+// are multiples of the divisor.
+TEST(ShapeValues, ModOfShapeValues) {
+  struct Case {
+    Dim x;
+    int64_t y, fmod;
+    std::optional<int64_t> want;
+  };
+  const Dim h = Dim::symbol("h");
+  for (const Case& c : {Case{Dim(56), 7, 0, 0}, Case{Dim(-7), 3, 0, 2}, Case{Dim(-7), 3, 1, -1}, Case{Dim(7), -3, 0, -2},
+                        Case{Dim(7), -3, 1, 1}, Case{h * Dim(4) + Dim(2), 4, 0, 2}, Case{h * Dim(8) - Dim(1), 4, 0, 3},
+                        Case{h, 7, 0, std::nullopt}, Case{h * Dim(4), 4, 1, std::nullopt}, Case{Dim(5), 0, 0, std::nullopt}}) {
+    Builder b;
+    Value* x = b.g.add_input("x", DataType::kFloat32, Shape{h});
+    Value* s = b.node("Gather", {b.node("Shape", {x}), b.scalar(0)}, {{"axis", int64_t{0}}});
+    // x0 = c.x as a shape value: (Shape(x)[0] - h) + c.x.
+    Value* zero = b.node("Sub", {s, s});
+    Value* terms = zero;
+    for (const Dim::Term& t : c.x.terms()) {
+      Value* term = b.scalar(t.coeff);
+      if (!t.factors.empty()) term = b.node("Mul", {term, s});
+      terms = b.node("Add", {terms, term});
+    }
+    Value* m = b.node("Mod", {terms, b.scalar(c.y)}, {{"fmod", c.fmod}});
+    ASSERT_TRUE(infer(b.g).ok());
+    const std::string label = c.x.to_string() + " mod " + std::to_string(c.y) + " fmod=" + std::to_string(c.fmod);
+    if (!c.want) {
+      EXPECT_TRUE(m->known_value() == nullptr || !(*m->known_value())[0].is_static()) << label;
+      continue;
+    }
+    ASSERT_NE(m->known_value(), nullptr) << label;
+    EXPECT_EQ((*m->known_value())[0], Dim(*c.want)) << label;
+    if (c.x.is_static()) {  // the kernel agrees
+      std::unique_ptr<ConstantEvaluator> eval = make_cpu_constant_evaluator();
+      Tensor xa = scalar_i64(*c.x.value()), ya = scalar_i64(c.y);
+      auto r = eval->evaluate(*m->producer(), {&xa, &ya});
+      ASSERT_TRUE(r.ok()) << r.status().to_string();
+      EXPECT_EQ((*r)[0].get_as_int64(0), *c.want) << label;
+    }
   }
 }
 

@@ -12,10 +12,7 @@
 // input shapes), read back and run on the CPU backend; its outputs must be within
 // max(--engine-tolerance, 8 x the fp32 run's rel L2 against PyTorch) of the fp32 ONNX run: the
 // passes reassociate fp32 arithmetic (folded BatchNorm, fused epilogues), and a model that
-// amplifies rounding amplifies that too. A model whose meta.json says
-// "shape_values": "per_profile" (Swin-T: pads computed by Mod and a 2-D Reshape of shape values)
-// is exempt from the symbolic-shape check below; its engine build is what proves those values
-// resolve (docs/memory-planning.md, "Shapes per profile").
+// amplifies rounding amplifies that too.
 //
 // Each model is also built as an fp16 and a bf16 engine (build_engine with a profile fixed at
 // the recorded input shapes, to a temporary file), read back and run on the CPU backend; its
@@ -187,8 +184,7 @@ Row check_model(const fs::path& dir, double tolerance, double engine_tolerance, 
     row.problem = "import: " + graph.status().to_string();
     return row;
   }
-  const bool per_profile = meta.value("shape_values", std::string()) == "per_profile";
-  if (std::string why = per_profile ? "" : check_symbolic_shapes(graph.value()); !why.empty()) {
+  if (std::string why = check_symbolic_shapes(graph.value()); !why.empty()) {
     row.problem = "shape inference: " + why;
     return row;
   }
