@@ -235,6 +235,10 @@ MODELS = {
     "resnet50": vision("resnet50"),
     "mobilenet_v2": vision("mobilenet_v2"),
     "vit_b_16": vision("vit_b_16"),
+    # Swin-T's window attention pads its feature map to a multiple of the window with pads computed
+    # from the input's shape (Shape -> Mod -> Concat -> a 2-D Reshape/Slice/Transpose -> Pad): a
+    # shape subgraph that must resolve at build time (issue 13, item 15).
+    "swin_t": vision("swin_t"),
     "bert_tiny": {
         "build": TinyBert,
         "inputs": bert_inputs,

@@ -20,13 +20,20 @@
 // file). Heap memory is never released that way. Peak RSS therefore stays near the metadata
 // plus one piece, whatever the model size; BuildReport::peak_rss_bytes records it (VmHWM).
 //
-// Profiles. Each profile gives min/opt/max shapes for graph inputs. An input whose declared
-// shape is fully static may be left out (its shape is filled in); an input with symbolic dims
-// must appear in every profile. A model whose inputs are all static and that is built with no
-// profile gets one implicit profile (min = opt = max = the static shapes), so every engine
-// carries at least one profile and one memory plan. Symbols are bound by matching each input's
-// declared dims against the max shape ("batch" -> 8); a symbol bound to two different values
-// (two inputs sharing "seq" with different max lengths) is an error.
+// Profiles. Each profile gives min/opt/max shapes for graph inputs; what the profiles leave out,
+// resolve_profiles chooses and says so (ProfileChoices), like trtexec and Polygraphy do:
+//   - an input whose declared shape is fully static may be left out (its shape is filled in);
+//   - an input with symbolic dims left out of a profile (or a model built with no profile) gets
+//     its symbolic dims at 1 in min, opt and max, except that a symbol another input of the
+//     profile gives takes that input's value (inputs sharing "batch" stay consistent);
+//   - an input given only some of --min/--opt/--max (kProfileDimUnset in the others) completes
+//     them per symbolic dim: a symbol another input gives takes that value; else a missing max
+//     is the opt (else the min), a missing opt is the max (else the min), a missing min is 1.
+// A model whose inputs are all static gets one implicit profile (min = opt = max = the static
+// shapes), so every engine carries at least one profile and one memory plan. Symbols are bound by
+// matching each input's declared dims against the max shape ("batch" -> 8); a symbol bound to two
+// different values (two inputs sharing "seq" with different max lengths) is an error, as is an
+// input with symbolic dims given in some profiles but not in all of them.
 #pragma once
 
 #include <cstdint>
@@ -39,6 +46,7 @@
 
 #include "slimrt/engine_format.h"
 #include "slimrt/graph.h"
+#include "slimrt/memory_plan.h"
 #include "slimrt/status.h"
 
 namespace slimrt {
@@ -57,6 +65,17 @@ struct BuildOptions {
   uint64_t chunk_size = kEngineDefaultChunkSize;
   // Called at each stage with a fraction in [0, 1] of the build done; may be empty.
   std::function<void(std::string_view stage, double fraction)> progress;
+};
+
+// A dim of a --min/--opt/--max list the user did not give (parse_profile_args): resolve_profiles
+// chooses it.
+inline constexpr int64_t kProfileDimUnset = -1;
+
+// What resolve_profiles chose where the profiles were silent.
+struct ProfileChoices {
+  std::vector<std::string> notes;  // one line per input: the shapes chosen, why, and the flags that change them
+  // Per profile: input -> the lists chosen for it ("min", "opt", "max"); inputs given in full are absent.
+  std::vector<std::map<std::string, std::vector<std::string>>> chosen;
 };
 
 struct ProfileMemoryReport {
@@ -83,6 +102,7 @@ struct BuildReport {
   uint64_t weights_region_bytes = 0;         // the engine's weights region (aligned)
   uint64_t engine_bytes = 0;
   std::vector<OptimizationProfile> profiles;  // as resolved (implicit one included)
+  ProfileChoices profile_choices;             // shapes slimrt chose (a default profile), with notes
   std::vector<ProfileMemoryReport> memory;    // one per profile
   // Precision conversion (fp16/bf16 builds): nodes run in half / float / following inputs.
   int64_t half_nodes = 0, float_nodes = 0, any_nodes = 0, casts_inserted = 0;
@@ -102,17 +122,27 @@ uint64_t process_peak_rss_bytes();
 uint64_t process_rss_bytes();
 
 // Parses the CLI's --min/--opt/--max arguments ("NAME:1x3x224x224") into profiles. For each
-// input, its i-th --min, i-th --opt and i-th --max form profile i; every input named must be
-// given the same number of times in all three lists. Checks rank agreement and
-// min <= opt <= max per dim (kInvalidArgument, naming the input and the profile).
+// input, its i-th --min, i-th --opt and i-th --max form profile i; each of the three lists is
+// given for an input as many times as the others or not at all (a list not given is left at
+// kProfileDimUnset, for resolve_profiles to choose). Checks rank agreement and min <= opt <= max
+// per dim among the lists given (kInvalidArgument, naming the input and the profile).
 Result<std::vector<OptimizationProfile>> parse_profile_args(const std::vector<std::string>& mins,
                                                             const std::vector<std::string>& opts,
                                                             const std::vector<std::string>& maxs);
 
-// Completes `profiles` against the graph's inputs (see the header comment) and returns, per
-// profile, the symbol bindings at its max shapes. The graph's inputs must have shapes.
+// Completes `profiles` against the graph's inputs (see the header comment; with no profile at all,
+// one default profile) and returns, per profile, the symbol bindings at its max shapes. The
+// graph's inputs must have shapes. What it chose goes to `choices` when given.
 Result<std::vector<std::map<std::string, int64_t>>> resolve_profiles(
-    const Graph& graph, std::vector<OptimizationProfile>* profiles);
+    const Graph& graph, std::vector<OptimizationProfile>* profiles, ProfileChoices* choices = nullptr);
+
+// The activation plan of resolved profile `p` at its max shapes (`bindings`, from
+// resolve_profiles). A value whose inferred shape is data-dependent (a fresh dim from a shape
+// subgraph shape inference could not express) is sized by infer_profile_shapes
+// (slimrt/memory_plan.h) with the dims the profile fixes; if it still varies, the error names the
+// value, its node and the profile's varying input dims, and says what to change.
+Result<ActivationPlan> plan_profile_activations(const Graph& graph, const OptimizationProfile& p,
+                                                const std::map<std::string, int64_t>& bindings);
 
 // Whether concrete input shapes fit profile `p` (every listed input within [min, max]).
 bool shapes_fit_profile(const OptimizationProfile& p,

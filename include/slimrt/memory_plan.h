@@ -58,6 +58,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "slimrt/graph.h"
@@ -132,9 +133,26 @@ class MemoryPlanner {
 // Symbol -> value at the profile's max shapes: {{"batch", 8}, {"seq", 128}}.
 using ProfileShapes = std::map<std::string, int64_t>;
 
+// Shapes of every value under one optimization profile, without changing the graph: the graph
+// inputs take `input_shapes` (a dim the profile fixes as a number, one it lets vary as its symbol;
+// inputs not listed keep their declared shapes), shape inference runs again node by node, and
+// every node whose inputs are all known on the host (constants, or values evaluated here) and
+// whose outputs are small (<= max_eval_elements) is evaluated with `evaluator`, as the backends do
+// at run time. So a shape subgraph that infer_shapes could only give fresh (data-dependent) dims,
+// because it passes through ops a polynomial cannot express (Mod, a 2-D Reshape/Slice/Transpose
+// of pads, ...), resolves to numbers once the profile fixes the dims it reads. Only values whose
+// shape differs from Value::shape() are in the map. Implemented in src/ir/shape_inference.cpp.
+Result<std::unordered_map<const Value*, Shape>> infer_profile_shapes(
+    const Graph& g, const std::map<std::string, Shape>& input_shapes, ConstantEvaluator* evaluator,
+    int64_t max_eval_elements = 1 << 16);
+
 struct PlanOptions {
   int64_t alignment = kDefaultPlanAlignment;
   bool in_place = true;  // let element-wise ops write into an input that dies at them
+  // Shapes under this profile that differ from Value::shape() (infer_profile_shapes in
+  // slimrt/graph.h: shape subgraphs evaluated once the profile fixes the dims they read); a value
+  // not in the map is sized from its inferred shape.
+  const std::unordered_map<const Value*, Shape>* profile_shapes = nullptr;
 };
 
 struct ActivationBuffer {

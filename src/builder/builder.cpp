@@ -181,15 +181,14 @@ Status build_engine(const std::string& onnx_path, const BuildOptions& options, c
   progress("plan", 0.4);
   t0 = Clock::now();
   std::vector<OptimizationProfile> profiles = options.profiles;
-  SLIMRT_ASSIGN_OR_RETURN(auto bindings, resolve_profiles(graph, &profiles));
+  SLIMRT_ASSIGN_OR_RETURN(auto bindings, resolve_profiles(graph, &profiles, &r.profile_choices));
   EngineOptions eo;
   eo.precision = options.precision;
   eo.tf32 = options.tf32;
   eo.target = options.target;
   eo.chunk_size = options.chunk_size;
   for (size_t k = 0; k < profiles.size(); ++k) {
-    ProfileShapes shapes(bindings[k].begin(), bindings[k].end());
-    Result<ActivationPlan> plan = plan_activations(graph, shapes);
+    Result<ActivationPlan> plan = plan_profile_activations(graph, profiles[k], bindings[k]);
     if (!plan.ok()) return plan.status().with_context(fmt::format("profile {}", k));
     if (plan->arena_bytes > kMaxActivationArenaBytes) {
       return invalid_argument(fmt::format(

@@ -36,14 +36,23 @@ nlohmann::json report_json(const BuildReport& r) {
                           {"casts_inserted", r.casts_inserted}, {"weights_converted", r.weights_converted}};
   j["channels_last"] = {{"nodes", r.channels_last_nodes}, {"decisions", r.layout_lines}};
   j["warnings"] = r.warnings;
+  j["notes"] = r.profile_choices.notes;
+  j["default_profile"] = !r.profile_choices.notes.empty();
   j["peak_rss_bytes"] = r.peak_rss_bytes;
   j["rss_before_bytes"] = r.rss_before_bytes;
   j["profiles"] = nlohmann::json::array();
   for (size_t k = 0; k < r.profiles.size(); ++k) {
     nlohmann::json p;
     p["inputs"] = nlohmann::json::array();
-    for (const InputProfile& ip : r.profiles[k].inputs)
-      p["inputs"].push_back({{"name", ip.name}, {"min", ip.min}, {"opt", ip.opt}, {"max", ip.max}});
+    const auto* chosen = k < r.profile_choices.chosen.size() ? &r.profile_choices.chosen[k] : nullptr;
+    for (const InputProfile& ip : r.profiles[k].inputs) {
+      nlohmann::json in = {{"name", ip.name}, {"min", ip.min}, {"opt", ip.opt}, {"max", ip.max}};
+      in["chosen"] = nlohmann::json::array();  // the lists slimrt chose for this input
+      if (chosen) {
+        if (auto c = chosen->find(ip.name); c != chosen->end()) in["chosen"] = c->second;
+      }
+      p["inputs"].push_back(std::move(in));
+    }
     const ProfileMemoryReport& m = r.memory[k];
     p["symbols"] = m.symbols;
     p["activation_bytes"] = {{"planned", m.planned_bytes}, {"lower_bound", m.lower_bound_bytes}, {"sum", m.sum_bytes},
@@ -129,7 +138,10 @@ Status execute(const BuildCommandOptions& o) {
     out = (dot != std::string::npos && (slash == std::string::npos || dot > slash) ? o.model.substr(0, dot) : o.model) + ".engine";
   }
   BuildReport report;
-  SLIMRT_RETURN_IF_ERROR(build_engine(o.model, bo, out, &report));
+  const Status built = build_engine(o.model, bo, out, &report);
+  // The shapes slimrt chose, also when the build then fails on them.
+  for (const std::string& n : report.profile_choices.notes) fmt::print(stderr, "note: {}\n", n);
+  SLIMRT_RETURN_IF_ERROR(built);
   if (o.json) {
     fmt::print("{}\n", report_json(report).dump(2));
   } else {
@@ -160,7 +172,7 @@ void add_build_command(CLI::App& app, BuildCommandOptions& opts, int& exit_code)
   b->add_flag("--json", opts.json, "Print the build report as JSON");
   b->footer("Profiles: the i-th --min, --opt and --max given for an input form its shapes in profile i,\n"
             "e.g. --min x:1x16 --opt x:1x64 --max x:1x128 --min x:8x16 --opt x:8x64 --max x:8x128 is two profiles.\n"
-            "Inputs with symbolic dims need a profile; static inputs may be left out.\n"
+            "Symbolic dims no profile gives are chosen (1, or what another input or list gives them), with a note.\n"
             "Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad input.");
   b->callback([&opts, &exit_code, b] {
     opts.output_given = b->count("--output") > 0;

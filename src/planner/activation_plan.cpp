@@ -55,7 +55,7 @@ std::string describe_value(const Value& v) {
 // Bytes of `v` at the profile's max shapes.
 Result<int64_t> value_bytes(const Value& v, const ProfileShapes& profile,
                             const std::vector<std::pair<std::string, int64_t>>& bindings,
-                            const std::set<std::string>& input_symbols) {
+                            const std::set<std::string>& input_symbols, const PlanOptions& options) {
   if (!v.has_shape()) {
     return invalid_argument(
         fmt::format("activation plan: {} has no inferred shape", describe_value(v)));
@@ -65,7 +65,12 @@ Result<int64_t> value_bytes(const Value& v, const ProfileShapes& profile,
     return invalid_argument(fmt::format("activation plan: {} has no dtype", describe_value(v)));
   }
   int64_t bytes = elem;
-  const Shape& shape = v.shape();
+  const Shape* shape_under_profile = &v.shape();
+  if (options.profile_shapes != nullptr) {
+    auto it = options.profile_shapes->find(&v);
+    if (it != options.profile_shapes->end()) shape_under_profile = &it->second;
+  }
+  const Shape& shape = *shape_under_profile;
   for (size_t d = 0; d < shape.size(); ++d) {
     const Dim bound = dim_substitute(shape[d], bindings);
     const std::optional<int64_t> dim = bound.value();
@@ -110,7 +115,14 @@ std::string human_bytes(int64_t b) {
 void request_in_place_reuse(const std::vector<Node*>& nodes,
                             const std::vector<const Value*>& values,
                             const std::unordered_map<const Value*, int32_t>& buffer_of,
-                            bool prefer_oldest, MemoryPlanner& planner) {
+                            bool prefer_oldest, const PlanOptions& options, MemoryPlanner& planner) {
+  auto shape_of = [&](const Value* v) -> const Shape& {
+    if (options.profile_shapes != nullptr) {
+      auto it = options.profile_shapes->find(v);
+      if (it != options.profile_shapes->end()) return it->second;
+    }
+    return v->shape();
+  };
   std::vector<bool> taken(values.size(), false);
   std::vector<int32_t> chain_start(values.size());  // first use of the chain's oldest buffer
   for (size_t b = 0; b < values.size(); ++b) {
@@ -135,7 +147,7 @@ void request_in_place_reuse(const std::vector<Node*>& nodes,
       }
       const BufferRequest& src = planner.request(in_it->second);
       if (src.last_use != static_cast<int32_t>(i) || !in->has_shape() ||
-          (!view && in->shape() != out->shape()) || in->dtype() != out->dtype() ||
+          (!view && shape_of(in) != shape_of(out)) || in->dtype() != out->dtype() ||
           src.size != planner.request(out_it->second).size) {
         continue;
       }
@@ -221,7 +233,7 @@ Result<ActivationPlan> plan_activations(const Graph& graph, const ProfileShapes&
           buffer_of.count(out) != 0) {
         continue;
       }
-      SLIMRT_ASSIGN_OR_RETURN(const int64_t bytes, value_bytes(*out, max_shapes, bindings, input_symbols));
+      SLIMRT_ASSIGN_OR_RETURN(const int64_t bytes, value_bytes(*out, max_shapes, bindings, input_symbols, options));
       BufferRequest r;
       r.size = bytes;
       r.first_use = i;
@@ -246,7 +258,7 @@ Result<ActivationPlan> plan_activations(const Graph& graph, const ProfileShapes&
   for (int pass = 0; pass < passes; ++pass) {
     MemoryPlanner trial = planner;
     if (options.in_place) {
-      request_in_place_reuse(nodes, values, buffer_of, /*prefer_oldest=*/pass == 0, trial);
+      request_in_place_reuse(nodes, values, buffer_of, /*prefer_oldest=*/pass == 0, options, trial);
     }
     SLIMRT_ASSIGN_OR_RETURN(MemoryPlan candidate, trial.plan());
     if (pass == 0 || candidate.arena_bytes < mp.arena_bytes) {

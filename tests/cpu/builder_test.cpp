@@ -92,10 +92,14 @@ TEST(BuilderProfiles, RejectsBadArguments) {
   auto no_name = parse_profile_args({"1x2"}, {"x:1x2"}, {"x:1x2"});
   ASSERT_FALSE(no_name.ok());
   EXPECT_NE(no_name.status().message().find("NAME:DIMS"), std::string::npos);
-  auto missing = parse_profile_args({"x:1"}, {}, {"x:2"});
+  auto missing = parse_profile_args({"x:1", "x:2"}, {}, {"x:2"});
   ASSERT_FALSE(missing.ok());
-  EXPECT_NE(missing.status().message().find("1 --min, 0 --opt and 1 --max"), std::string::npos)
+  EXPECT_NE(missing.status().message().find("2 --min, 0 --opt and 1 --max"), std::string::npos)
       << missing.status().to_string();
+  // A list not given is left for resolve_profiles to choose.
+  auto partial = parse_profile_args({"x:1"}, {}, {"x:2"});
+  ASSERT_TRUE(partial.ok()) << partial.status().to_string();
+  EXPECT_EQ((*partial)[0].inputs[0].opt, (std::vector<int64_t>{kProfileDimUnset}));
   auto order = parse_profile_args({"x:4x2"}, {"x:2x2"}, {"x:8x2"});
   ASSERT_FALSE(order.ok());
   EXPECT_NE(order.status().message().find("min <= opt <= max, got 4 / 2 / 8"), std::string::npos)
@@ -118,10 +122,14 @@ Graph two_input_graph() {
 TEST(BuilderProfiles, ResolveBindsSymbolsAndFindsConflicts) {
   Graph g = two_input_graph();
   std::vector<OptimizationProfile> none;
-  auto no_profile = resolve_profiles(g, &none);
-  ASSERT_FALSE(no_profile.ok());
-  EXPECT_NE(no_profile.status().message().find("input 'a' [n,4], input 'b' [n,4] has symbolic dims"), std::string::npos)
-      << no_profile.status().to_string();
+  ProfileChoices choices;
+  auto no_profile = resolve_profiles(g, &none, &choices);  // the default profile: n = 1
+  ASSERT_TRUE(no_profile.ok()) << no_profile.status().to_string();
+  EXPECT_EQ((*no_profile)[0].at("n"), 1);
+  ASSERT_EQ(none.size(), 1u);
+  EXPECT_EQ(none[0].inputs[1].max, (std::vector<int64_t>{1, 4}));
+  ASSERT_EQ(choices.notes.size(), 2u);
+  EXPECT_NE(choices.notes[0].find("input 'a' [n,4] is not in the profile"), std::string::npos) << choices.notes[0];
 
   auto ok_profiles = parse_profile_args({"a:1x4", "b:1x4"}, {"a:2x4", "b:2x4"}, {"a:8x4", "b:8x4"});
   ASSERT_TRUE(ok_profiles.ok());
@@ -137,9 +145,11 @@ TEST(BuilderProfiles, ResolveBindsSymbolsAndFindsConflicts) {
 
   auto partial = parse_profile_args({"a:1x4"}, {"a:2x4"}, {"a:8x4"});
   ASSERT_TRUE(partial.ok());
-  auto pr = resolve_profiles(g, &*partial);
-  ASSERT_FALSE(pr.ok());
-  EXPECT_NE(pr.status().message().find("does not give input 'b' [n,4]"), std::string::npos) << pr.status().to_string();
+  auto pr = resolve_profiles(g, &*partial);  // b follows a's n
+  ASSERT_TRUE(pr.ok()) << pr.status().to_string();
+  EXPECT_EQ((*partial)[0].inputs[1].min, (std::vector<int64_t>{1, 4}));
+  EXPECT_EQ((*partial)[0].inputs[1].opt, (std::vector<int64_t>{2, 4}));
+  EXPECT_EQ((*partial)[0].inputs[1].max, (std::vector<int64_t>{8, 4}));
 
   auto stat = parse_profile_args({"a:1x5", "b:1x4"}, {"a:1x5", "b:1x4"}, {"a:1x5", "b:1x4"});
   ASSERT_TRUE(stat.ok());
@@ -236,9 +246,11 @@ TEST(Builder, WithoutPassesTheEngineIsBitIdentical) {
 TEST(Builder, ErrorsAreReported) {
   const std::string path = temp_dir() + "/err.engine";
   BuildOptions o;
-  Status dyn = build_engine(tinynet(), o, path);
-  EXPECT_EQ(dyn.code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(dyn.message().find("input 'image' [batch,3,64,64] has symbolic dims"), std::string::npos) << dyn.to_string();
+  o.profiles = {{{{"image", {2, 3, 64, 64}, {1, 3, 64, 64}, {4, 3, 64, 64}}}}};
+  Status order = build_engine(tinynet(), o, path);
+  EXPECT_EQ(order.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(order.message().find("need min <= opt <= max, got 2 / 1 / 4"), std::string::npos) << order.to_string();
+  o.profiles.clear();
   o.target = "volta";
   EXPECT_EQ(build_engine(tinynet(), o, path).code(), StatusCode::kInvalidArgument);
   o.target = "any";

@@ -8,6 +8,12 @@
 // output must have the recorded dtype and shape and a relative L2 error below --tolerance. Then
 // ResNet-50 at batch 1, 224x224 is timed on one core and must finish within --resnet50-budget.
 //
+// Each model is also built as an fp32 engine (build_engine with a profile fixed at the recorded
+// input shapes), read back and run on the CPU backend; its outputs must be within
+// max(--engine-tolerance, 8 x the fp32 run's rel L2 against PyTorch) of the fp32 ONNX run: the
+// passes reassociate fp32 arithmetic (folded BatchNorm, fused epilogues), and a model that
+// amplifies rounding amplifies that too.
+//
 // Each model is also built as an fp16 and a bf16 engine (build_engine with a profile fixed at
 // the recorded input shapes, to a temporary file), read back and run on the CPU backend; its
 // outputs must be within the model's half tolerance (relative L2, docs/precision.md) of the fp32
@@ -68,6 +74,7 @@ struct Row {
   std::string shapes;
   double seconds = 0.0;
   double err = 0.0;
+  double engine_err = NAN;          // the fp32 engine against the fp32 ONNX run
   double half_err[2] = {NAN, NAN};  // fp16, bf16 engines against the fp32 ONNX run
   double half_seconds = 0.0;        // building and running both engines
   std::string problem;  // empty when the model passed
@@ -113,9 +120,9 @@ std::string check_symbolic_shapes(const Graph& g) {
   return "";
 }
 
-// Builds `model` as a half engine with one profile at the feeds' shapes, runs it and returns the
+// Builds `model` as an engine of precision `p` with one profile at the feeds' shapes, runs it and returns the
 // worst relative L2 of its float outputs against `reference` (the fp32 ONNX run).
-Result<double> half_engine_error(const fs::path& model, Precision p, const std::vector<NamedTensor>& feeds,
+Result<double> engine_error(const fs::path& model, Precision p, const std::vector<NamedTensor>& feeds,
                                  const std::vector<NamedTensor>& reference) {
   BuildOptions bo;
   bo.precision = p;
@@ -159,7 +166,7 @@ Result<double> half_engine_error(const fs::path& model, Precision p, const std::
   return worst;
 }
 
-Row check_model(const fs::path& dir, double tolerance, const HalfCheck& half) {
+Row check_model(const fs::path& dir, double tolerance, double engine_tolerance, const HalfCheck& half) {
   Row row;
   row.model = dir.filename().string();
   nlohmann::json meta;
@@ -249,11 +256,24 @@ Row check_model(const fs::path& dir, double tolerance, const HalfCheck& half) {
       return row;
     }
   }
+  {
+    Result<double> e = engine_error(dir / "model.onnx", Precision::kFp32, feeds, outputs);
+    if (!e.ok()) {
+      row.problem = e.status().to_string();
+      return row;
+    }
+    row.engine_err = *e;
+    const double bound = std::max(engine_tolerance, 8.0 * row.err);
+    if (!(*e < bound)) {
+      row.problem = fmt::format("fp32 engine: rel L2 {:.3g} >= {:.2g} against the ONNX run", *e, bound);
+      return row;
+    }
+  }
   if (half.enabled) {
     const auto t1 = std::chrono::steady_clock::now();
     for (int k = 0; k < 2; ++k) {
       const Precision p = k == 0 ? Precision::kFp16 : Precision::kBf16;
-      Result<double> e = half_engine_error(dir / "model.onnx", p, feeds, outputs);
+      Result<double> e = engine_error(dir / "model.onnx", p, feeds, outputs);
       if (!e.ok()) {
         row.problem = e.status().to_string();
         return row;
@@ -296,11 +316,14 @@ int main(int argc, char** argv) {
   std::string root;
   std::vector<std::string> models;
   double tolerance = 1e-4;
+  double engine_tolerance = 1e-5;
   double budget = 10.0;
   bool no_timing = false;
   app.add_option("dir", root, "directory written by scripts/export_models.py")->required();
   app.add_option("--models", models, "models to check (default: every subdirectory)")->delimiter(',');
   app.add_option("--tolerance", tolerance, "relative L2 error bound")->capture_default_str();
+  app.add_option("--engine-tolerance", engine_tolerance, "least relative L2 bound of fp32 engines vs the ONNX run")
+      ->capture_default_str();
   app.add_option("--resnet50-budget", budget, "seconds allowed for ResNet-50 batch 1 on one core")
       ->capture_default_str();
   app.add_flag("--no-timing", no_timing, "skip the ResNet-50 timing");
@@ -330,13 +353,14 @@ int main(int argc, char** argv) {
 
   std::vector<Row> rows;
   int failed = 0;
-  fmt::print("{:<14} {:>8} {:<36} {:>9} {:>10} {:>10} {:>10} {:>9}  {}\n", "model", "params", "inputs", "CPU time",
-             "rel L2", "fp16 L2", "bf16 L2", "half time", "result");
+  fmt::print("{:<14} {:>8} {:<36} {:>9} {:>10} {:>10} {:>10} {:>10} {:>9}  {}\n", "model", "params", "inputs",
+             "CPU time", "rel L2", "fp32 eng", "fp16 L2", "bf16 L2", "half time", "result");
   for (const std::string& m : models) {
-    Row r = check_model(fs::path(root) / m, tolerance, half);
+    Row r = check_model(fs::path(root) / m, tolerance, engine_tolerance, half);
     if (!r.problem.empty()) ++failed;
-    fmt::print("{:<14} {:>8} {:<36} {:>8.2f}s {:>10.2e} {:>10.2e} {:>10.2e} {:>8.2f}s  {}\n", r.model,
-               params_label(r.params), r.shapes, r.seconds, r.err, r.half_err[0], r.half_err[1], r.half_seconds,
+    fmt::print("{:<14} {:>8} {:<36} {:>8.2f}s {:>10.2e} {:>10.2e} {:>10.2e} {:>10.2e} {:>8.2f}s  {}\n", r.model,
+               params_label(r.params), r.shapes, r.seconds, r.err, r.engine_err, r.half_err[0], r.half_err[1],
+               r.half_seconds,
                r.problem.empty() ? "ok" : "FAIL: " + r.problem);
     std::fflush(stdout);
     rows.push_back(std::move(r));

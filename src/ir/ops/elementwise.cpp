@@ -300,9 +300,30 @@ Status infer_div(ShapeContext& ctx) {
   return Status::OK();
 }
 
+// Mod of shape values (Swin's (7 - H % 7) % 7 pads): static operands, or a polynomial whose
+// symbolic terms are multiples of a static divisor ((4*h + 2) % 4 == 2: symbols are integers).
+// fmod=1 (C remainder) only for static operands, where the signs are known.
 Status infer_mod(ShapeContext& ctx) {
   bool known = false;
-  return infer_binary(ctx, TypeClass::kNumeric, std::nullopt, &known);
+  SLIMRT_RETURN_IF_ERROR(infer_binary(ctx, TypeClass::kNumeric, std::nullopt, &known));
+  if (!known || !value_dtype(ctx.input_dtype(0))) return Status::OK();
+  const bool c_fmod = ctx.node().attr_int("fmod", 0) != 0;
+  propagate_values(ctx, {0, 1}, [&](const std::vector<const Dim*>& a) -> std::optional<Dim> {
+    auto y = static_of(a[1]);
+    if (!y || *y == 0 || *y == std::numeric_limits<int64_t>::min()) return std::nullopt;
+    int64_t constant = 0;
+    for (const Dim::Term& t : a[0]->terms()) {
+      if (t.factors.empty()) {
+        constant = t.coeff;
+      } else if (c_fmod || t.coeff % *y != 0) {
+        return std::nullopt;
+      }
+    }
+    int64_t r = constant % *y;
+    if (!c_fmod && r != 0 && ((r < 0) != (*y < 0))) r += *y;
+    return Dim(r);
+  });
+  return Status::OK();
 }
 
 Status infer_pow(ShapeContext& ctx) {

@@ -20,6 +20,7 @@ using tensor_ops::carries_value;
 using tensor_ops::input_length;
 using tensor_ops::ints_to_string;
 using tensor_ops::maybe_set_value;
+using tensor_ops::nd_value_of;
 using tensor_ops::normalize_axes;
 using tensor_ops::value_of;
 
@@ -51,13 +52,44 @@ Status infer_size(ShapeContext& ctx) {
   return Status::OK();
 }
 
-// Passes the value of a rank <= 1 input to a rank <= 1 output unchanged (Reshape, Squeeze,
-// Unsqueeze, Flatten only regroup dims, never reorder elements).
+// Passes the value of input 0 to the output unchanged (Reshape, Squeeze, Unsqueeze, Flatten only
+// regroup dims, never reorder elements): for rank <= 1, or for any static shape of as many
+// elements (tensor_ops::nd_value_of).
 void forward_value(ShapeContext& ctx, const Shape& out_shape) {
-  if (out_shape.size() > 1) return;
-  const std::vector<Dim>* v = value_of(ctx, 0);
-  if (v) maybe_set_value(ctx, 0, ctx.input_dtype(0), *v);
+  const std::vector<Dim>* v = out_shape.size() <= 1 ? value_of(ctx, 0) : nullptr;
+  if (!v) {
+    v = nd_value_of(ctx, 0);
+    const std::optional<std::vector<int64_t>> dims = shape_to_static(out_shape);
+    if (!v || !dims || numel_of(*dims) != static_cast<int64_t>(v->size())) return;
+  }
+  maybe_set_value(ctx, 0, ctx.input_dtype(0), *v);
 }
+
+// The value of a Transpose of a known static tensor: element i of the output reads the input at
+// the permuted index.
+void transpose_value(ShapeContext& ctx, const std::vector<int64_t>& perm) {
+  const std::vector<Dim>* v = nd_value_of(ctx, 0);
+  if (!v) return;
+  const std::vector<int64_t> in = *shape_to_static(ctx.input_shape(0));
+  const size_t rank = in.size();
+  std::vector<int64_t> in_strides(rank, 1);
+  for (size_t k = rank; k-- > 1;) in_strides[k - 1] = in_strides[k] * in[k];
+  std::vector<int64_t> out_dims(rank), index(rank, 0);
+  for (size_t k = 0; k < rank; ++k) out_dims[k] = in[static_cast<size_t>(perm[k])];
+  std::vector<Dim> out;
+  out.reserve(v->size());
+  for (size_t i = 0; i < v->size(); ++i) {
+    int64_t at = 0;
+    for (size_t k = 0; k < rank; ++k) at += index[k] * in_strides[static_cast<size_t>(perm[k])];
+    out.push_back((*v)[static_cast<size_t>(at)]);
+    for (size_t k = rank; k-- > 0;) {  // next output index, row-major
+      if (++index[k] < out_dims[k]) break;
+      index[k] = 0;
+    }
+  }
+  maybe_set_value(ctx, 0, ctx.input_dtype(0), std::move(out));
+}
+
 
 // Output dims whose values are unknown: one fresh symbol per dim.
 Shape fresh_shape(const ShapeContext& ctx, size_t output, int64_t rank) {
@@ -241,7 +273,7 @@ Status infer_transpose(ShapeContext& ctx) {
   SLIMRT_RETURN_IF_ERROR(normalize_axes(ctx, perm, rank, &norm));
   Shape out;
   for (int64_t p : norm) out.push_back(in[static_cast<size_t>(p)]);
-  forward_value(ctx, out);
+  transpose_value(ctx, norm);
   ctx.set_output(0, dt, std::move(out));
   return Status::OK();
 }

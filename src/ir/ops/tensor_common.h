@@ -64,6 +64,20 @@ inline const std::vector<Dim>* value_of(const ShapeContext& ctx, size_t i) {
   return ctx.input_value(i);
 }
 
+// Element values of input i at any rank (row-major), when its shape is static and every element
+// is known: the small multi-dimensional shape tensors exporters make on the way to a 1-D one
+// (PyTorch's F.pad reorders its pads through a [-1, 2] Reshape, a reversing Slice and a
+// Transpose). Only Reshape-like ops, Transpose and Slice carry such values on.
+inline const std::vector<Dim>* nd_value_of(const ShapeContext& ctx, size_t i) {
+  if (!ctx.has_input(i) || !carries_value(ctx.input_dtype(i)) || !ctx.has_shape(i)) return nullptr;
+  const std::optional<std::vector<int64_t>> dims = shape_to_static(ctx.input_shape(i));
+  const std::vector<Dim>* v = ctx.input_value(i);
+  if (!dims || !v) return nullptr;
+  int64_t n = 1;
+  for (int64_t d : *dims) n *= d;
+  return static_cast<int64_t>(v->size()) == n ? v : nullptr;
+}
+
 // Also used by the CPU Slice kernel, so build-time and run-time shapes agree.
 // The exact ONNX slice of one axis of static size `dim`: first index and element count.
 struct SliceRange {

@@ -13,6 +13,7 @@ namespace {
 using tensor_ops::ints_to_string;
 using tensor_ops::kHugeBound;
 using tensor_ops::maybe_set_value;
+using tensor_ops::nd_value_of;
 using tensor_ops::normalize_axes;
 using tensor_ops::value_of;
 using tensor_ops::slice_range;
@@ -55,6 +56,41 @@ Dim symbolic_slice_dim(const ShapeContext& ctx, size_t axis, const Dim& dim, con
   if (stride == 1) return len;
   if (auto q = len.divide(Dim(stride))) return *q;
   return ctx.fresh_dim(0, axis);
+}
+
+// The value of Slice over a known static tensor `v`, every start and end static.
+void slice_nd_value(ShapeContext& ctx, const std::vector<Dim>& v, const std::vector<int64_t>& axes,
+                    const std::vector<Dim>& starts, const std::vector<Dim>& ends, const std::vector<int64_t>& steps) {
+  const std::vector<int64_t> in = *shape_to_static(ctx.input_shape(0));
+  const size_t rank = in.size();
+  std::vector<int64_t> first(rank, 0), count(in), step(rank, 1);
+  for (size_t k = 0; k < axes.size(); ++k) {
+    auto s = starts[k].value();
+    auto e = ends[k].value();
+    if (!s || !e) return;
+    const size_t a = static_cast<size_t>(axes[k]);
+    const SliceRange r = slice_range(in[a], *s, *e, steps[k]);
+    first[a] = r.start;
+    count[a] = r.count;
+    step[a] = steps[k];
+  }
+  std::vector<int64_t> strides(rank, 1);
+  for (size_t k = rank; k-- > 1;) strides[k - 1] = strides[k] * in[k];
+  int64_t total = 1;
+  for (int64_t c : count) total *= c;
+  std::vector<Dim> out;
+  out.reserve(static_cast<size_t>(total));
+  std::vector<int64_t> index(rank, 0);
+  for (int64_t i = 0; i < total; ++i) {
+    int64_t at = 0;
+    for (size_t k = 0; k < rank; ++k) at += (first[k] + index[k] * step[k]) * strides[k];
+    out.push_back(v[static_cast<size_t>(at)]);
+    for (size_t k = rank; k-- > 0;) {
+      if (++index[k] < count[k]) break;
+      index[k] = 0;
+    }
+  }
+  maybe_set_value(ctx, 0, ctx.input_dtype(0), std::move(out));
 }
 
 Status infer_slice(ShapeContext& ctx) {
@@ -123,6 +159,9 @@ Status infer_slice(ShapeContext& ctx) {
       for (int64_t i = 0; i < r.count; ++i) value.push_back((*v)[static_cast<size_t>(r.start + i * steps[0])]);
       maybe_set_value(ctx, 0, dt, std::move(value));
     }
+  } else if (const std::vector<Dim>* nd = rank > 1 ? nd_value_of(ctx, 0) : nullptr) {
+    // A known multi-dimensional value (torch's F.pad reverses its [-1, 2] pads this way).
+    slice_nd_value(ctx, *nd, axes, *starts, *ends, steps);
   }
   ctx.set_output(0, dt, std::move(out));
   return Status::OK();
