@@ -299,12 +299,26 @@ Result<MemoryPlan> MemoryPlanner::plan() const {
   }
 
   // Chains X -> Y -> Z share one group, named by the chain's oldest buffer. first_use strictly
-  // decreases along a chain, so walking it terminates.
+  // decreases along a chain, so walking it terminates. Each buffer's root is remembered, so a
+  // walk stops at the first buffer already resolved: O(n) in all (walking every chain to its root
+  // from every member was O(n^2) for a long in-place chain, a Relu chain for one).
+  std::vector<int32_t> root_of(n, -1);
+  std::vector<int32_t> path;
+  for (int32_t i = 0; i < n; ++i) {
+    int32_t r = i;
+    path.clear();
+    while (root_of[r] < 0 && plan.in_place_of[r] >= 0) {
+      path.push_back(r);
+      r = plan.in_place_of[r];
+    }
+    if (root_of[r] >= 0) r = root_of[r];
+    root_of[r] = r;
+    for (int32_t p : path) root_of[p] = r;
+  }
   std::vector<int32_t> group_of(n, -1);
   std::vector<Group> groups;
   for (int32_t i = 0; i < n; ++i) {
-    int32_t root = i;
-    while (plan.in_place_of[root] >= 0) root = plan.in_place_of[root];
+    const int32_t root = root_of[i];
     if (group_of[root] < 0) {
       group_of[root] = static_cast<int32_t>(groups.size());
       Group g;
