@@ -3,8 +3,9 @@
 
 Generates synthetic ONNX models of N nodes (onnx.helper + numpy, no PyTorch), each shaped to
 stress different passes, builds each with `slimrt build --json` (passes on; fp32 and fp16) and
-prints the median timing_ms per stage (import, passes, precision, plan, write, total) plus the
-ratio of the largest size to 10k nodes (issue 13 asks total(100k) <= 12 x total(10k)).
+prints the median timing_ms per stage (import, passes, precision, plan, write, total), the CPU
+time of the build process (user + sys, ms: what the build costs whatever else the machine runs)
+and the ratio of the largest size to 10k nodes (issue 13 asks total(100k) <= 12 x total(10k)).
 
 Shapes (--shapes, comma-separated; default all):
   relu      a chain of Relu nodes (element-wise fusion, in-place planning)
@@ -30,6 +31,7 @@ to 10k nodes, 1 above) builds each model N times and reports the median.
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -189,16 +191,20 @@ def build_once(slimrt, path, flags, precision, timeout, engine):
     if precision == "fp16":
         cmd.append("--fp16")
     t0 = time.monotonic()
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return None, f"timeout after {timeout:.0f} s"
     wall = (time.monotonic() - t0) * 1000.0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) * 1000.0
     if p.returncode != 0:
         return None, f"exit {p.returncode}: {(p.stderr or p.stdout).strip().splitlines()[-1:]}"
     report = json.loads(p.stdout)
     timing = {k: float(report["timing_ms"].get(k, 0.0)) for k in STAGES}
     timing["wall"] = wall
+    timing["cpu"] = cpu
     timing["layers"] = report.get("layers")
     return timing, None
 
@@ -229,7 +235,8 @@ def main():
 
     results = []
     print(f"slimrt build timing (ms, median of repeats) per stage; {os.cpu_count()} CPUs")
-    header = f"{'shape':9} {'prec':5} {'nodes':>7} {'layers':>7} " + " ".join(f"{s:>9}" for s in STAGES) + "  reps"
+    header = (f"{'shape':9} {'prec':5} {'nodes':>7} {'layers':>7} " + " ".join(f"{s:>9}" for s in STAGES) +
+              f" {'cpu':>9}  reps")
     print(header)
     for shape in shapes:
         for precision in precisions:
@@ -252,16 +259,17 @@ def main():
                     skip_reason = error.split(":")[0]
                     results.append({"shape": shape, "precision": precision, "nodes": nodes, "error": error})
                     continue
-                med = {k: statistics.median(r[k] for r in runs) for k in STAGES + ["wall"]}
-                totals[n] = med["total"]
+                med = {k: statistics.median(r[k] for r in runs) for k in STAGES + ["wall", "cpu"]}
+                totals[n] = (med["total"], med["cpu"])
                 print(f"{shape:9} {precision:5} {nodes:>7} {runs[0]['layers']:>7} " +
-                      " ".join(f"{med[s]:>9.1f}" for s in STAGES) + f"  {len(runs)}", flush=True)
+                      " ".join(f"{med[s]:>9.1f}" for s in STAGES) + f" {med['cpu']:>9.1f}  {len(runs)}", flush=True)
                 results.append({"shape": shape, "precision": precision, "nodes": nodes, "layers": runs[0]["layers"],
                                 "timing_ms": med, "repeats": len(runs)})
             big = max((n for n in totals if n > 10000), default=None)
             if 10000 in totals and big:
-                ratio = totals[big] / totals[10000]
-                print(f"{shape:9} {precision:5} ratio total({big // 1000}k) / total(10k) = {ratio:.2f}")
+                ratio = totals[big][0] / totals[10000][0]
+                cpu_ratio = totals[big][1] / totals[10000][1]
+                print(f"{shape:9} {precision:5} ratio {big // 1000}k / 10k: total {ratio:.2f}, cpu {cpu_ratio:.2f}")
     if os.path.exists(engine):
         os.remove(engine)
     if args.json:
