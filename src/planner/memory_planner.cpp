@@ -383,7 +383,12 @@ Result<MemoryPlan> MemoryPlanner::plan() const {
   }
   // Refinement: greedy by size with nearby sizes randomly reordered, a fixed number of rounds
   // with fixed seeds (the plan is deterministic), until one reaches the lower bound.
-  for (int32_t round = 0; !done && round < options_.refine_rounds; ++round) {
+  // Each round is a whole greedy pass, so the rounds are budgeted: all of them up to 16,384
+  // groups, fewer beyond (at least 8), and planning stays near-linear in the graph's size.
+  constexpr int64_t kRoundBudget = int64_t{64} * 16384;
+  const int64_t rounds = std::min<int64_t>(
+      options_.refine_rounds, std::max<int64_t>(8, kRoundBudget / std::max<int64_t>(1, static_cast<int64_t>(groups.size()))));
+  for (int32_t round = 0; !done && round < rounds; ++round) {
     const Placement placement = placements[round % 2];
     const int64_t arena = place_groups(groups, index, Order::kJittered, placement,
                                        static_cast<uint64_t>(round) + 1);
