@@ -77,6 +77,7 @@ class Value {
   bool is_output_ = false;
   std::optional<Tensor> constant_;
   std::optional<std::vector<Dim>> known_value_;
+  size_t index_ = 0;  // position in Graph::values_ (removal in O(1))
 };
 
 class Node {
@@ -118,6 +119,7 @@ class Node {
   std::vector<Value*> inputs_;
   std::vector<Value*> outputs_;
   std::map<std::string, Attribute> attrs_;
+  size_t index_ = 0;  // position in Graph::nodes_ (removal in O(1))
 };
 
 class Graph {
@@ -149,7 +151,7 @@ class Graph {
   // Nodes in insertion order (importers insert in topological order; passes keep it).
   std::vector<Node*> nodes() const;
   std::vector<Value*> values() const;
-  size_t num_nodes() const { return nodes_.size(); }
+  size_t num_nodes() const { return live_nodes_; }
 
   // Replaces every use of `from` (node inputs and graph outputs) by `to`.
   void replace_all_uses(Value* from, Value* to);
@@ -160,12 +162,21 @@ class Graph {
   // initializer, or an output of a removed node). Its pointer and name become invalid.
   Status remove_value(Value* v);
 
-  // Orders nodes topologically; fails naming a node on a cycle or with an undefined input.
+  // Orders nodes topologically; fails naming a node on a cycle or with an undefined input. The
+  // order is stable: the nodes whose inputs are ready keep their relative order, in rounds (the
+  // nodes placed by one sweep over the list, then those the next sweep places, ...). O(n log n).
   Status topological_sort();
 
  private:
+  void compact_nodes();
+  void compact_values();
+
+  // Removed entries are null until the next compaction, so removal is O(1) amortized and the
+  // survivors keep their order; nodes() and values() skip them.
   std::vector<std::unique_ptr<Value>> values_;
   std::vector<std::unique_ptr<Node>> nodes_;
+  size_t live_values_ = 0;
+  size_t live_nodes_ = 0;
   std::map<std::string, Value*> by_name_;
   std::vector<Value*> inputs_;
   std::vector<Value*> outputs_;

@@ -1,5 +1,5 @@
 #include <algorithm>
-#include <set>
+#include <cstdint>
 
 #include "slimrt/graph.h"
 
@@ -44,8 +44,10 @@ Value* Graph::add_value(const std::string& hint) {
   while (by_name_.count(name)) name = hint + "__" + std::to_string(++unique_counter_);
   auto v = std::make_unique<Value>();
   v->name_ = name;
+  v->index_ = values_.size();
   Value* raw = v.get();
   values_.push_back(std::move(v));
+  ++live_values_;
   by_name_[name] = raw;
   return raw;
 }
@@ -74,6 +76,7 @@ Node* Graph::add_node(const std::string& op_type, const std::string& name,
   n->op_type_ = op_type;
   n->name_ = name;
   n->inputs_ = inputs;
+  n->index_ = nodes_.size();
   Node* raw = n.get();
   for (Value* in : inputs) {
     if (in) in->consumers_.push_back(raw);
@@ -86,6 +89,7 @@ Node* Graph::add_node(const std::string& op_type, const std::string& name,
     n->outputs_.push_back(out);
   }
   nodes_.push_back(std::move(n));
+  ++live_nodes_;
   return raw;
 }
 
@@ -101,16 +105,40 @@ Value* Graph::find_value(const std::string& name) const {
 
 std::vector<Node*> Graph::nodes() const {
   std::vector<Node*> out;
-  out.reserve(nodes_.size());
-  for (const auto& n : nodes_) out.push_back(n.get());
+  out.reserve(live_nodes_);
+  for (const auto& n : nodes_) {
+    if (n) out.push_back(n.get());
+  }
   return out;
 }
 
 std::vector<Value*> Graph::values() const {
   std::vector<Value*> out;
-  out.reserve(values_.size());
-  for (const auto& v : values_) out.push_back(v.get());
+  out.reserve(live_values_);
+  for (const auto& v : values_) {
+    if (v) out.push_back(v.get());
+  }
   return out;
+}
+
+void Graph::compact_nodes() {
+  size_t k = 0;
+  for (auto& n : nodes_) {
+    if (!n) continue;
+    n->index_ = k;
+    nodes_[k++] = std::move(n);
+  }
+  nodes_.resize(k);
+}
+
+void Graph::compact_values() {
+  size_t k = 0;
+  for (auto& v : values_) {
+    if (!v) continue;
+    v->index_ = k;
+    values_[k++] = std::move(v);
+  }
+  values_.resize(k);
 }
 
 void Graph::set_node_input(Node* n, size_t i, Value* v) {
@@ -125,10 +153,17 @@ void Graph::set_node_input(Node* n, size_t i, Value* v) {
 }
 
 void Graph::replace_all_uses(Value* from, Value* to) {
-  std::vector<Node*> users = from->consumers_;
+  if (from == to) return;
+  // Every reader moves at once: O(readers), where one set_node_input per slot would search and
+  // shift `from`'s consumer list each time (quadratic for a value read by thousands of nodes).
+  // `to` gains the readers in the same order as slot-by-slot moves would give it.
+  const std::vector<Node*> users = std::move(from->consumers_);
+  from->consumers_.clear();
   for (Node* n : users) {
-    for (size_t i = 0; i < n->inputs_.size(); ++i) {
-      if (n->inputs_[i] == from) set_node_input(n, i, to);
+    for (Value*& in : n->inputs_) {
+      if (in != from) continue;
+      in = to;
+      if (to) to->consumers_.push_back(n);
     }
   }
   for (Value*& out : outputs_) {
@@ -147,8 +182,9 @@ Status Graph::remove_node(Node* n) {
   }
   for (size_t i = 0; i < n->inputs_.size(); ++i) set_node_input(n, i, nullptr);
   for (Value* out : n->outputs_) out->producer_ = nullptr;
-  auto it = std::find_if(nodes_.begin(), nodes_.end(), [&](const auto& p) { return p.get() == n; });
-  nodes_.erase(it);
+  nodes_[n->index_].reset();
+  --live_nodes_;
+  if (nodes_.size() > 64 && live_nodes_ < nodes_.size() / 2) compact_nodes();
   return Status::OK();
 }
 
@@ -156,43 +192,99 @@ Status Graph::remove_value(Value* v) {
   if (v->producer_ || !v->consumers_.empty() || v->is_input_ || v->is_output_)
     return internal_error("value '" + v->name_ + "' is still produced, used, or a graph input/output");
   by_name_.erase(v->name_);
-  auto it = std::find_if(values_.begin(), values_.end(), [&](const auto& p) { return p.get() == v; });
-  values_.erase(it);
+  values_[v->index_].reset();
+  --live_values_;
+  if (values_.size() > 64 && live_values_ < values_.size() / 2) compact_values();
   return Status::OK();
 }
 
+// The result equals repeated sweeps over the node list, each placing (in list order) the nodes
+// whose inputs are ready at that moment, until a sweep places nothing. A node's sweep ("round")
+// follows from its producers': a producer earlier in the list and placed in round r lets it go in
+// round r, one later in the list in round r + 1. Rounds are computed in one Kahn traversal over
+// the producer -> reader edges, then the nodes are ordered by (round, list position).
 Status Graph::topological_sort() {
-  std::set<const Value*> ready;
-  for (const auto& v : values_) {
-    if (!v->producer_) ready.insert(v.get());
+  compact_nodes();
+  const size_t n = nodes_.size();
+  // The position of `v`'s producer, n when it has none and is a value of this graph (ready from
+  // the start), n + 1 when it can never be ready (its producer is not in this graph).
+  auto producer_pos = [&](const Value* v) -> size_t {
+    const Node* p = v->producer_;
+    if (!p) {
+      const bool ours = v->index_ < values_.size() && values_[v->index_].get() == v;
+      return ours ? n : n + 1;
+    }
+    return p->index_ < n && nodes_[p->index_].get() == p ? p->index_ : n + 1;
+  };
+  // Edges producer -> reader, one per input slot, in compressed rows.
+  std::vector<uint32_t> waiting(n, 0);
+  std::vector<size_t> row(n + 1, 0);
+  for (size_t i = 0; i < n; ++i) {
+    for (const Value* in : nodes_[i]->inputs_) {
+      if (!in) continue;
+      const size_t p = producer_pos(in);
+      if (p == n) continue;
+      ++waiting[i];
+      if (p < n) ++row[p + 1];
+    }
   }
-  std::vector<std::unique_ptr<Node>> sorted;
-  std::vector<std::unique_ptr<Node>> pending = std::move(nodes_);
-  nodes_.clear();
-  bool progress = true;
-  while (!pending.empty() && progress) {
-    progress = false;
-    std::vector<std::unique_ptr<Node>> still;
-    for (auto& n : pending) {
-      const bool ok = std::all_of(n->inputs_.begin(), n->inputs_.end(),
-                                  [&](const Value* in) { return !in || ready.count(in); });
-      if (ok) {
-        for (Value* out : n->outputs_) ready.insert(out);
-        sorted.push_back(std::move(n));
-        progress = true;
-      } else {
-        still.push_back(std::move(n));
+  for (size_t i = 0; i < n; ++i) row[i + 1] += row[i];
+  std::vector<uint32_t> readers(row[n]);
+  {
+    std::vector<size_t> fill(row.begin(), row.end() - 1);
+    for (size_t i = 0; i < n; ++i) {
+      for (const Value* in : nodes_[i]->inputs_) {
+        if (!in) continue;
+        const size_t p = producer_pos(in);
+        if (p < n) readers[fill[p]++] = static_cast<uint32_t>(i);
       }
     }
-    pending = std::move(still);
   }
-  if (!pending.empty()) {
-    const Node* n = pending.front().get();
-    for (size_t i = 0; i < pending.size(); ++i) sorted.push_back(std::move(pending[i]));
-    nodes_ = std::move(sorted);
-    return invalid_argument(n->describe() + " is on a cycle or uses a value that nothing produces");
+  std::vector<uint32_t> round(n, 0);
+  std::vector<uint32_t> ready;
+  for (size_t i = 0; i < n; ++i) {
+    if (waiting[i] == 0) {
+      round[i] = 1;
+      ready.push_back(static_cast<uint32_t>(i));
+    }
+  }
+  size_t placed = 0;
+  uint32_t max_round = ready.empty() ? 0 : 1;
+  while (!ready.empty()) {
+    const uint32_t p = ready.back();
+    ready.pop_back();
+    ++placed;
+    for (size_t e = row[p]; e < row[p + 1]; ++e) {
+      const uint32_t r = readers[e];
+      round[r] = std::max(round[r], round[p] + (p > r ? 1u : 0u));
+      if (--waiting[r] == 0) {
+        max_round = std::max(max_round, round[r]);
+        ready.push_back(r);
+      }
+    }
+  }
+  // Bucket by round (stable: list order within a round); nodes never placed go last, in list
+  // order, as the sweeps leave them.
+  std::vector<size_t> start(static_cast<size_t>(max_round) + 2, 0);
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t r = waiting[i] == 0 ? round[i] : max_round + 1;
+    ++start[r];
+  }
+  for (size_t r = 1, sum = 0; r < start.size(); ++r) {
+    const size_t c = start[r];
+    start[r] = sum;
+    sum += c;
+  }
+  std::vector<std::unique_ptr<Node>> sorted(n);
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t r = waiting[i] == 0 ? round[i] : max_round + 1;
+    sorted[start[r]++] = std::move(nodes_[i]);
   }
   nodes_ = std::move(sorted);
+  for (size_t i = 0; i < n; ++i) nodes_[i]->index_ = i;
+  if (placed < n) {
+    return invalid_argument(nodes_[placed]->describe() + " is on a cycle or uses a value that nothing produces");
+  }
   return Status::OK();
 }
 

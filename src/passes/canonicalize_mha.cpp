@@ -280,10 +280,11 @@ std::string trace_input(Value* in, Input* out) {
   std::vector<Node*> chain;
   Value* p = in;
   while (p->producer() && is_move(p->producer()->op_type())) {
-    chain.insert(chain.begin(), p->producer());
+    chain.push_back(p->producer());
     p = p->producer()->input(0);
     if (!p) return "a data-movement node has no input";
   }
+  std::reverse(chain.begin(), chain.end());  // from the projection down
   Node* prod = p->producer();
   Node* add = nullptr;
   if (prod && prod->op_type() == "Add") {
@@ -310,9 +311,10 @@ std::string trace_input(Value* in, Input* out) {
     bool only_matmuls = true;
     for (const Node* c : x->consumers()) only_matmuls &= c->op_type() == "MatMul" || c->op_type() == "Shape";
     if (!only_matmuls) break;
-    lead.insert(lead.begin(), x->producer());
+    lead.push_back(x->producer());
     x = x->producer()->input(0);
   }
+  std::reverse(lead.begin(), lead.end());
   if (!x || !x->has_shape() || x->shape().size() != 3) return "the projection input of '" + in->name() + "' is not rank 3";
   out->x = x;
   Layout l;

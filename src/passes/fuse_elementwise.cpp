@@ -17,9 +17,12 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <fmt/format.h>
@@ -113,7 +116,7 @@ struct Group {
   std::vector<Value*> leaves;
 };
 
-Status rewrite(Graph& g, const Group& grp, const std::map<const Node*, Template>& templ) {
+Status rewrite(Graph& g, const Group& grp, const std::unordered_map<const Node*, Template>& templ) {
   std::map<const Value*, int32_t> reg;
   for (size_t i = 0; i < grp.leaves.size(); ++i) reg[grp.leaves[i]] = static_cast<int32_t>(i);
   std::vector<EwInstr> code;
@@ -148,22 +151,95 @@ Status rewrite(Graph& g, const Group& grp, const std::map<const Node*, Template>
   return g.remove_value(placeholder);
 }
 
+// The producer -> reader edges along which a group absorbs (see the top of the file) form a
+// forest: a producer is absorbed only into the one node that reads its value, so it has at most
+// one parent. The group a sink would absorb is its subtree, minus nodes already taken; and a
+// taken node's whole path down to its group's sink is taken with it, so a sink that is not taken
+// has none in its subtree. Subtree sizes and distinct leaf counts are computed once, bottom-up:
+// a sink over the op limit is refused in O(1), and the walk that builds a group runs only for
+// groups of at most kMaxEwOps ops. The whole pass is O(n log n), where walking every sink's
+// subtree was O(n^2) on a long chain (each sink re-walked all of it).
+struct Forest {
+  std::vector<int64_t> size;    // nodes in the subtree
+  std::vector<int64_t> leaves;  // distinct values the subtree reads from outside it
+};
+
+Forest absorption_forest(const std::vector<Node*>& nodes, const std::vector<const Template*>& templ,
+                         const std::unordered_map<const Node*, size_t>& order) {
+  const size_t n = nodes.size();
+  Forest f{std::vector<int64_t>(n, 1), std::vector<int64_t>(n, 0)};
+  // The parent of node i (its value's only reader, when the value is absorbable), or n.
+  std::vector<size_t> parent(n, n);
+  std::vector<std::vector<size_t>> children(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (!templ[i]) continue;
+    const Value* v = nodes[i]->output(0);
+    if (v->consumers().size() != 1 || v->is_graph_output() || !v->has_shape()) continue;
+    const Node* c = v->consumers()[0];
+    const size_t ci = order.at(c);
+    if (!templ[ci] || !c->output(0)->has_shape() || c->output(0)->shape() != v->shape()) continue;
+    bool data = false;
+    for (size_t k = 0; k < templ[ci]->data_inputs; ++k) data = data || c->input(k) == v;
+    if (!data) continue;
+    parent[i] = ci;
+    children[ci].push_back(i);
+  }
+  // Leaf sets merged small-to-large: each value moves O(log n) times.
+  std::vector<std::unique_ptr<std::unordered_set<const Value*>>> sets(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (!templ[i]) continue;
+    size_t big = n;
+    for (size_t ch : children[i]) {
+      f.size[i] += f.size[ch];
+      if (big == n || sets[ch]->size() > sets[big]->size()) big = ch;
+    }
+    auto set = big == n ? std::make_unique<std::unordered_set<const Value*>>() : std::move(sets[big]);
+    for (size_t ch : children[i]) {
+      if (ch == big) continue;
+      set->insert(sets[ch]->begin(), sets[ch]->end());
+      sets[ch].reset();
+    }
+    for (size_t k = 0; k < templ[i]->data_inputs; ++k) {
+      const Value* v = nodes[i]->input(k);
+      const Node* p = v->producer();
+      if (p && parent[order.at(p)] == i) continue;
+      set->insert(v);
+    }
+    f.leaves[i] = static_cast<int64_t>(set->size());
+    if (parent[i] != n) sets[i] = std::move(set);
+  }
+  return f;
+}
+
 }  // namespace
 
 Status fuse_elementwise(Graph& g, PassStats* stats) {
   SLIMRT_RETURN_IF_ERROR(g.topological_sort());
   const std::vector<Node*> nodes = g.nodes();
-  std::map<const Node*, size_t> order;
-  std::map<const Node*, Template> templ;
+  std::unordered_map<const Node*, size_t> order;
+  std::unordered_map<const Node*, Template> templ;
+  order.reserve(nodes.size());
   for (size_t i = 0; i < nodes.size(); ++i) {
     order[nodes[i]] = i;
     if (std::optional<Template> t = fusable(*nodes[i])) templ[nodes[i]] = *t;
   }
-  std::set<const Node*> taken;
+  std::vector<const Template*> templ_at(nodes.size(), nullptr);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    auto it = templ.find(nodes[i]);
+    if (it != templ.end()) templ_at[i] = &it->second;
+  }
+  const Forest forest = absorption_forest(nodes, templ_at, order);
+  std::unordered_set<const Node*> taken;
   std::vector<Group> groups;
-  for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {
-    Node* sink = *it;
-    if (!templ.count(sink) || taken.count(sink) || !sink->output(0)->has_shape()) continue;
+  for (size_t s = nodes.size(); s-- > 0;) {
+    Node* sink = nodes[s];
+    if (!templ_at[s] || taken.count(sink) || !sink->output(0)->has_shape()) continue;
+    if (forest.size[s] < 2) continue;
+    if (forest.size[s] > kMaxEwOps) {
+      passes::note(stats, fmt::format("kept a chain of {} ops ending at {}: {} inputs or {} ops exceed the limits",
+                                      forest.size[s], sink->describe(), forest.leaves[s], forest.size[s]));
+      continue;
+    }
     const Shape& out_shape = sink->output(0)->shape();
     std::vector<Node*> members = {sink};
     for (size_t q = 0; q < members.size(); ++q) {
@@ -177,7 +253,6 @@ Status fuse_elementwise(Graph& g, PassStats* stats) {
         members.push_back(p);
       }
     }
-    if (members.size() < 2) continue;
     std::sort(members.begin(), members.end(), [&](const Node* a, const Node* b) { return order.at(a) < order.at(b); });
     Group grp;
     grp.nodes = members;

@@ -212,6 +212,7 @@ Result<ActivationPlan> plan_activations(const Graph& graph, const ProfileShapes&
   const std::vector<Node*> nodes = graph.nodes();
   const int32_t last_op = static_cast<int32_t>(nodes.size()) - 1;
   std::unordered_map<const Node*, int32_t> node_index;
+  node_index.reserve(nodes.size());
   for (size_t i = 0; i < nodes.size(); ++i) node_index[nodes[i]] = static_cast<int32_t>(i);
 
   std::set<std::string> input_symbols;  // the symbols a profile can bind
@@ -226,6 +227,8 @@ Result<ActivationPlan> plan_activations(const Graph& graph, const ProfileShapes&
   MemoryPlanner planner(planner_options);
   std::vector<const Value*> values;  // buffer index -> Value
   std::unordered_map<const Value*, int32_t> buffer_of;
+  buffer_of.reserve(nodes.size());  // about one buffer per node: no rehashing on big graphs
+  values.reserve(nodes.size());
 
   for (int32_t i = 0; i <= last_op; ++i) {
     for (const Value* out : nodes[i]->outputs()) {

@@ -1,6 +1,7 @@
 // Greedy-by-size, best-fit offset assignment for buffers with known lifetimes. The algorithm and
 // why it is near-optimal are explained at the top of include/slimrt/memory_plan.h.
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -34,10 +35,6 @@ struct Group {
   int64_t offset = 0;
   int32_t index = 0;  // lowest buffer index in it, for deterministic tie-breaking
 };
-
-bool lifetimes_intersect(const Group& a, const Group& b) {
-  return a.first <= b.last && b.first <= a.last;
-}
 
 // Picks the offset of `g` given the placed groups that coexist with it, sorted by offset.
 int64_t choose_offset(const Group& g, const std::vector<const Group*>& live, Placement placement) {
@@ -96,14 +93,74 @@ std::vector<int64_t> group_breadth(const std::vector<Group>& groups) {
     load[slot(g.last) + 1] -= g.bytes;
   }
   for (size_t t = 1; t < load.size(); ++t) load[t] += load[t - 1];
+  // Range maxima from a sparse table: O(T log T) to build, O(1) per group (scanning each
+  // lifetime was O(n^2) when many groups live long).
+  std::vector<std::vector<int64_t>> table = {load};
+  for (size_t w = 1; 2 * w <= load.size(); w *= 2) {
+    const std::vector<int64_t>& prev = table.back();
+    std::vector<int64_t> next(prev.size() - w);
+    for (size_t t = 0; t < next.size(); ++t) next[t] = std::max(prev[t], prev[t + w]);
+    table.push_back(std::move(next));
+  }
   std::vector<int64_t> breadth(groups.size(), 0);
   for (size_t i = 0; i < groups.size(); ++i) {
-    for (size_t t = slot(groups[i].first); t <= slot(groups[i].last); ++t) {
-      breadth[i] = std::max(breadth[i], load[t]);
-    }
+    const size_t lo = slot(groups[i].first), hi = slot(groups[i].last) + 1;  // [lo, hi)
+    const size_t level = static_cast<size_t>(std::bit_width(hi - lo) - 1);
+    breadth[i] = std::max(table[level][lo], table[level][hi - (size_t{1} << level)]);
   }
   return breadth;
 }
+
+// The placed groups indexed by lifetime, so that a group finds the placed groups it coexists
+// with in O(log T + k) (k of them) instead of scanning every placed group: O(n^2) per greedy
+// pass on a long graph. A placed group h intersects [f, l] iff it contains f (a stab of the
+// segment tree, whose canonical nodes store each group's lifetime) or it starts in (f, l] (the
+// nodes covering (f, l] list the groups starting inside them). Reused across passes.
+class LiveIndex {
+ public:
+  explicit LiveIndex(int32_t horizon) {
+    while (size_ < static_cast<size_t>(horizon) + 1) size_ *= 2;
+    covers_.resize(2 * size_);
+    starts_.resize(2 * size_);
+  }
+
+  void clear() {
+    for (auto& c : covers_) c.clear();
+    for (auto& s : starts_) s.clear();
+  }
+
+  void insert(const Group* g) {
+    for (size_t lo = static_cast<size_t>(g->first) + size_, hi = static_cast<size_t>(g->last) + 1 + size_; lo < hi;
+         lo /= 2, hi /= 2) {
+      if (lo & 1) covers_[lo++].push_back(g);
+      if (hi & 1) covers_[--hi].push_back(g);
+    }
+    for (size_t i = static_cast<size_t>(g->first) + size_; i >= 1; i /= 2) starts_[i].push_back(g);
+  }
+
+  // Appends the placed groups whose lifetimes intersect [first, last] to `out`.
+  void intersecting(int32_t first, int32_t last, std::vector<const Group*>* out) const {
+    for (size_t i = static_cast<size_t>(first) + size_; i >= 1; i /= 2) {
+      out->insert(out->end(), covers_[i].begin(), covers_[i].end());
+    }
+    for (size_t lo = static_cast<size_t>(first) + 1 + size_, hi = static_cast<size_t>(last) + 1 + size_; lo < hi;
+         lo /= 2, hi /= 2) {
+      if (lo & 1) {
+        out->insert(out->end(), starts_[lo].begin(), starts_[lo].end());
+        ++lo;
+      }
+      if (hi & 1) {
+        --hi;
+        out->insert(out->end(), starts_[hi].begin(), starts_[hi].end());
+      }
+    }
+  }
+
+ private:
+  size_t size_ = 1;
+  std::vector<std::vector<const Group*>> covers_;
+  std::vector<std::vector<const Group*>> starts_;
+};
 
 // splitmix64: a tiny deterministic generator, so plans do not depend on the standard library.
 uint64_t next_random(uint64_t& state) {
@@ -128,7 +185,7 @@ std::vector<int64_t> jittered_sizes(const std::vector<Group>& groups, uint64_t s
 
 // Places every group of non-zero size in the order of decreasing `key` (the ordering's
 // criterion; ties by size, then first use); returns the arena size.
-int64_t place_groups(std::vector<Group>& groups, Order order_kind, Placement placement,
+int64_t place_groups(std::vector<Group>& groups, LiveIndex& index, Order order_kind, Placement placement,
                      uint64_t seed = 0) {
   std::vector<int64_t> key(groups.size(), 0);
   if (order_kind == Order::kBreadth) key = group_breadth(groups);
@@ -155,21 +212,20 @@ int64_t place_groups(std::vector<Group>& groups, Order order_kind, Placement pla
     return ga.index < gb.index;
   });
   int64_t arena = 0;
-  std::vector<const Group*> placed;
+  index.clear();
   std::vector<const Group*> live;
-  placed.reserve(order.size());
   for (size_t i : order) {
     Group& g = groups[i];
     live.clear();
-    for (const Group* h : placed) {
-      if (lifetimes_intersect(g, *h)) live.push_back(h);
-    }
+    index.intersecting(g.first, g.last, &live);
+    // Groups equal in offset and size are interchangeable here: the order among them does not
+    // change the offset chosen.
     std::sort(live.begin(), live.end(), [](const Group* a, const Group* b) {
       return a->offset != b->offset ? a->offset < b->offset : a->bytes < b->bytes;
     });
     g.offset = choose_offset(g, live, placement);
     arena = std::max(arena, g.offset + g.bytes);
-    placed.push_back(&g);
+    index.insert(&g);
   }
   return arena;
 }
@@ -243,12 +299,26 @@ Result<MemoryPlan> MemoryPlanner::plan() const {
   }
 
   // Chains X -> Y -> Z share one group, named by the chain's oldest buffer. first_use strictly
-  // decreases along a chain, so walking it terminates.
+  // decreases along a chain, so walking it terminates. Each buffer's root is remembered, so a
+  // walk stops at the first buffer already resolved: O(n) in all (walking every chain to its root
+  // from every member was O(n^2) for a long in-place chain, a Relu chain for one).
+  std::vector<int32_t> root_of(n, -1);
+  std::vector<int32_t> path;
+  for (int32_t i = 0; i < n; ++i) {
+    int32_t r = i;
+    path.clear();
+    while (root_of[r] < 0 && plan.in_place_of[r] >= 0) {
+      path.push_back(r);
+      r = plan.in_place_of[r];
+    }
+    if (root_of[r] >= 0) r = root_of[r];
+    root_of[r] = r;
+    for (int32_t p : path) root_of[p] = r;
+  }
   std::vector<int32_t> group_of(n, -1);
   std::vector<Group> groups;
   for (int32_t i = 0; i < n; ++i) {
-    int32_t root = i;
-    while (plan.in_place_of[root] >= 0) root = plan.in_place_of[root];
+    const int32_t root = root_of[i];
     if (group_of[root] < 0) {
       group_of[root] = static_cast<int32_t>(groups.size());
       Group g;
@@ -291,13 +361,16 @@ Result<MemoryPlan> MemoryPlanner::plan() const {
   // size, wins ties). Stops as soon as an ordering reaches the lower bound: it is optimal.
   std::vector<int64_t> best_offsets;
   plan.arena_bytes = -1;
+  int32_t horizon = 0;
+  for (const Group& g : groups) horizon = std::max(horizon, g.last);
+  LiveIndex index(horizon);
   const Placement placements[] = {options_.placement, options_.placement == Placement::kBestFit
                                                             ? Placement::kFirstFit
                                                             : Placement::kBestFit};
   bool done = false;
   for (Placement placement : placements) {
     for (Order order : kOrders) {
-      const int64_t arena = place_groups(groups, order, placement);
+      const int64_t arena = place_groups(groups, index, order, placement);
       if (plan.arena_bytes < 0 || arena < plan.arena_bytes) {
         plan.arena_bytes = arena;
         best_offsets.clear();
@@ -310,9 +383,14 @@ Result<MemoryPlan> MemoryPlanner::plan() const {
   }
   // Refinement: greedy by size with nearby sizes randomly reordered, a fixed number of rounds
   // with fixed seeds (the plan is deterministic), until one reaches the lower bound.
-  for (int32_t round = 0; !done && round < options_.refine_rounds; ++round) {
+  // Each round is a whole greedy pass, so the rounds are budgeted: all of them up to 16,384
+  // groups, fewer beyond (at least 8), and planning stays near-linear in the graph's size.
+  constexpr int64_t kRoundBudget = int64_t{64} * 16384;
+  const int64_t rounds = std::min<int64_t>(
+      options_.refine_rounds, std::max<int64_t>(8, kRoundBudget / std::max<int64_t>(1, static_cast<int64_t>(groups.size()))));
+  for (int32_t round = 0; !done && round < rounds; ++round) {
     const Placement placement = placements[round % 2];
-    const int64_t arena = place_groups(groups, Order::kJittered, placement,
+    const int64_t arena = place_groups(groups, index, Order::kJittered, placement,
                                        static_cast<uint64_t>(round) + 1);
     if (arena < plan.arena_bytes) {
       plan.arena_bytes = arena;
