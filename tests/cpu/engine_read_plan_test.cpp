@@ -93,7 +93,7 @@ class FakeResidencyReader : public ByteReader {
   std::function<std::optional<double>(uint64_t)> at_;
 };
 
-TEST(ReadPlan, ChoiceFollowsTheModeAndTheResidency) {
+TEST(EngineLoadReadPlan, ChoiceFollowsTheModeAndTheResidency) {
   using runtime_detail::read_group_in_parallel;
   EXPECT_TRUE(read_group_in_parallel(ReadMode::kParallel, 0.0));
   EXPECT_TRUE(read_group_in_parallel(ReadMode::kParallel, std::nullopt));
@@ -107,7 +107,7 @@ TEST(ReadPlan, ChoiceFollowsTheModeAndTheResidency) {
   EXPECT_TRUE(read_group_in_parallel(ReadMode::kAuto, std::nullopt));
 }
 
-TEST(ReadPlan, EveryModeReaderThreadCountAndStagingLoadsTheFile) {
+TEST(EngineLoadReadPlan, EveryModeReaderThreadCountAndStagingLoadsTheFile) {
   const std::vector<uint8_t> bytes = engine_bytes();
   const std::string path = temp_path("modes.engine");
   write_file(path, bytes);
@@ -151,7 +151,7 @@ TEST(ReadPlan, EveryModeReaderThreadCountAndStagingLoadsTheFile) {
   std::remove(path.c_str());
 }
 
-TEST(ReadPlan, AutoDecidesSlotBySlot) {
+TEST(EngineLoadReadPlan, AutoDecidesSlotBySlot) {
   const std::vector<uint8_t> bytes = engine_bytes();
   const EngineHeader h = info_of(bytes).header;
   const uint64_t staging = 65536;
@@ -172,7 +172,7 @@ TEST(ReadPlan, AutoDecidesSlotBySlot) {
   }
 }
 
-TEST(ReadPlan, AFileOnTheDiskIsStreamedAndACachedOneReadInParallel) {
+TEST(EngineLoadReadPlan, AFileOnTheDiskIsStreamedAndACachedOneReadInParallel) {
   const std::vector<uint8_t> bytes = engine_bytes();
   const std::string path = temp_path("cache.engine");
   write_file(path, bytes);
@@ -215,7 +215,7 @@ TEST(ReadPlan, AFileOnTheDiskIsStreamedAndACachedOneReadInParallel) {
   std::remove(path.c_str());
 }
 
-TEST(ReadPlan, StreamedLoadsFailCleanly) {
+TEST(EngineLoadReadPlan, StreamedLoadsFailCleanly) {
   std::vector<uint8_t> bytes = engine_bytes();
   const EngineInfo info = info_of(bytes);
   size_t w1 = 0;
@@ -277,7 +277,7 @@ TEST(ReadPlan, StreamedLoadsFailCleanly) {
   std::remove(path.c_str());
 }
 
-TEST(ReadPlan, ReadersTellWhatIsInThePageCache) {
+TEST(EngineLoadReadPlan, ReadersTellWhatIsInThePageCache) {
   const std::vector<uint8_t> bytes(uint64_t{4} << 20, 0x5a);
   const std::string path = temp_path("resident.bin");
   write_file(path, bytes);
