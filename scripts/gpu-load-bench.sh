@@ -7,7 +7,9 @@
 # ~13.5 GB model (ONNX + external data), its safetensors twin and the engine (about 41 GB in all;
 # the model is reused when WORK already has it). LOGS receives load_bench.json, load_bench.md,
 # load_bench.log and one log per step. Extra options go to scripts/load_bench.py, e.g.
-# `--warm-reps 1`, `--steps build,raw,slimrt,safetensors`, `--load-args '--threads 8'`.
+# `--warm-reps 1`, `--steps build,raw,slimrt,safetensors`, `--load-args '--threads 8'`,
+# `--build-cache cached,uncached` (the default: the build's memory with the model in the page
+# cache and not).
 # Needs root for the cold runs (echo 3 > /proc/sys/vm/drop_caches); python3 with numpy, onnx,
 # torch and safetensors (PYTHON=... to pick another one).
 set -uo pipefail
@@ -32,6 +34,14 @@ py=${PYTHON:-python3}
   echo "== gpu-load-bench $(date -u +%FT%TZ) on $(hostname)"
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 || true
   df -h "$work" | tail -1
+  # The disk under WORK: what the cold figures depend on (readahead, request size, queue).
+  dev=$(df --output=source "$work" | tail -1)
+  blk=$(lsblk -no pkname "$dev" 2>/dev/null | head -1)
+  blk=${blk:-$(basename "$dev")}
+  for q in read_ahead_kb max_sectors_kb nr_requests rotational scheduler; do
+    [ -r "/sys/block/$blk/queue/$q" ] && echo "disk $blk $q: $(cat "/sys/block/$blk/queue/$q")"
+  done
+  uname -r
   free -g | head -2
   for f in slimrt slimrt-load; do [ -x "$bundle/$f" ] || echo "WARNING: $bundle/$f missing"; done
 } 2>&1 | tee "$logs/load_bench.log"

@@ -8,15 +8,17 @@ Steps (each timed; a failing step is recorded as FAIL with its error and the oth
   gen          scripts/make_llama_onnx.py writes WORK/llama.onnx + llama.weights and the
                safetensors twin WORK/llama.safetensors (skipped when WORK already has them for the
                same --model-args)
-  build        BUNDLE/slimrt build llama.onnx -o llama.engine --json BUILD_ARGS: wall time and
-               peak RSS (the report's peak_rss_bytes when present, else VmHWM polled from /proc)
+  build        BUNDLE/slimrt build llama.onnx -o llama.engine --json BUILD_ARGS, twice: with the
+               model's files in the page cache (read in first; right after gen they are), then
+               with them dropped from it. Wall time and peak RSS of each (the report's
+               peak_rss_bytes when present, else VmHWM polled from /proc); both must stay <= 2 GiB
   raw          sequential read of the engine file (unbuffered readinto a 64 MiB buffer)
   slimrt       BUNDLE/slimrt-load llama.engine --json LOAD_ARGS
   naive        read the whole engine file into a bytes object, torch.frombuffer(...).to(device)
   safetensors  safetensors.torch.load_file(llama.safetensors, device=device)
   pipe         cat llama.engine | BUNDLE/slimrt-load - --reader pipe --json LOAD_ARGS
 Each measurement runs in a fresh process. Cold runs follow `sync; echo 3 > /proc/sys/vm/drop_caches`
-(one drop before each run); warm runs follow a read of the engine and safetensors files into the
+(one drop before each run; where /proc/sys/vm is read-only, posix_fadvise DONTNEED on the files); warm runs follow a read of the engine and safetensors files into the
 page cache and are repeated --warm-reps times (methods interleaved), reporting the median.
 Times are measured inside the process around the load itself (imports, CUDA init and process start
 excluded; slimrt-load reports its own load_seconds). Host memory is the peak RSS growth: VmHWM after
@@ -253,6 +255,7 @@ class Bench:
 
     # -- steps ----------------------------------------------------------------------------------
     def step_gen(self):
+        need_st = "safetensors" in self.a.steps
         want = {"model_args": self.a.model_args}
         have = None
         if os.path.exists(self.marker):
@@ -261,7 +264,8 @@ class Bench:
                     have = json.load(f)
             except (OSError, ValueError):
                 have = None
-        if have == want and all(os.path.exists(p) for p in (self.onnx, self.weights, self.st)):
+        if have == want and all(os.path.exists(p) for p in
+                                (self.onnx, self.weights) + ((self.st,) if need_st else ())):
             self.r["steps"]["gen"] = {"status": "SKIPPED", "why": "WORK already has the model"}
             self.say("gen: model already present, skipped")
             return
@@ -272,13 +276,15 @@ class Bench:
         self.remove_engine()
         cmd = [self.a.python, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                            "make_llama_onnx.py"),
-               "--out-dir", self.work, "--safetensors", self.st] + shlex.split(self.a.model_args)
+               "--out-dir", self.work] + (["--safetensors", self.st] if need_st else []) + \
+            shlex.split(self.a.model_args)
         res = self.run("gen", cmd, self.timeout(self.a.step_timeout_s))
         step = {"status": "OK" if res["rc"] == 0 else "FAIL", "seconds": res["wall_s"],
                 "cmd": res["cmd"], "log": res["log"]}
         if res["rc"] == 0:
             step["weights_bytes"] = os.path.getsize(self.weights)
-            step["safetensors_bytes"] = os.path.getsize(self.st)
+            if need_st:
+                step["safetensors_bytes"] = os.path.getsize(self.st)
             with open(self.marker, "w") as f:
                 json.dump(want, f)
         else:
@@ -287,19 +293,42 @@ class Bench:
         self.say(f"gen: {step['status']} in {res['wall_s']:.1f} s")
 
     def step_build(self):
+        """Builds with the model's files cached, then uncached (the engine of the last build
+        stays for the loads). The build's memory must not depend on the page cache."""
+        for cache in self.a.build_cache:
+            if self.over_budget():
+                self.r["steps"]["build_" + cache] = {"status": "SKIPPED", "why": "time budget spent"}
+                continue
+            if cache == "cached":
+                seconds = sum(self.warm_file(p) for p in (self.onnx, self.weights))
+                how = f"model read into the page cache first ({seconds:.1f} s)"
+            else:
+                ok, how = self.drop_caches()
+                if not ok:
+                    self.r["steps"]["build_" + cache] = {"status": "SKIPPED", "why": how}
+                    self.say(f"build ({cache}): {how}")
+                    continue
+            cached = page_cache_fraction(self.weights)
+            self.build_once(cache, how, cached)
+            self.write_reports()
+
+    def build_once(self, cache, how, cached):
+        name = "build_" + cache
         args = shlex.split(self.a.build_args)
         cmd = [os.path.join(self.bundle, "slimrt"), "build", self.onnx, "-o", self.engine,
                "--json"] + args
-        self.say("build: " + " ".join(cmd[1:]))
+        self.say(f"build ({cache}; {how}; weights file "
+                 f"{'?' if cached is None else f'{cached * 100:.0f}%'} in the page cache): "
+                 + " ".join(cmd[1:]))
         self.remove_engine()  # a failed build must not leave an older engine to be measured
-        res = self.run("build", cmd, self.timeout(self.a.step_timeout_s), poll_rss=True)
-        step = {"cmd": res["cmd"], "log": res["log"]}
+        res = self.run(name, cmd, self.timeout(self.a.step_timeout_s), poll_rss=True)
+        step = {"cmd": res["cmd"], "log": res["log"], "cache": how, "weights_cached_fraction": cached}
         if (res["rc"] == 2 and "--fp16" in args and "precision pass" in res["stderr"]):
             note = "slimrt build refused --fp16 (no precision pass yet); built without it"
             self.r["notes"].append(note)
             self.say("build: " + note)
             cmd = [c for c in cmd if c != "--fp16"]
-            res = self.run("build_retry", cmd, self.timeout(self.a.step_timeout_s), poll_rss=True)
+            res = self.run(name + "_retry", cmd, self.timeout(self.a.step_timeout_s), poll_rss=True)
             step.update(cmd=res["cmd"], log=res["log"], note=note)
         if res["rc"] != 0:
             self.remove_engine()
@@ -326,8 +355,8 @@ class Bench:
         else:
             step["status"] = "FAIL"
             step["error"] = res.get("error")
-        self.r["steps"]["build"] = step
-        self.say(f"build: {step['status']} in {res['wall_s']:.1f} s"
+        self.r["steps"][name] = step
+        self.say(f"build ({cache}): {step['status']} in {res['wall_s']:.1f} s"
                  + (f", peak RSS {step['peak_rss_mib']:.0f} MiB" if "peak_rss_mib" in step else ""))
 
     def remove_engine(self):
@@ -339,14 +368,29 @@ class Bench:
         if self.a.no_drop_caches:
             return True, "caches NOT dropped (--no-drop-caches)"
         t0 = time.monotonic()
+        os.sync()
+        t1 = time.monotonic()
         try:
-            os.sync()
-            t1 = time.monotonic()
             with open("/proc/sys/vm/drop_caches", "w") as f:
                 f.write("3\n")
+            return True, f"sync {t1 - t0:.1f} s, drop {time.monotonic() - t1:.1f} s"
         except OSError as e:
-            return False, f"cannot drop caches: {e}"
-        return True, f"sync {t1 - t0:.1f} s, drop {time.monotonic() - t1:.1f} s"
+            why = str(e)
+        # No /proc/sys/vm here (a container): drop this benchmark's files one by one.
+        files = [p for p in (self.engine, self.weights, self.onnx, self.st) if os.path.exists(p)]
+        try:
+            for p in files:
+                fd = os.open(p, os.O_RDONLY)
+                try:
+                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+                finally:
+                    os.close(fd)
+        except OSError as e2:
+            return False, f"cannot drop caches: {why}; fadvise: {e2}"
+        left = [page_cache_fraction(p) for p in files]
+        if any(x is not None and x > 0.1 for x in left):
+            return False, f"cannot drop caches: {why}; fadvise left {max(x or 0 for x in left):.0%} cached"
+        return True, f"sync {t1 - t0:.1f} s, posix_fadvise DONTNEED on {len(files)} files"
 
     def warm_file(self, path):
         t0 = time.monotonic()
@@ -460,7 +504,8 @@ class Bench:
                 try:
                     fn()
                 except Exception as e:  # noqa: BLE001 - record and go on
-                    self.r["steps"][name] = {"status": "FAIL", "error": f"{type(e).__name__}: {e}"}
+                    self.r["steps"][name + "_error"] = {"status": "FAIL",
+                                                        "error": f"{type(e).__name__}: {e}"}
                     self.say(f"{name}: FAIL {e}")
                 self.write_reports()
         for p in (self.engine, self.st, self.weights):
@@ -494,6 +539,46 @@ def parse_json_output(text):
             except ValueError:
                 continue
     return None
+
+
+def page_cache_fraction(path):
+    """The fraction of `path`'s pages in the page cache (mincore over a mapping, through
+    ctypes), or None when it cannot be told."""
+    import ctypes
+    import mmap
+    try:
+        size = os.path.getsize(path)
+        if size == 0:
+            return None
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.mmap.restype = ctypes.c_void_p
+        libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                              ctypes.c_int, ctypes.c_long]
+        libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+        libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            addr = libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+        finally:
+            os.close(fd)
+        if addr in (None, ctypes.c_void_p(-1).value):
+            return None
+        try:
+            page = os.sysconf("SC_PAGE_SIZE")
+            step = 1 << 30  # 1 GiB of pages per call
+            resident = total = 0
+            for off in range(0, size, step):
+                n = min(step, size - off)
+                vec = (ctypes.c_ubyte * ((n + page - 1) // page))()
+                if libc.mincore(ctypes.c_void_p(addr + off), n, vec) != 0:
+                    return None
+                resident += sum(b & 1 for b in bytes(vec))
+                total += len(vec)
+            return resident / total
+        finally:
+            libc.munmap(ctypes.c_void_p(addr), size)
+    except (OSError, AttributeError):
+        return None
 
 
 def read_vmhwm(pid):
@@ -567,8 +652,14 @@ def summarize(r):
     prss = [s["pipe"][ph].get("rss_growth_mib_max") for ph in ("cold", "warm")]
     prss = [x for x in prss if x is not None]
     check("slimrt pipe-reader RSS growth (MiB, max)", max(prss) if prss else None, 256, 128, "MiB")
-    b = r["steps"].get("build", {})
-    check("build peak RSS (MiB)", b.get("peak_rss_mib"), 2048, None, "MiB")
+    for cache in ("cached", "uncached"):
+        b = r["steps"].get("build_" + cache)
+        if b is not None:
+            check(f"build peak RSS, model {cache} (MiB)", b.get("peak_rss_mib"), 2048, None, "MiB")
+    reads = [run.get("report", {}) for run in r["methods"]["slimrt"]["cold"] if run.get("ok")]
+    if reads:
+        checks.append({"check": "slimrt cold: staging slots streamed / read in parallel", "value": ", ".join(
+            f"{x.get('slots_streamed')}/{x.get('slots_parallel')}" for x in reads), "result": "info"})
     dc = [run.get("device_check") for m in ("slimrt", "pipe") for ph in ("cold", "warm")
           for run in r["methods"][m][ph] if "device_check" in run]
     if dc:
@@ -593,13 +684,13 @@ def markdown(r):
         lines.append("Files: " + ", ".join(f"{k} {v / 1e9:.2f} GB" for k, v in files.items()))
         lines.append("")
     lines += ["| step | status | seconds | notes |", "|---|---|---|---|"]
-    for name in ("gen", "build"):
-        st = r["steps"].get(name)
-        if not st:
-            continue
+    for name, st in r["steps"].items():
         note = st.get("error") or st.get("why") or ""
-        if name == "build" and st.get("peak_rss_mib") is not None:
-            note = f"peak RSS {st['peak_rss_mib']:.0f} MiB ({st['peak_rss_source']})" + (
+        if name.startswith("build") and st.get("peak_rss_mib") is not None:
+            frac = st.get("weights_cached_fraction")
+            note = (f"peak RSS {st['peak_rss_mib']:.0f} MiB ({st['peak_rss_source']}); "
+                    f"{st.get('cache')}; weights file "
+                    f"{'?' if frac is None else f'{frac * 100:.0f}%'} cached at the start") + (
                 "; " + st["note"] if st.get("note") else "")
         lines.append(f"| {name} | {st.get('status')} | {fmt(st.get('seconds'), '.1f')} | {note} |")
     lines += ["", "| method | cold s | warm s (median) | GB/s warm | RSS growth MiB (max) |",
@@ -651,6 +742,9 @@ def parse_args(argv=None):
                    help="run the 'cold' measurements without dropping the page cache (dev only)")
     p.add_argument("--model-args", default="", help="passed to make_llama_onnx.py")
     p.add_argument("--build-args", default=DEFAULT_BUILD_ARGS, help="passed to slimrt build")
+    p.add_argument("--build-cache", default="cached,uncached",
+                   help="the builds to run: cached (model files read into the page cache first), "
+                        "uncached (caches dropped first), or both (default), in that order")
     p.add_argument("--load-args", default="", help="passed to slimrt-load (e.g. '--threads 8')")
     p.add_argument("--torch-device", default="cuda")
     p.add_argument("--python", default=sys.executable, help="python for the children")
@@ -662,6 +756,9 @@ def parse_args(argv=None):
     p.add_argument("--load-timeout-s", type=float, default=120, help="each load measurement")
     a = p.parse_args(argv)
     a.steps = [x for x in a.steps.split(",") if x]
+    a.build_cache = [x for x in a.build_cache.split(",") if x]
+    if any(x not in ("cached", "uncached") for x in a.build_cache):
+        p.error(f"--build-cache takes cached, uncached or both, not {a.build_cache}")
     bad = [x for x in a.steps if x not in ALL_STEPS]
     if bad:
         p.error(f"unknown steps {bad}; known: {ALL_STEPS}")

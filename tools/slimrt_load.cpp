@@ -84,7 +84,7 @@ Result<std::string> check_region(const Engine& engine) {
 int main(int argc, char** argv) {
   CLI::App app{"slimrt-load: load an engine onto the GPU (or the host) and report time and memory.\n"
                "Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad engine."};
-  std::string path, reader_kind = "file", backend;
+  std::string path, reader_kind = "file", backend, read_mode = "auto";
   uint32_t threads = 0, buffers = kDefaultStagingBuffers;
   uint64_t staging_mib = kDefaultStagingBufferBytes >> 20;
   bool no_verify = false, no_device_check = false, json = false;
@@ -94,6 +94,10 @@ int main(int argc, char** argv) {
                  "the page cache), direct (O_DIRECT), mmap, or pipe (non-seekable)")
       ->check(CLI::IsMember({"auto", "file", "direct", "mmap", "pipe"}));
   app.add_option("--threads", threads, "reader threads (0: automatic)");
+  app.add_option("--read-mode", read_mode,
+                 "auto (each staging slot read in parallel when it is in the page cache, else by one sequential "
+                 "read), parallel, or streamed")
+      ->check(CLI::IsMember({"auto", "parallel", "streamed"}));
   app.add_option("--staging-mib", staging_mib, "size of each pinned staging buffer, MiB")->check(CLI::Range(1, 4096));
   app.add_option("--staging-buffers", buffers, "number of pinned staging buffers")->check(CLI::Range(2, 64));
   app.add_option("--backend", backend, "cuda or cpu (default: cuda when a GPU is usable)");
@@ -142,6 +146,9 @@ int main(int argc, char** argv) {
   opts.staging_buffer_bytes = staging_mib << 20;
   opts.staging_buffers = buffers;
   opts.reader_threads = threads;
+  opts.read_mode = read_mode == "parallel" ? ReadMode::kParallel
+                   : read_mode == "streamed" ? ReadMode::kStreamed
+                                             : ReadMode::kAuto;
   opts.verify_checksums = !no_verify;
   const int64_t rss_before = proc_status_kib("VmRSS");
   const bool peak_reset = reset_peak_rss();
@@ -183,6 +190,11 @@ int main(int argc, char** argv) {
                         {"device_check", check},
                         {"device_check_seconds", check_seconds},
                         {"threads", st.reader_threads},
+                        {"read_mode", read_mode},
+                        {"slots_parallel", st.slots_parallel},
+                        {"slots_streamed", st.slots_streamed},
+                        {"resident_fraction", st.resident_fraction ? nlohmann::json(*st.resident_fraction)
+                                                                   : nlohmann::json(nullptr)},
                         {"staging_bytes", st.staging_bytes},
                         {"checksums_verified", st.checksums_verified}};
     fmt::print("{}\n", j.dump());
@@ -191,6 +203,11 @@ int main(int argc, char** argv) {
                backend, st.total_seconds, gbps, st.source);
     fmt::print("  reader threads {}, staging {} MiB, checksums {}\n", st.reader_threads, st.staging_bytes >> 20,
                st.checksums_verified ? "verified" : "not verified");
+    if (st.slots_parallel + st.slots_streamed > 0) {
+      fmt::print("  staging slots read in parallel {}, streamed {}{}\n", st.slots_parallel, st.slots_streamed,
+                 st.resident_fraction ? fmt::format(" ({:.0f}% in the page cache at the start)", *st.resident_fraction * 100)
+                                      : std::string());
+    }
     fmt::print("  host memory: peak growth {:.1f} MiB during the load (VmRSS before {:.1f} MiB)\n", growth / 1024.0,
                rss_before / 1024.0);
     fmt::print("  byte check against the file: {}\n", check);

@@ -16,9 +16,13 @@
 //   reader threads --(read_at + XXH3 per chunk)--> pinned slot k --(cudaMemcpyAsync on a
 //   copy stream)--> device region;   slot k is refilled once its copy has completed.
 //
-// A seekable reader (file, mmap, span) is read by several threads at once (read_at is
-// thread-safe), each taking whole checksum chunks, so that page-cache reads (about 7 GB/s per
-// thread) keep up with PCIe. A non-seekable reader (pipe, socket) is read front to back by one
+// A seekable reader (file, mmap, span) is read slot by slot, each slot one of two ways, chosen
+// by where its bytes are (LoadOptions::read_mode, StreamReader::resident_fraction): in memory
+// (the page cache, a span), several threads read it at once (read_at is thread-safe), each
+// taking whole checksum chunks, so that page-cache reads (about 7 GB/s per thread) keep up with
+// PCIe; on a device, one thread reads the whole slot in one sequential read while the others
+// verify, so the disk sees the single sequential stream its readahead is built for and runs at
+// its sequential rate. A non-seekable reader (pipe, socket) is read front to back by one
 // thread. Host memory is therefore bounded by the ring plus small per-load bookkeeping,
 // whatever the engine's size. Every chunk's XXH3-64 is checked against the metadata as it
 // passes (LoadOptions::verify_checksums); a mismatch fails the load naming the chunk, its file
@@ -40,6 +44,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,6 +66,13 @@ struct LoadProgress {
   double seconds = 0;        // since load() began
 };
 
+// How a seekable reader's staging slots are read (see the top of this file).
+enum class ReadMode {
+  kAuto,      // per slot: parallel when the reader says its bytes are in memory, else streamed
+  kParallel,  // every slot by reader_threads threads, chunk by chunk
+  kStreamed,  // every slot by one sequential read, the threads verifying
+};
+
 struct LoadOptions {
   // Pinned staging ring for GPU loads: `staging_buffers` slots of `staging_buffer_bytes` each
   // (rounded up to a multiple of the engine's checksum chunk size; at least 2 slots). Host
@@ -71,6 +83,7 @@ struct LoadOptions {
   // Reader threads for seekable readers; 0 picks min(8, hardware threads). Non-seekable readers
   // always use one.
   uint32_t reader_threads = 0;
+  ReadMode read_mode = ReadMode::kAuto;
   bool verify_checksums = true;
   // Called on the loading thread after each staging slot (and once at the end); returning false
   // cancels the load (kCancelled).
@@ -87,6 +100,11 @@ struct LoadStats {
   uint64_t weights_bytes = 0;     // region bytes moved
   uint64_t staging_bytes = 0;     // pinned ring size (0 for CPU loads)
   uint32_t reader_threads = 0;
+  // Seekable readers: slots read in parallel / streamed, and the fraction of the region the
+  // reader found in memory as the load began (nullopt: it cannot tell).
+  uint64_t slots_parallel = 0;
+  uint64_t slots_streamed = 0;
+  std::optional<double> resident_fraction;
   std::string source;             // the reader's describe()
   bool checksums_verified = false;
   double parse_seconds = 0;       // header + metadata

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -57,6 +58,52 @@ Result<OpenedFile> open_regular_file(const std::string& path, int extra_flags, i
   const int flags = ::fcntl(fd, F_GETFL);
   if (flags >= 0) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
   return OpenedFile{fd, static_cast<uint64_t>(st.st_size)};
+}
+
+std::optional<double> mapped_resident_fraction(const void* addr, uint64_t bytes) {
+  if (bytes == 0) return std::nullopt;
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<uintptr_t>(addr) / page * page;
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(addr) + bytes + page - 1) / page * page;
+  // In pieces, so that the vector stays small for any range.
+  constexpr uintptr_t kPagesPerCall = 16384;
+  std::vector<unsigned char> resident(kPagesPerCall);
+  uint64_t in = 0, total = 0;
+  for (uintptr_t at = begin; at < end; at += kPagesPerCall * page) {
+    const uintptr_t n = std::min<uintptr_t>(kPagesPerCall, (end - at) / page);
+    if (::mincore(reinterpret_cast<void*>(at), n * page, resident.data()) != 0) return std::nullopt;
+    for (uintptr_t i = 0; i < n; ++i) in += resident[i] & 1u;
+    total += n;
+  }
+  return static_cast<double>(in) / static_cast<double>(total);
+}
+
+std::optional<double> probed_resident_fraction(int fd, uint64_t offset, uint64_t bytes, uint32_t samples) {
+  if (bytes == 0 || samples == 0) return std::nullopt;
+  constexpr uint64_t kPage = 4096;
+  const uint64_t first = offset / kPage, last = (offset + bytes - 1) / kPage;
+  const uint64_t pages = last - first + 1;
+  const uint64_t n = std::min<uint64_t>(samples, pages);
+  alignas(64) std::byte buffer[kPage];
+  uint64_t in = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    // Evenly spread, first and last page included when n > 1.
+    const uint64_t page = first + (n == 1 ? 0 : i * (pages - 1) / (n - 1));
+    iovec io{buffer, kPage};
+    ssize_t r = -1;
+    do {
+      r = ::preadv2(fd, &io, 1, static_cast<off_t>(page * kPage), RWF_NOWAIT);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0 && (errno == EOPNOTSUPP || errno == EINVAL || errno == ENOSYS)) return std::nullopt;
+    // A short read at the end of the file still came from the cache.
+    if (r > 0) ++in;
+  }
+  return static_cast<double>(in) / static_cast<double>(n);
+}
+
+bool mincore_sees_page_cache(const std::string& path, uint32_t owner_uid) {
+  const uid_t me = ::geteuid();
+  return me == 0 || me == owner_uid || ::access(path.c_str(), W_OK) == 0;
 }
 
 namespace {
@@ -121,7 +168,11 @@ class FileReader final : public StreamReader {
  public:
   FileReader(std::string path, OpenedFile file, bool direct, std::string note)
       : path_(std::move(path)), fd_(file.fd), size_(file.size), direct_(direct), note_(std::move(note)) {}
-  ~FileReader() override { ::close(fd_); }
+  ~FileReader() override {
+    if (cache_map_ != nullptr) ::munmap(cache_map_, static_cast<size_t>(size_));
+    if (probe_fd_ >= 0) ::close(probe_fd_);
+    ::close(fd_);
+  }
   FileReader(const FileReader&) = delete;
   FileReader& operator=(const FileReader&) = delete;
 
@@ -149,6 +200,15 @@ class FileReader final : public StreamReader {
     }
     position_ += bytes;
     return Status::OK();
+  }
+
+  std::optional<double> resident_fraction(uint64_t offset, uint64_t bytes) const override {
+    // O_DIRECT reads go to the device whatever the cache holds.
+    if (direct_ || !range_inside(offset, bytes, size_) || bytes == 0) return std::nullopt;
+    std::call_once(residency_once_, [this] { open_residency(); });
+    if (cache_map_ != nullptr) return mapped_resident_fraction(static_cast<const std::byte*>(cache_map_) + offset, bytes);
+    if (probe_fd_ >= 0) return probed_resident_fraction(probe_fd_, offset, bytes);
+    return std::nullopt;
   }
 
   Status read_at(uint64_t offset, void* dst, uint64_t bytes) const override {
@@ -210,6 +270,28 @@ class FileReader final : public StreamReader {
     }
   }
 
+  // A mapping for mincore where the kernel shows this process the file's cache (it is never
+  // touched, so it costs address space only), else a descriptor of its own for probe reads.
+  void open_residency() const {
+    if (size_ == 0 || size_ > static_cast<uint64_t>(SIZE_MAX)) return;
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) return;
+    if (mincore_sees_page_cache(path_, static_cast<uint32_t>(st.st_uid))) {
+      void* map = ::mmap(nullptr, static_cast<size_t>(size_), PROT_READ, MAP_SHARED, fd_, 0);
+      if (map != MAP_FAILED) {
+        cache_map_ = map;
+        return;
+      }
+    }
+    int fd = -1;
+    do {
+      fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) return;
+    (void)::posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
+    probe_fd_ = fd;
+  }
+
   std::optional<uint64_t> current_size() const {
     struct stat st {};
     if (::fstat(fd_, &st) != 0) return std::nullopt;
@@ -223,6 +305,9 @@ class FileReader final : public StreamReader {
   std::string note_;
   uint64_t position_ = 0;
   mutable BouncePool pool_;
+  mutable std::once_flag residency_once_;
+  mutable void* cache_map_ = nullptr;
+  mutable int probe_fd_ = -1;
 };
 
 // Some filesystems accept O_DIRECT at open() and refuse the reads with EINVAL; one aligned
@@ -252,14 +337,7 @@ std::optional<double> page_cache_fraction(const std::string& path) {
   void* map = ::mmap(nullptr, bytes, PROT_READ, MAP_SHARED, file->fd, 0);
   ::close(file->fd);
   if (map == MAP_FAILED) return std::nullopt;
-  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
-  std::vector<unsigned char> resident((bytes + page - 1) / page);
-  std::optional<double> fraction;
-  if (::mincore(map, bytes, resident.data()) == 0) {
-    size_t in = 0;
-    for (unsigned char r : resident) in += r & 1u;
-    fraction = static_cast<double>(in) / static_cast<double>(resident.size());
-  }
+  const std::optional<double> fraction = mapped_resident_fraction(map, bytes);
   ::munmap(map, bytes);
   return fraction;
 }

@@ -43,6 +43,23 @@ struct OpenedFile {
 };
 Result<OpenedFile> open_regular_file(const std::string& path, int extra_flags, int* failed_errno = nullptr);
 
+// Page-cache residency, for StreamReader::resident_fraction.
+//
+// mincore over [addr, addr + bytes) of a file mapping (addr page-aligned or not; the pages
+// touching the range count): the fraction of those pages in the page cache. The kernel reports
+// the cache only for files the caller owns or may write (others show just the pages this process
+// has mapped), hence the second way below. nullopt when mincore fails or bytes is 0.
+std::optional<double> mapped_resident_fraction(const void* addr, uint64_t bytes);
+// Non-blocking probe reads (preadv2 RWF_NOWAIT, one 4 KiB page each) of up to `samples` pages
+// spread evenly over [offset, offset + bytes) of `fd`: the fraction that came back without
+// waiting for the device. Works for any readable file; `fd` should be its own descriptor with
+// POSIX_FADV_RANDOM, so that the probes neither start readahead nor disturb another reader's.
+// nullopt when the kernel does not support RWF_NOWAIT or bytes is 0.
+std::optional<double> probed_resident_fraction(int fd, uint64_t offset, uint64_t bytes, uint32_t samples = 16);
+// Whether mincore on a mapping of this file shows its page cache to this process (the kernel's
+// rule: the owner, a capable user, or a writer).
+bool mincore_sees_page_cache(const std::string& path, uint32_t owner_uid);
+
 // Fills `n` host bytes at `host` with the next piece of the read; pieces arrive in order and
 // `done` is how many bytes of the read came before this piece.
 using HostFill = std::function<Status(void* host, uint64_t done, uint64_t n)>;

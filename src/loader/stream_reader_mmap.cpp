@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -40,15 +41,24 @@ class MmapReader final : public MemoryReader {
     (void)::madvise(static_cast<char*>(mapping_) + begin, static_cast<size_t>(end - begin), MADV_DONTNEED);
   }
 
-  void adopt_mapping(void* mapping, uint64_t bytes) {
+  std::optional<double> resident_fraction(uint64_t offset, uint64_t bytes) const override {
+    if (mapping_ == nullptr || !cache_visible_ || !range_inside(offset, bytes, mapped_bytes_)) return std::nullopt;
+    return mapped_resident_fraction(static_cast<const std::byte*>(mapping_) + offset, bytes);
+  }
+
+  // `cache_visible`: whether mincore shows this process the file's page cache
+  // (mincore_sees_page_cache); otherwise the reader does not guess.
+  void adopt_mapping(void* mapping, uint64_t bytes, bool cache_visible) {
     mapping_ = mapping;
     mapped_bytes_ = bytes;
+    cache_visible_ = cache_visible;
     reset_bytes(static_cast<const std::byte*>(mapping), bytes);
   }
 
  private:
   void* mapping_ = nullptr;
   uint64_t mapped_bytes_ = 0;
+  bool cache_visible_ = false;
 };
 
 }  // namespace
@@ -72,7 +82,9 @@ Result<std::unique_ptr<StreamReader>> open_mmap_reader(const std::string& path) 
     }
     // Loads read front to back: ask for aggressive readahead. Only a hint; failure is harmless.
     (void)::madvise(mapping, static_cast<size_t>(file.size), MADV_SEQUENTIAL);
-    reader->adopt_mapping(mapping, file.size);
+    struct stat st {};
+    const bool visible = ::fstat(file.fd, &st) == 0 && mincore_sees_page_cache(path, static_cast<uint32_t>(st.st_uid));
+    reader->adopt_mapping(mapping, file.size, visible);
   }
   // The mapping keeps its own reference to the file.
   ::close(file.fd);

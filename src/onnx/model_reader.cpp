@@ -58,39 +58,6 @@ Result<int> open_regular_file(const std::string& path, const std::string& what, 
 
 }  // namespace
 
-namespace {
-
-// Live mappings (start -> end), so release_mapped_pages can tell mapped memory from the heap.
-std::mutex& mappings_mutex() {
-  static std::mutex m;
-  return m;
-}
-std::map<uintptr_t, uintptr_t>& live_mappings() {
-  static std::map<uintptr_t, uintptr_t> m;
-  return m;
-}
-
-}  // namespace
-
-bool release_mapped_pages(const void* data, uint64_t bytes) {
-  if (bytes == 0) return false;
-  const auto begin = reinterpret_cast<uintptr_t>(data);
-  const uintptr_t end = begin + bytes;
-  std::lock_guard<std::mutex> lock(mappings_mutex());
-  const auto& live = live_mappings();
-  auto it = live.upper_bound(begin);
-  if (it == live.begin()) return false;
-  --it;
-  if (begin < it->first || end > it->second) return false;
-  // Whole pages only, clipped to the mapping: a partly used page is dropped too, which is
-  // harmless (re-read on touch); the mapping's start is page-aligned.
-  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-  const uintptr_t from = begin / page * page;
-  const uintptr_t to = std::min<uintptr_t>((end + page - 1) / page * page, (it->second + page - 1) / page * page);
-  if (to > from) ::madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
-  return true;
-}
-
 Result<std::shared_ptr<MappedFile>> MappedFile::open(const std::string& path, const std::string& what) {
   uint64_t size = 0;
   SLIMRT_ASSIGN_OR_RETURN(int fd, open_regular_file(path, what, &size));
@@ -108,8 +75,9 @@ Result<std::shared_ptr<MappedFile>> MappedFile::open(const std::string& path, co
     f->data_ = static_cast<const uint8_t*>(p);
     // Weights and models are read front to back, once: read ahead aggressively.
     ::madvise(p, size, MADV_SEQUENTIAL);
-    std::lock_guard<std::mutex> lock(mappings_mutex());
-    live_mappings()[reinterpret_cast<uintptr_t>(p)] = reinterpret_cast<uintptr_t>(p) + size;
+    // Releasable (release_mapped_pages), and big constants built from it go to scratch files
+    // beside it (allocate_releasable).
+    remember_mapping(p, size, std::filesystem::path(path).parent_path().string());
   }
   ::close(fd);  // the mapping stays valid without the descriptor
   return f;
@@ -117,10 +85,7 @@ Result<std::shared_ptr<MappedFile>> MappedFile::open(const std::string& path, co
 
 MappedFile::~MappedFile() {
   if (!data_) return;
-  {
-    std::lock_guard<std::mutex> lock(mappings_mutex());
-    live_mappings().erase(reinterpret_cast<uintptr_t>(data_));
-  }
+  forget_mapping(data_);
   ::munmap(const_cast<uint8_t*>(data_), size_);
 }
 

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "onnx/weight_memory.h"
 #include "slimrt/graph.h"
 #include "slimrt/status.h"
 #include "slimrt/tensor.h"
@@ -49,13 +50,6 @@ class MappedFile {
   uint64_t size_ = 0;
 };
 
-// Drops the resident pages of [data, data + bytes) when that range lies inside a live mapping made
-// by MappedFile::open: madvise(MADV_DONTNEED) on the pages it covers. The mappings are private
-// and read-only, so a page touched again is re-read from the file; nothing is lost. Memory that
-// is not inside such a mapping (heap) is never touched. Returns whether the range was mapped.
-// The builder calls it after the engine writer consumed each piece of a weight, so that a
-// multi-gigabyte model does not stay resident (file-backed pages count in RSS and VmHWM).
-bool release_mapped_pages(const void* data, uint64_t bytes);
 
 // Resolves external data files relative to one directory and shares one mapping per file.
 // A location must stay inside the model's directory: lexically (no absolute paths, no leading

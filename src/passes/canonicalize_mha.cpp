@@ -71,6 +71,7 @@
 
 #include <fmt/format.h>
 
+#include "onnx/weight_memory.h"
 #include "passes/pass_util.h"
 #include "slimrt/passes.h"
 
@@ -525,7 +526,8 @@ class Rewriter {
     const auto key = std::make_tuple(w, c0, n, transposed);
     auto it = cache_.find(key);
     if (it != cache_.end()) return it->second;
-    SLIMRT_ASSIGN_OR_RETURN(Tensor out, Tensor::allocate(t.dtype(), {rows, n}));
+    // A big model's weights: file-backed, and off the resident set once written (weight_memory.h).
+    SLIMRT_ASSIGN_OR_RETURN(Tensor out, onnx_import::allocate_releasable(t.dtype(), {rows, n}));
     const size_t es = dtype_size(t.dtype());
     const auto* src = static_cast<const unsigned char*>(t.raw());
     auto* dst = static_cast<unsigned char*>(out.raw());
@@ -535,6 +537,8 @@ class Rewriter {
       for (int64_t r = 0; r < rows; ++r)
         std::memcpy(dst + static_cast<size_t>(r * n) * es, src + static_cast<size_t>(r * all + c0) * es, static_cast<size_t>(n) * es);
     }
+    onnx_import::release_mapped_pages(out.raw(), out.bytes());
+    onnx_import::release_mapped_pages(t.raw(), t.bytes());
     const std::string name = transposed ? w->name() + "/t" : fmt::format("{}/cols{}_{}", w->name(), c0, c0 + n);
     Value* v = g_.add_initializer(name, std::move(out));
     v->set_dtype(w->dtype());  // a deferred fp16 conversion stays deferred
@@ -583,16 +587,29 @@ class Rewriter {
         return internal_error("canonicalize_mha: packed weight '" + p.w->name() + "' does not match '" + parts[0].w->name() + "'");
       total += p.n;
     }
-    SLIMRT_ASSIGN_OR_RETURN(Tensor out, Tensor::allocate(t0.dtype(), {rows, total}));
+    // A big model's weights: file-backed, and off the resident set once written (weight_memory.h).
+    SLIMRT_ASSIGN_OR_RETURN(Tensor out, onnx_import::allocate_releasable(t0.dtype(), {rows, total}));
     const size_t es = dtype_size(t0.dtype());
     auto* dst = static_cast<unsigned char*>(out.raw());
-    for (int64_t r = 0; r < rows; ++r) {
-      int64_t at = 0;
+    // Rows in blocks of about 8 MiB, each block's pages (written and read) released behind it,
+    // so that even one layer's weights never sit in the resident set at once.
+    const int64_t block = std::max<int64_t>(1, (int64_t{8} << 20) / std::max<int64_t>(1, total * static_cast<int64_t>(es)));
+    for (int64_t r0 = 0; r0 < rows; r0 += block) {
+      const int64_t r1 = std::min(rows, r0 + block);
+      for (int64_t r = r0; r < r1; ++r) {
+        int64_t at = 0;
+        for (const Cols& p : parts) {
+          const Tensor& t = *p.w->constant();
+          const auto* src = static_cast<const unsigned char*>(t.raw()) + static_cast<size_t>(r * t.dim(1) + p.c0) * es;
+          std::memcpy(dst + static_cast<size_t>(r * total + at) * es, src, static_cast<size_t>(p.n) * es);
+          at += p.n;
+        }
+      }
+      onnx_import::release_mapped_pages(dst + static_cast<size_t>(r0 * total) * es, static_cast<size_t>((r1 - r0) * total) * es);
       for (const Cols& p : parts) {
         const Tensor& t = *p.w->constant();
-        const auto* src = static_cast<const unsigned char*>(t.raw()) + static_cast<size_t>(r * t.dim(1) + p.c0) * es;
-        std::memcpy(dst + static_cast<size_t>(r * total + at) * es, src, static_cast<size_t>(p.n) * es);
-        at += p.n;
+        onnx_import::release_mapped_pages(static_cast<const unsigned char*>(t.raw()) + static_cast<size_t>(r0 * t.dim(1)) * es,
+                                          static_cast<size_t>((r1 - r0) * t.dim(1)) * es);
       }
     }
     Value* v = g_.add_initializer(concat_name(parts, false), std::move(out));

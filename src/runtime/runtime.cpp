@@ -81,9 +81,8 @@ Result<std::unique_ptr<Runtime>> Runtime::create(const RuntimeOptions& options) 
 }
 
 Result<std::shared_ptr<Engine>> Runtime::load_file(const std::string& path, const LoadOptions& options) const {
-  // Buffered reads by min(8, cores) threads: the best of the variants measured cold on the GPU
-  // machine (one thread, O_DIRECT, prefetch hints: docs/loading.md), and the page cache's speed
-  // when the file is warm.
+  // Buffered reads: slots in the page cache by min(8, cores) threads (the page cache's speed),
+  // the others by one sequential stream (the disk's; docs/loading.md has the measurements).
   SLIMRT_ASSIGN_OR_RETURN(std::unique_ptr<StreamReader> reader, open_file_reader(path));
   return load(*reader, options);
 }
@@ -153,11 +152,13 @@ Result<std::shared_ptr<Engine>> Runtime::load(StreamReader& reader, const LoadOp
   runtime_detail::PipelineConfig config;
   config.group_bytes = group_bytes;
   config.threads = threads;
+  config.read_mode = options.read_mode;
   config.verify = options.verify_checksums;
   config.progress = options.progress;
   config.cancel = options.cancel;
   config.start_seconds = t0;
-  SLIMRT_RETURN_IF_ERROR(runtime_detail::run_weight_pipeline(reader, info, *sink, config));
+  runtime_detail::PipelineStats pipeline;
+  SLIMRT_RETURN_IF_ERROR(runtime_detail::run_weight_pipeline(reader, info, *sink, config, &pipeline));
   sink.reset();  // the pinned ring goes now, before the graph is built
   const double t_weights = now_seconds();
 
@@ -179,6 +180,9 @@ Result<std::shared_ptr<Engine>> Runtime::load(StreamReader& reader, const LoadOp
   st.weights_bytes = h.weights_size;
   st.staging_bytes = on_device && h.weights_size > 0 ? group_bytes * slots : 0;
   st.reader_threads = threads;
+  st.slots_parallel = pipeline.groups_parallel;
+  st.slots_streamed = pipeline.groups_streamed;
+  st.resident_fraction = pipeline.resident_fraction;
   st.source = reader.describe();
   st.checksums_verified = options.verify_checksums;
   st.parse_seconds = t_parsed - t0;

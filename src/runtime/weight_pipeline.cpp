@@ -64,20 +64,30 @@ bool report(const PipelineConfig& c, uint64_t done, uint64_t total) {
 }
 
 // ---- seekable readers: several threads, read_at -------------------------------------------
+//
+// Each group (staging slot) is read one of two ways. PARALLEL: the worker threads take its
+// chunks and read_at() each one (several streams: the page cache's speed when the bytes are
+// cached). STREAMED: one streamer thread reads the whole group with a single read_at(), groups
+// in order, the way `cat` reads a file, and the workers only verify its chunks (one sequential
+// stream: the kernel's readahead keeps the device busy at its sequential rate, which several
+// interleaved streams do not reach on every disk). With ReadMode::kAuto the streamer asks the
+// reader, group by group, whether the bytes are in memory (StreamReader::resident_fraction).
 
 class ParallelFill {
  public:
   ParallelFill(const StreamReader& reader, const EngineInfo& info, const Layout& l, RegionSink& sink,
-               const PipelineConfig& config)
-      : reader_(reader), info_(info), l_(l), sink_(sink), config_(config),
+               const PipelineConfig& config, bool streaming)
+      : reader_(reader), info_(info), l_(l), sink_(sink), config_(config), streaming_(streaming),
         done_(l.num_groups, 0),
+        mode_(l.num_groups, streaming ? GroupMode::kUndecided : GroupMode::kParallel),
         released_(sink.slots() == 0 ? l.num_groups : std::min<uint64_t>(sink.slots(), l.num_groups)) {}
 
-  Status run() {
+  Status run(PipelineStats* stats) {
     const uint32_t n = std::max<uint32_t>(1, std::min<uint64_t>(config_.threads, l_.num_chunks));
     std::vector<std::thread> threads;
-    threads.reserve(n);
+    threads.reserve(n + 1);
     for (uint32_t i = 0; i < n; ++i) threads.emplace_back([this] { worker(); });
+    if (streaming_) threads.emplace_back([this] { streamer(); });
     Status result = drive();
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -86,6 +96,16 @@ class ParallelFill {
     }
     slot_free_.notify_all();
     for (std::thread& t : threads) t.join();
+    if (stats != nullptr) {
+      for (uint64_t g = 0; g < l_.num_groups; ++g) {
+        if (mode_[g] == GroupMode::kStreamed || mode_[g] == GroupMode::kStreamedRead) {
+          ++stats->groups_streamed;
+          stats->bytes_streamed += l_.group_size(g);
+        } else if (mode_[g] == GroupMode::kParallel) {
+          ++stats->groups_parallel;
+        }
+      }
+    }
     if (!error_.ok()) return error_;
     return result;
   }
@@ -122,15 +142,57 @@ class ParallelFill {
     group_done_.notify_all();
   }
 
+  // The streamer: decides each group's mode in order as its slot frees up, and reads the
+  // streamed ones whole.
+  void streamer() {
+    for (uint64_t g = 0; g < l_.num_groups; ++g) {
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        slot_free_.wait(lock, [&] { return stop_ || g < released_; });
+        if (stop_) return;
+      }
+      if (cancel_requested(config_)) {
+        fail(cancelled_status(reader_, l_.group_begin(g), l_.region));
+        return;
+      }
+      const uint64_t file_offset = info_.header.weights_offset + l_.group_begin(g);
+      const uint64_t n = l_.group_size(g);
+      const bool parallel = read_group_in_parallel(config_.read_mode, reader_.resident_fraction(file_offset, n));
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        mode_[g] = parallel ? GroupMode::kParallel : GroupMode::kStreamed;
+      }
+      slot_free_.notify_all();
+      if (parallel) continue;
+      Status s = reader_.read_at(file_offset, sink_.buffer(g), n);
+      if (!s.ok()) {
+        fail(s.with_context(fmt::format("engine {}: reading weights bytes [{}, {}) (file offset {})", reader_.describe(),
+                                        l_.group_begin(g), l_.group_begin(g) + n, file_offset)));
+        return;
+      }
+      reader_.release(file_offset, n);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        mode_[g] = GroupMode::kStreamedRead;
+      }
+      slot_free_.notify_all();
+    }
+  }
+
   void worker() {
     for (;;) {
       const uint64_t c = next_chunk_.fetch_add(1, std::memory_order_relaxed);
       if (c >= l_.num_chunks) return;
       const uint64_t g = c / l_.chunks_per_group;
+      GroupMode mode = GroupMode::kUndecided;
       {
+        // A streamed group is verified once the streamer has read it; a parallel one is read here.
         std::unique_lock<std::mutex> lock(mu_);
-        slot_free_.wait(lock, [&] { return stop_ || g < released_; });
+        slot_free_.wait(lock, [&] {
+          return stop_ || (g < released_ && (mode_[g] == GroupMode::kParallel || mode_[g] == GroupMode::kStreamedRead));
+        });
         if (stop_) return;
+        mode = mode_[g];
       }
       if (cancel_requested(config_)) {
         fail(cancelled_status(reader_, c * l_.chunk, l_.region));
@@ -139,14 +201,16 @@ class ParallelFill {
       const uint64_t n = l_.chunk_bytes(c);
       uint8_t* dst = sink_.buffer(g) + (c * l_.chunk - l_.group_begin(g));
       const uint64_t file_offset = info_.header.weights_offset + c * l_.chunk;
-      Status s = reader_.read_at(file_offset, dst, n);
-      if (!s.ok()) {
-        fail(s.with_context("engine " + reader_.describe() + ": reading " + chunk_name(info_, l_, c)));
-        return;
+      if (mode == GroupMode::kParallel) {
+        Status s = reader_.read_at(file_offset, dst, n);
+        if (!s.ok()) {
+          fail(s.with_context("engine " + reader_.describe() + ": reading " + chunk_name(info_, l_, c)));
+          return;
+        }
+        reader_.release(file_offset, n);
       }
-      reader_.release(file_offset, n);
       if (config_.verify) {
-        s = verify_chunk(reader_, info_, l_, c, dst);
+        Status s = verify_chunk(reader_, info_, l_, c, dst);
         if (!s.ok()) {
           fail(std::move(s));
           return;
@@ -165,12 +229,17 @@ class ParallelFill {
   const Layout& l_;
   RegionSink& sink_;
   const PipelineConfig& config_;
+  const bool streaming_;  // a streamer thread decides and reads groups
+
+  // kStreamed: the streamer is reading the group; kStreamedRead: it has.
+  enum class GroupMode : uint8_t { kUndecided, kParallel, kStreamed, kStreamedRead };
 
   std::atomic<uint64_t> next_chunk_{0};
   std::mutex mu_;
   std::condition_variable group_done_;  // a chunk finished (or stop)
-  std::condition_variable slot_free_;   // released_ grew (or stop)
+  std::condition_variable slot_free_;   // released_ grew, a group's mode was decided or read (or stop)
   std::vector<uint64_t> done_;          // chunks completed per group
+  std::vector<GroupMode> mode_;
   uint64_t released_;                   // groups [0, released_) may be filled
   bool stop_ = false;
   Status error_;
@@ -200,8 +269,21 @@ Status sequential_fill(StreamReader& reader, const EngineInfo& info, const Layou
 
 }  // namespace
 
+bool read_group_in_parallel(ReadMode mode, std::optional<double> resident_fraction) {
+  switch (mode) {
+    case ReadMode::kParallel:
+      return true;
+    case ReadMode::kStreamed:
+      return false;
+    case ReadMode::kAuto:
+      break;
+  }
+  // A reader that cannot tell (memory, O_DIRECT) keeps parallel reads.
+  return !resident_fraction.has_value() || *resident_fraction >= kResidentForParallel;
+}
+
 Status run_weight_pipeline(StreamReader& reader, const EngineInfo& info, RegionSink& sink,
-                           const PipelineConfig& config) {
+                           const PipelineConfig& config, PipelineStats* stats) {
   const EngineHeader& h = info.header;
   Layout l;
   l.region = h.weights_size;
@@ -220,7 +302,13 @@ Status run_weight_pipeline(StreamReader& reader, const EngineInfo& info, RegionS
 
   Status s;
   if (reader.seekable()) {
-    s = ParallelFill(reader, info, l, sink, config).run();
+    // No streamer where every group would be read in parallel anyway (a reader that cannot tell
+    // where its bytes are, or ReadMode::kParallel).
+    const std::optional<double> resident = reader.resident_fraction(h.weights_offset, l.region);
+    if (stats != nullptr) stats->resident_fraction = resident;
+    const bool streaming = config.read_mode == ReadMode::kStreamed ||
+                           (config.read_mode == ReadMode::kAuto && resident.has_value());
+    s = ParallelFill(reader, info, l, sink, config, streaming).run(stats);
   } else {
     if (reader.position() != h.weights_offset) {
       s = reader.seek(h.weights_offset);

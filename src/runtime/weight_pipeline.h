@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <optional>
 
 #include "slimrt/engine_format.h"
 #include "slimrt/runtime.h"
@@ -38,18 +39,33 @@ class RegionSink {
 struct PipelineConfig {
   uint64_t group_bytes = 0;  // a multiple of the engine's chunk size
   uint32_t threads = 1;      // reader threads (seekable readers only)
+  ReadMode read_mode = ReadMode::kAuto;
   bool verify = true;
   std::function<bool(const LoadProgress&)> progress;
   const std::atomic<bool>* cancel = nullptr;
   double start_seconds = 0;  // monotonic time load() began, for LoadProgress::seconds
 };
 
+// How the groups of a seekable reader were read.
+struct PipelineStats {
+  uint64_t groups_parallel = 0;
+  uint64_t groups_streamed = 0;
+  uint64_t bytes_streamed = 0;
+  std::optional<double> resident_fraction;  // of the region, as the load began
+};
+
+// A group goes PARALLEL (chunks read by all threads) when at least this fraction of it is in
+// memory, else STREAMED (one sequential read), under ReadMode::kAuto.
+inline constexpr double kResidentForParallel = 0.9;
+bool read_group_in_parallel(ReadMode mode, std::optional<double> resident_fraction);
+
 // Moves the region [weights_offset, weights_offset + weights_size) of `reader` through `sink`.
-// Seekable readers are read with read_at() by config.threads threads; others with read() by the
-// calling thread (the reader must not be past weights_offset). On error every thread has stopped
-// and the sink has been finished (or abandoned) before this returns.
+// Seekable readers are read with read_at(): each group in parallel by config.threads threads, or
+// streamed whole by one more thread while those threads verify (read_group_in_parallel); others
+// with read() by the calling thread (the reader must not be past weights_offset). On error every
+// thread has stopped and the sink has been finished (or abandoned) before this returns.
 Status run_weight_pipeline(StreamReader& reader, const EngineInfo& info, RegionSink& sink,
-                           const PipelineConfig& config);
+                           const PipelineConfig& config, PipelineStats* stats = nullptr);
 
 // Monotonic seconds.
 double now_seconds();
