@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -177,7 +178,7 @@ class Graph {
   std::vector<std::unique_ptr<Node>> nodes_;
   size_t live_values_ = 0;
   size_t live_nodes_ = 0;
-  std::map<std::string, Value*> by_name_;
+  std::unordered_map<std::string, Value*> by_name_;  // lookups only; never iterated
   std::vector<Value*> inputs_;
   std::vector<Value*> outputs_;
   uint64_t unique_counter_ = 0;

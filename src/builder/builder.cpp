@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <unordered_map>
 
 #include "core/output_file.h"
 #include "slimrt/builder.h"
@@ -95,8 +96,9 @@ Status refuse_input_as_output(const OutputTarget& out, const std::string& input,
 }
 
 Result<EngineMemoryPlan> to_engine_plan(const Graph& graph, const ActivationPlan& plan) {
-  std::map<std::string, uint32_t> index;
   const std::vector<Value*> values = graph.values();
+  std::unordered_map<std::string, uint32_t> index;
+  index.reserve(values.size());
   for (size_t i = 0; i < values.size(); ++i) index.emplace(values[i]->name(), static_cast<uint32_t>(i));
   EngineMemoryPlan out;
   out.arena_bytes = static_cast<uint64_t>(plan.arena_bytes);

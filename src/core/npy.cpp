@@ -12,7 +12,6 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <regex>
 
 #include "core/output_file.h"
 #include "slimrt/shape.h"

@@ -59,10 +59,11 @@ Result<Attribute> convert_attribute(const onnx::AttributeProto& a, const std::st
 
 // Orders node indices so producers come before consumers (ONNX requires it; some exporters do
 // not comply). Names produced by no node must be graph inputs or initializers.
-Result<std::vector<int>> node_order(const onnx::GraphProto& g, const std::set<std::string>& available,
+Result<std::vector<int>> node_order(const onnx::GraphProto& g, const std::unordered_set<std::string>& available,
                                     const std::vector<std::string>& names) {
   const int n = g.node_size();
-  std::map<std::string, int> producer;
+  std::unordered_map<std::string, int> producer;
+  producer.reserve(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) {
     for (const std::string& o : g.node(i).output()) {
       if (!o.empty()) producer.emplace(o, i);
@@ -291,7 +292,8 @@ Result<Graph> import_model(onnx::ModelProto& model, const std::string& base_dir,
     std::string().swap(*t.mutable_raw_data());
   }
 
-  std::set<std::string> available;
+  std::unordered_set<std::string> available;
+  available.reserve(b.values().size());
   for (const auto& [name, v] : b.values()) available.insert(name);
   SLIMRT_ASSIGN_OR_RETURN(std::vector<int> order, node_order(gp, available, node_names));
 

@@ -14,6 +14,8 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "onnx/weight_memory.h"
@@ -126,7 +128,7 @@ class GraphBuilder {
   Result<Node*> emit(NodeSpec spec);
 
   // ONNX name -> Value, for node inputs and graph outputs.
-  std::map<std::string, Value*>& values() { return values_; }
+  std::unordered_map<std::string, Value*>& values() { return values_; }
 
   // Infers shapes of everything built so far, so a rewrite can learn an input's rank (legacy
   // broadcasting). Errors are returned; nothing is reported twice (inference runs again later).
@@ -145,7 +147,7 @@ class GraphBuilder {
   Graph& g_;
   int64_t opset_;
   std::set<std::string> reserved_;
-  std::map<std::string, Value*> values_;
+  std::unordered_map<std::string, Value*> values_;
   std::vector<Node*> cast_like_;
   std::set<std::string> used_;
 };
