@@ -423,8 +423,12 @@ class Sweep:
             self.add("build model", ["build", model, "-o", self.out()], expect, note=note)
             if "profile" not in note:
                 self.add("run model", ["run", model, "--backend", "cpu"], expect, note=note)
-        for flags in (["--fp16", "--bf16"], ["--fp32", "--fp16"], ["--bogus"], ["--min", "image:1x3x64x64"]):
+        for flags in (["--fp16", "--bf16"], ["--fp32", "--fp16"], ["--bogus"],
+                      ["--min", "image:2x3x64x64", "--max", "image:1x3x64x64"]):
             self.add("build flags", ["build", self.tinynet, "-o", self.out()] + flags, {2}, note=" ".join(flags))
+        # A partial profile is completed by the documented default rule (docs/cli.md).
+        self.add("build flags", ["build", self.tinynet, "-o", self.out(), "--min", "image:1x3x64x64"], {0},
+                 note="--min alone")
 
     def unchanged(self, path):
         digest = sha256(path)
