@@ -25,14 +25,7 @@ CliResult run_cli(const std::string& args, bool stdout_only = false) {
   return testing::run_cli(SLIMRT_CLI_PATH, args, stdout_only);
 }
 
-const std::string& temp_dir() {
-  static const std::string dir = [] {
-    const std::string d = std::string(SLIMRT_BINARY_DIR) + "/test_tmp/build_cli_" + std::to_string(getpid());
-    fs::create_directories(d);
-    return d;
-  }();
-  return dir;
-}
+const std::string& temp_dir() { return testing::process_temp_dir(SLIMRT_BINARY_DIR, "build_cli"); }
 
 std::string tinynet() { return std::string(SLIMRT_SOURCE_DIR) + "/models/tinynet.onnx"; }
 const std::string kProfile = " --min image:1x3x64x64 --opt image:2x3x64x64 --max image:4x3x64x64";

@@ -19,14 +19,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string temp_dir() {
-  static const std::string dir = [] {
-    const std::string d = std::string(SLIMRT_BINARY_DIR) + "/test_tmp/builder_" + std::to_string(getpid());
-    fs::create_directories(d);
-    return d;
-  }();
-  return dir;
-}
+const std::string& temp_dir() { return testing::process_temp_dir(SLIMRT_BINARY_DIR, "builder"); }
 
 std::string tinynet() { return std::string(SLIMRT_SOURCE_DIR) + "/models/tinynet.onnx"; }
 

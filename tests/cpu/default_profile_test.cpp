@@ -24,14 +24,7 @@ CliResult run_cli(const std::string& args, bool stdout_only = false) {
   return testing::run_cli(SLIMRT_CLI_PATH, args, stdout_only);
 }
 
-const std::string& temp_dir() {
-  static const std::string dir = [] {
-    const std::string d = std::string(SLIMRT_BINARY_DIR) + "/test_tmp/default_profile_" + std::to_string(getpid());
-    fs::create_directories(d);
-    return d;
-  }();
-  return dir;
-}
+const std::string& temp_dir() { return testing::process_temp_dir(SLIMRT_BINARY_DIR, "default_profile"); }
 
 std::string tinynet() { return std::string(SLIMRT_SOURCE_DIR) + "/models/tinynet.onnx"; }
 

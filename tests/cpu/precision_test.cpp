@@ -28,14 +28,7 @@ constexpr double kBf16Tolerance = 4e-2;
 
 double tolerance(Precision p) { return p == Precision::kFp16 ? kFp16Tolerance : kBf16Tolerance; }
 
-std::string temp_dir() {
-  static const std::string dir = [] {
-    const std::string d = std::string(SLIMRT_BINARY_DIR) + "/test_tmp/precision_" + std::to_string(getpid());
-    fs::create_directories(d);
-    return d;
-  }();
-  return dir;
-}
+const std::string& temp_dir() { return testing::process_temp_dir(SLIMRT_BINARY_DIR, "precision"); }
 
 
 Node* op(Graph& g, const std::string& type, const std::string& name, std::vector<Value*> in,

@@ -16,6 +16,7 @@
 
 #include "slimrt/npy.h"
 #include "support/cli_runner.h"
+#include "support/test_util.h"
 
 namespace slimrt {
 namespace {
@@ -29,14 +30,7 @@ CliResult run_cli(const std::string& args, bool stdout_only = false) {
   return testing::run_cli("timeout 60 " + std::string(SLIMRT_CLI_PATH), args, stdout_only);
 }
 
-const std::string& temp_dir() {
-  static const std::string dir = [] {
-    const std::string d = std::string(SLIMRT_BINARY_DIR) + "/test_tmp/run_robustness_" + std::to_string(getpid());
-    fs::create_directories(d);
-    return d;
-  }();
-  return dir;
-}
+const std::string& temp_dir() { return testing::process_temp_dir(SLIMRT_BINARY_DIR, "run_robustness"); }
 
 const std::string& fixtures_dir() {
   static const std::string dir = [] {

@@ -2,10 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <limits>
+#include <map>
+#include <mutex>
 
 namespace slimrt::testing {
 
@@ -175,6 +180,18 @@ size_t count_op(const Graph& g, const std::string& op) {
   size_t n = 0;
   for (const Node* node : g.nodes()) n += node->op_type() == op;
   return n;
+}
+
+const std::string& process_temp_dir(const std::string& binary_dir, const std::string& name) {
+  static std::mutex mu;
+  static std::map<std::string, std::string> dirs;  // node-based: references stay valid
+  std::lock_guard<std::mutex> lock(mu);
+  auto [it, added] = dirs.try_emplace(name);
+  if (added) {
+    it->second = binary_dir + "/test_tmp/" + name + "_" + std::to_string(getpid());
+    std::filesystem::create_directories(it->second);
+  }
+  return it->second;
 }
 
 }  // namespace slimrt::testing

@@ -66,4 +66,8 @@ void expect_pass_keeps_outputs(Graph& g, const std::vector<std::vector<NamedTens
 // Nodes of `op` type in the graph.
 size_t count_op(const Graph& g, const std::string& op);
 
+// BINARY_DIR/test_tmp/NAME_PID, created on first use: one directory per test process, since
+// ctest runs the tests as parallel processes. Pass SLIMRT_BINARY_DIR.
+const std::string& process_temp_dir(const std::string& binary_dir, const std::string& name);
+
 }  // namespace slimrt::testing
