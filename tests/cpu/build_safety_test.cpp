@@ -33,17 +33,7 @@ const std::string kProfile = " --min image:1x3x64x64 --opt image:1x3x64x64 --max
 CliResult run_cli(const std::string& args) { return testing::run_cli(kCli, args); }
 
 // A shell command line (stdout and stderr together), for limits, timeouts and parallel runs.
-CliResult shell(const std::string& script) {
-  CliResult r;
-  FILE* p = popen(("{ " + script + " ; } 2>&1").c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+CliResult shell(const std::string& script) { return testing::run_command_line("{ " + script + " ; } 2>&1"); }
 
 bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 

@@ -41,14 +41,8 @@ std::vector<uint8_t> engine_bytes(uint64_t chunk_size = 4096) {
   return engine_test::write_to_bytes(g, o);
 }
 
-std::string temp_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("slimrt_load_" + std::to_string(::getpid()) + "_" + name)).string();
-}
-
-void write_file(const std::string& path, const std::vector<uint8_t>& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-}
+using engine_test::write_file;
+std::string temp_path(const std::string& name) { return engine_test::temp_path("load", name); }
 
 std::unique_ptr<Runtime> cpu_runtime() {
   Result<std::unique_ptr<Runtime>> rt = Runtime::create({.backend = "cpu"});

@@ -38,14 +38,8 @@ std::vector<uint8_t> engine_bytes() {
   return engine_test::write_to_bytes(g, o);
 }
 
-std::string temp_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("slimrt_plan_" + std::to_string(::getpid()) + "_" + name)).string();
-}
-
-void write_file(const std::string& path, const std::vector<uint8_t>& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-}
+using engine_test::write_file;
+std::string temp_path(const std::string& name) { return engine_test::temp_path("plan", name); }
 
 // Flushes `path` and asks the kernel to drop [offset, offset + bytes) of it from the page cache
 // (0 bytes: to the end). Returns whether the range is now mostly uncached (some filesystems, a

@@ -3,8 +3,12 @@
 // behind them).
 #pragma once
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -141,6 +145,17 @@ inline void rehash_metadata(std::vector<uint8_t>& b) {
   const uint64_t off = get_u64(b, 32), size = get_u64(b, 40);
   put_u64(b, 80, engine::xxh3_64(b.data() + off, size));
   rehash_header(b);
+}
+
+// TMPDIR/slimrt_PREFIX_PID_NAME: a file name of this test process (ctest runs tests in parallel).
+inline std::string temp_path(const std::string& prefix, const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("slimrt_" + prefix + "_" + std::to_string(::getpid()) + "_" + name))
+      .string();
+}
+
+inline void write_file(const std::string& path, const std::vector<uint8_t>& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
 }
 
 }  // namespace slimrt::engine_test

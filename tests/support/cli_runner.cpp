@@ -8,9 +8,12 @@
 namespace slimrt::testing {
 
 CliResult run_cli(const std::string& cli_path, const std::string& args, bool stdout_only) {
-  const std::string cmd = cli_path + " " + args + (stdout_only ? " 2>/dev/null" : " 2>&1");
+  return run_command_line(cli_path + " " + args + (stdout_only ? " 2>/dev/null" : " 2>&1"));
+}
+
+CliResult run_command_line(const std::string& command_line) {
   CliResult r;
-  FILE* p = popen(cmd.c_str(), "r");
+  FILE* p = popen(command_line.c_str(), "r");
   if (!p) return r;
   std::array<char, 4096> buf;
   size_t n;

@@ -14,4 +14,8 @@ struct CliResult {
 
 CliResult run_cli(const std::string& cli_path, const std::string& args, bool stdout_only = false);
 
+// Runs a shell command line as it is and collects what it prints on stdout (redirect stderr in
+// `command_line` to keep it).
+CliResult run_command_line(const std::string& command_line);
+
 }  // namespace slimrt::testing
