@@ -50,14 +50,6 @@ class FileDescriptor {
   int fd_;
 };
 
-const char* file_kind(mode_t mode) {
-  if (S_ISFIFO(mode)) return "a FIFO";
-  if (S_ISCHR(mode)) return "a character device";
-  if (S_ISBLK(mode)) return "a block device";
-  if (S_ISSOCK(mode)) return "a socket";
-  return "not a regular file";
-}
-
 // Reads up to `n` bytes, fewer only where the file ends. kIoError with the OS reason on failure.
 Result<size_t> read_up_to(int fd, void* buf, size_t n, const std::string& path) {
   size_t done = 0;
@@ -96,7 +88,7 @@ Result<Tensor> read_npy(const std::string& path) {
     if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) != 0)
       return io_error(fmt::format("cannot read '{}': {}", path, os_reason(errno)));
   }
-  const std::string what = regular ? std::string() : fmt::format(" ({})", file_kind(st.st_mode));
+  const std::string what = regular ? std::string() : fmt::format(" (a {})", file_kind_name(st.st_mode));
 
   unsigned char prefix[12] = {};  // magic, version, and a 2- or 4-byte header length
   SLIMRT_ASSIGN_OR_RETURN(size_t got, read_up_to(fd.get(), prefix, 8, path));

@@ -37,12 +37,11 @@ std::string name_of(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-const char* special_kind(mode_t mode) {
-  if (S_ISCHR(mode)) return "character device";
-  if (S_ISBLK(mode)) return "block device";
-  if (S_ISFIFO(mode)) return "FIFO (named pipe)";
-  if (S_ISSOCK(mode)) return "socket";
-  return "special file";
+// An existing path that is not a regular file: refused, never written to or replaced.
+Status refuse_non_regular(const std::string& label, mode_t mode) {
+  if (S_ISDIR(mode)) return invalid_argument(label + " is a directory; give the name of a file to write");
+  return invalid_argument(label + " is a " + file_kind_name(mode) +
+                          ", not a regular file; slimrt writes only regular files and never replaces special files");
 }
 
 Result<std::string> read_link(const std::string& path, const std::string& label) {
@@ -76,6 +75,16 @@ bool proc_fd_available() {
 
 }  // namespace
 
+const char* file_kind_name(mode_t mode) {
+  if (S_ISREG(mode)) return "regular file";
+  if (S_ISDIR(mode)) return "directory";
+  if (S_ISCHR(mode)) return "character device";
+  if (S_ISBLK(mode)) return "block device";
+  if (S_ISFIFO(mode)) return "FIFO";
+  if (S_ISSOCK(mode)) return "socket";
+  return "special file";
+}
+
 void set_output_file_unnamed_temporaries(bool allowed) { g_unnamed_allowed = allowed; }
 
 std::optional<FileId> file_id(const std::string& path) {
@@ -98,12 +107,7 @@ Result<OutputTarget> resolve_output_target(const std::string& path, std::string_
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0) {
     // It exists (links followed, /proc's magic links to pipes and terminals included).
-    if (S_ISDIR(st.st_mode)) return invalid_argument(label + " is a directory; give the name of a file to write");
-    if (!S_ISREG(st.st_mode)) {
-      return invalid_argument(label + " is a " + special_kind(st.st_mode) +
-                              ", not a regular file; slimrt writes only regular files and never replaces "
-                              "special files");
-    }
+    if (!S_ISREG(st.st_mode)) return refuse_non_regular(label, st.st_mode);
     char* real = ::realpath(path.c_str(), nullptr);
     if (real == nullptr) return io_error("cannot resolve " + label + ": " + std::strerror(errno));
     t.real_path = real;
@@ -136,13 +140,7 @@ Result<OutputTarget> resolve_output_target(const std::string& path, std::string_
     if (!link.ok()) return link.status();
     cur = link->rfind('/', 0) == 0 ? *link : dir_of(cur) + "/" + *link;
   }
-  if (exists && S_ISDIR(st.st_mode))
-    return invalid_argument(label + " is a directory; give the name of a file to write");
-  if (exists && !S_ISREG(st.st_mode)) {
-    return invalid_argument(label + " is a " + special_kind(st.st_mode) +
-                            ", not a regular file; slimrt writes only regular files and never replaces "
-                            "special files");
-  }
+  if (exists && !S_ISREG(st.st_mode)) return refuse_non_regular(label, st.st_mode);
   const std::string name = name_of(cur);
   if (name.empty() || name == "." || name == "..")
     return invalid_argument(label + " names a directory; give the name of a file to write");
@@ -368,8 +366,7 @@ Status OutputFile::commit() {
   // The target may have changed since create(): only a regular file (or nothing) is replaced.
   struct stat st {};
   if (s.ok() && ::lstat(target_.real_path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
-    s = invalid_argument(quoted(what_, target_.path) + " became a " +
-                         (S_ISDIR(st.st_mode) ? std::string("directory") : std::string(special_kind(st.st_mode))) +
+    s = invalid_argument(quoted(what_, target_.path) + " became a " + file_kind_name(st.st_mode) +
                          " while it was being written; it was left as it is");
   }
   if (s.ok() && ::rename(temp_path_.c_str(), target_.real_path.c_str()) != 0)

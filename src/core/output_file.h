@@ -40,6 +40,10 @@ struct FileId {
   bool operator==(const FileId&) const = default;
 };
 
+// How messages name what a stat() mode is: "regular file", "directory", "character device",
+// "block device", "FIFO", "socket", "special file".
+const char* file_kind_name(mode_t mode);
+
 // stat() of `path` (links followed); nullopt when it cannot be stat'ed (absent, no permission).
 std::optional<FileId> file_id(const std::string& path);
 

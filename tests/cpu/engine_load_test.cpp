@@ -20,19 +20,7 @@ namespace {
 
 using engine_test::ByteReader;
 
-// A graph with 1 MiB of float weights (many 4 KiB chunks) plus the mixed-dtype test graph's
-// int64, bool, fp16, bf16 weights and a tensor attribute.
-Graph build_load_graph() {
-  auto rng = testing::make_rng(7);
-  Graph g = engine_test::build_test_graph();
-  Value* x2 = g.add_input("x2", DataType::kFloat32, Shape{Dim::symbol("batch"), Dim(64)});
-  Value* w1 = g.add_initializer("W1", testing::random_tensor(DataType::kFloat32, {64, 2048}, rng));
-  Value* w2 = g.add_initializer("W2", testing::random_tensor(DataType::kFloat32, {2048, 64}, rng));
-  Node* m1 = g.add_node("MatMul", "m1", {x2, w1}, 1, {"m1_out"});
-  Node* m2 = g.add_node("MatMul", "m2", {m1->output(0), w2}, 1, {"y2"});
-  g.add_output(m2->output(0));
-  return g;
-}
+Graph build_load_graph() { return engine_test::build_weighted_test_graph(7); }
 
 std::vector<uint8_t> engine_bytes(uint64_t chunk_size = 4096) {
   Graph g = build_load_graph();

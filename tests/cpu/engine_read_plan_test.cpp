@@ -25,14 +25,7 @@ using engine_test::ByteReader;
 
 // A 1 MiB-ish engine: the mixed-dtype test graph plus two float matrices.
 std::vector<uint8_t> engine_bytes() {
-  auto rng = testing::make_rng(3);
-  Graph g = engine_test::build_test_graph();
-  Value* x2 = g.add_input("x2", DataType::kFloat32, Shape{Dim::symbol("batch"), Dim(64)});
-  Value* w1 = g.add_initializer("W1", testing::random_tensor(DataType::kFloat32, {64, 2048}, rng));
-  Value* w2 = g.add_initializer("W2", testing::random_tensor(DataType::kFloat32, {2048, 64}, rng));
-  Node* m1 = g.add_node("MatMul", "m1", {x2, w1}, 1, {"m1_out"});
-  Node* m2 = g.add_node("MatMul", "m2", {m1->output(0), w2}, 1, {"y2"});
-  g.add_output(m2->output(0));
+  Graph g = engine_test::build_weighted_test_graph(3);
   EngineOptions o;
   o.chunk_size = 4096;
   return engine_test::write_to_bytes(g, o);

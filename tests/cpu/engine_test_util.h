@@ -110,6 +110,21 @@ inline Graph build_test_graph() {
   return g;
 }
 
+// The test graph plus 1 MiB of float weights (x2 [batch,64] -> MatMul W1 [64,2048] -> MatMul W2
+// [2048,64] -> y2): many 4 KiB chunks beside the int64, bool, fp16, bf16 weights and the tensor
+// attribute.
+inline Graph build_weighted_test_graph(uint64_t seed) {
+  auto rng = testing::make_rng(seed);
+  Graph g = build_test_graph();
+  Value* x2 = g.add_input("x2", DataType::kFloat32, Shape{Dim::symbol("batch"), Dim(64)});
+  Value* w1 = g.add_initializer("W1", testing::random_tensor(DataType::kFloat32, {64, 2048}, rng));
+  Value* w2 = g.add_initializer("W2", testing::random_tensor(DataType::kFloat32, {2048, 64}, rng));
+  Node* m1 = g.add_node("MatMul", "m1", {x2, w1}, 1, {"m1_out"});
+  Node* m2 = g.add_node("MatMul", "m2", {m1->output(0), w2}, 1, {"y2"});
+  g.add_output(m2->output(0));
+  return g;
+}
+
 inline EngineOptions test_options() {
   EngineOptions o;
   o.precision = Precision::kFp16;
