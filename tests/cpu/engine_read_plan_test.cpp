@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -298,9 +299,18 @@ TEST(EngineLoadReadPlan, ReadersTellWhatIsInThePageCache) {
   if (evict(path)) {
     EXPECT_LT(*file->resident_fraction(0, bytes.size()), 0.5);
     EXPECT_LT(mapped->resident_fraction(0, bytes.size()).value_or(0), 0.5);
-    probed = stream_reader_detail::probed_resident_fraction(fd, 0, bytes.size());
-    ASSERT_TRUE(probed.has_value());
-    EXPECT_LT(*probed, 0.5);
+    // RWF_NOWAIT starts the read of a page that is not cached, and on a fast disk that read can
+    // finish before the kernel checks the page again, so one sample in a while comes back although
+    // the page was not cached. Evict and probe again a few times: a probe that cannot tell at all
+    // (it reads every page) still fails every attempt.
+    double lowest = 1.0;
+    for (int attempt = 0; attempt < 5 && lowest >= 0.5; ++attempt) {
+      if (attempt > 0 && !evict(path)) break;
+      probed = stream_reader_detail::probed_resident_fraction(fd, 0, bytes.size());
+      ASSERT_TRUE(probed.has_value());
+      lowest = std::min(lowest, *probed);
+    }
+    EXPECT_LT(lowest, 0.5);
   }
   ::close(fd);
   std::remove(path.c_str());
