@@ -219,10 +219,12 @@ class ChunkedSink {
   std::vector<uint64_t> hashes_;
 };
 
-// Streams one weight: a plain copy, or a conversion through a bounded buffer. Releases each
-// piece of the source once consumed.
+// Streams one weight: a plain copy, or a conversion through `scratch` (grown to at most one
+// block, kept across weights: a model has thousands of small weights, and a fresh zeroed buffer
+// per weight once cost more than everything else the writer does). Releases each piece of the
+// source once consumed.
 Status stream_weight(ChunkedSink& sink, const WeightSlot& s, const EngineWriteHooks& hooks,
-                     EngineWriteStats* stats) {
+                     EngineWriteStats* stats, std::vector<uint8_t>& scratch) {
   const Tensor& t = *s.tensor;
   const auto* src = static_cast<const uint8_t*>(t.raw());
   const uint64_t piece = std::max<uint64_t>(hooks.piece_bytes, 4096);
@@ -237,16 +239,18 @@ Status stream_weight(ChunkedSink& sink, const WeightSlot& s, const EngineWriteHo
   const size_t in_size = dtype_size(t.dtype());
   const size_t out_size = dtype_size(s.dtype);
   constexpr size_t kBlock = size_t{1} << 16;  // elements converted per buffer fill
-  std::vector<uint8_t> buf(kBlock * out_size);
   const uint64_t numel = static_cast<uint64_t>(t.numel());
+  const size_t buf_bytes = static_cast<size_t>(std::min<uint64_t>(kBlock, numel)) * out_size;
+  if (scratch.size() < buf_bytes) scratch.resize(buf_bytes);
+  uint8_t* buf = scratch.data();
   const uint64_t per_piece = std::max<uint64_t>(piece / in_size, kBlock);
   uint64_t clamped = 0;
   for (uint64_t first = 0; first < numel; first += per_piece) {
     const uint64_t last = std::min(numel, first + per_piece);
     for (uint64_t e = first; e < last; e += kBlock) {
       const size_t n = static_cast<size_t>(std::min<uint64_t>(kBlock, last - e));
-      clamped += convert_float_elements(src + e * in_size, t.dtype(), buf.data(), s.dtype, n);
-      SLIMRT_RETURN_IF_ERROR(sink.write(buf.data(), n * out_size));
+      clamped += convert_float_elements(src + e * in_size, t.dtype(), buf, s.dtype, n);
+      SLIMRT_RETURN_IF_ERROR(sink.write(buf, n * out_size));
     }
     if (hooks.release_source) hooks.release_source(src + first * in_size, (last - first) * in_size);
   }
@@ -428,9 +432,10 @@ Status write_engine(const Graph& graph, const EngineOptions& options, std::ostre
   // Header and metadata space first (zeros), then the weights, hashed as they stream.
   SLIMRT_RETURN_IF_ERROR(write_zeros(out, h.weights_offset));
   ChunkedSink sink(out, options.chunk_size);
+  std::vector<uint8_t> scratch;
   for (const WeightSlot& s : slots) {
     SLIMRT_RETURN_IF_ERROR(sink.zeros(s.offset - sink.written()));
-    SLIMRT_RETURN_IF_ERROR(stream_weight(sink, s, hooks, stats).with_context("weight '" + s.name + "'"));
+    SLIMRT_RETURN_IF_ERROR(stream_weight(sink, s, hooks, stats, scratch).with_context("weight '" + s.name + "'"));
   }
   SLIMRT_RETURN_IF_ERROR(sink.zeros(weights_size - sink.written()));
   sink.finish();

@@ -49,14 +49,14 @@ Value* axes(Graph& g, const std::string& name, std::vector<int64_t> a) {
 }
 
 // x[batch, 16] -> MatMul -> Add -> Relu -> MatMul -> Add = logits -> Softmax = probs.
-Graph make_mlp(uint64_t seed) {
+Graph make_mlp(uint64_t seed, int64_t hidden = 64) {
   std::mt19937_64 rng(seed);
   Graph g;
   Value* x = g.add_input("x", DataType::kFloat32, Shape{Dim::symbol("batch"), Dim(16)});
-  Value* h = op(g, "MatMul", "fc1", {x, weight(g, "w1", {16, 64}, rng, 0.25)})->output(0);
-  h = op(g, "Add", "b1", {h, weight(g, "bias1", {64}, rng, 0.1)})->output(0);
+  Value* h = op(g, "MatMul", "fc1", {x, weight(g, "w1", {16, hidden}, rng, 0.25)})->output(0);
+  h = op(g, "Add", "b1", {h, weight(g, "bias1", {hidden}, rng, 0.1)})->output(0);
   h = op(g, "Relu", "relu", {h})->output(0);
-  h = op(g, "MatMul", "fc2", {h, weight(g, "w2", {64, 10}, rng, 0.25)})->output(0);
+  h = op(g, "MatMul", "fc2", {h, weight(g, "w2", {hidden, 10}, rng, 0.25)})->output(0);
   Node* logits = g.add_node("Add", "b2", {h, weight(g, "bias2", {10}, rng, 0.1)}, 1, {"logits"});
   Node* probs = g.add_node("Softmax", "softmax", {logits->output(0)}, 1, {"probs"});
   probs->set_attr("axis", int64_t{-1});
@@ -332,9 +332,12 @@ TEST(PrecisionPass, ConstantNeededInBothPrecisionsIsAliased) {
 }
 
 TEST(PrecisionEngine, WeightsInTheFileAreHalfAndConvertedWhileStreaming) {
-  for (Precision p : {Precision::kFp16, Precision::kBf16}) {
-    Graph source = make_mlp(21);
-    Graph g = make_mlp(21);
+  // hidden 4500: w1 (72,000 elements) takes two conversion blocks, the second partial, and the
+  // smaller weights after it reuse the writer's buffer.
+  for (const auto& [p, hidden] : {std::pair{Precision::kFp16, int64_t{64}}, std::pair{Precision::kBf16, int64_t{64}},
+                                  std::pair{Precision::kFp16, int64_t{4500}}}) {
+    Graph source = make_mlp(21, hidden);
+    Graph g = make_mlp(21, hidden);
     PrecisionOptions po;
     po.eager_weight_bytes = 0;  // everything deferred to the writer
     PrecisionReport rep;
@@ -344,7 +347,8 @@ TEST(PrecisionEngine, WeightsInTheFileAreHalfAndConvertedWhileStreaming) {
     const Value* w1 = g.find_value("w1");
     ASSERT_TRUE(is_deferred_conversion(*w1));
     EXPECT_EQ(w1->constant()->dtype(), DataType::kFloat32);  // nothing materialized
-    auto e = build_and_load(g, p, std::string("mlp_weights_") + std::string(precision_name(p)), /*passes=*/false);
+    auto e = build_and_load(g, p, "mlp_weights_" + std::string(precision_name(p)) + std::to_string(hidden),
+                            /*passes=*/false);
     ASSERT_TRUE(e.ok()) << e.status().to_string();
     EXPECT_EQ(e->stats.weights_converted, 4u);
     EXPECT_EQ(e->info.header.precision, p);
@@ -411,7 +415,7 @@ struct ModelCase {
 class PrecisionModels : public ::testing::TestWithParam<std::tuple<int, Precision>> {};
 
 TEST_P(PrecisionModels, HalfEngineMatchesFp32Run) {
-  static const ModelCase kCases[] = {{"mlp", make_mlp, {8, 16}}, {"transformer_block", make_transformer_block, {2, 12, 32}}};
+  static const ModelCase kCases[] = {{"mlp", [](uint64_t seed) { return make_mlp(seed); }, {8, 16}}, {"transformer_block", make_transformer_block, {2, 12, 32}}};
   const ModelCase& c = kCases[std::get<0>(GetParam())];
   const Precision p = std::get<1>(GetParam());
   Graph ref = c.make(77);
