@@ -62,10 +62,10 @@ class StreamReader {
   // The fraction in [0, 1] of [offset, offset + bytes) that a read would find in memory rather
   // than on a device: the page cache for the buffered file and mmap readers (by mincore, or by
   // non-blocking probe reads where the kernel hides the cache of files the caller may not
-  // write). nullopt when the reader cannot tell or the question does not apply (spans are
-  // memory, streams are read front to back, O_DIRECT always goes to the device). The loader uses
-  // it to pick, per staging slot, parallel reads (memory) or one sequential stream (a disk).
-  // Thread-safe.
+  // write); large ranges are estimated from evenly spread samples. nullopt when the reader
+  // cannot tell or the question does not apply (spans are memory, streams are read front to
+  // back, O_DIRECT always goes to the device). The loader uses it to pick, per staging slot,
+  // parallel reads (memory) or one sequential stream (a disk). Thread-safe.
   virtual std::optional<double> resident_fraction(uint64_t /*offset*/, uint64_t /*bytes*/) const {
     return std::nullopt;
   }

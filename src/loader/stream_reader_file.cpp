@@ -63,17 +63,28 @@ Result<OpenedFile> open_regular_file(const std::string& path, int extra_flags, i
 std::optional<double> mapped_resident_fraction(const void* addr, uint64_t bytes) {
   if (bytes == 0) return std::nullopt;
   const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-  const auto begin = reinterpret_cast<uintptr_t>(addr) / page * page;
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(addr) / page * page;
   const uintptr_t end = (reinterpret_cast<uintptr_t>(addr) + bytes + page - 1) / page * page;
-  // In pieces, so that the vector stays small for any range.
-  constexpr uintptr_t kPagesPerCall = 16384;
-  std::vector<unsigned char> resident(kPagesPerCall);
+  const uintptr_t pages = (end - begin) / page;
+  // mincore costs about 50-170 ns a page (the kernel looks each one up in the page cache), so
+  // 13.5 GB would take 0.15-0.5 s; beyond kFullPages, windows of kWindowPages spread evenly
+  // over the range (first and last included) stand for it.
+  constexpr uintptr_t kFullPages = 4096, kWindows = 64, kWindowPages = 16;
+  unsigned char resident[kFullPages];
   uint64_t in = 0, total = 0;
-  for (uintptr_t at = begin; at < end; at += kPagesPerCall * page) {
-    const uintptr_t n = std::min<uintptr_t>(kPagesPerCall, (end - at) / page);
-    if (::mincore(reinterpret_cast<void*>(at), n * page, resident.data()) != 0) return std::nullopt;
+  auto count = [&](uintptr_t first_page, uintptr_t n) {
+    if (::mincore(reinterpret_cast<void*>(begin + first_page * page), n * page, resident) != 0) return false;
     for (uintptr_t i = 0; i < n; ++i) in += resident[i] & 1u;
     total += n;
+    return true;
+  };
+  if (pages <= kFullPages) {
+    if (!count(0, pages)) return std::nullopt;
+  } else {
+    for (uintptr_t w = 0; w < kWindows; ++w) {
+      const uintptr_t first = w * (pages - kWindowPages) / (kWindows - 1);
+      if (!count(first, kWindowPages)) return std::nullopt;
+    }
   }
   return static_cast<double>(in) / static_cast<double>(total);
 }

@@ -48,7 +48,9 @@ Result<OpenedFile> open_regular_file(const std::string& path, int extra_flags, i
 // mincore over [addr, addr + bytes) of a file mapping (addr page-aligned or not; the pages
 // touching the range count): the fraction of those pages in the page cache. The kernel reports
 // the cache only for files the caller owns or may write (others show just the pages this process
-// has mapped), hence the second way below. nullopt when mincore fails or bytes is 0.
+// has mapped), hence the second way below. Ranges over 4096 pages are estimated from 64 evenly
+// spread windows of 16 pages (a full scan of 13.5 GB costs 0.15-0.5 s). nullopt when mincore
+// fails or bytes is 0.
 std::optional<double> mapped_resident_fraction(const void* addr, uint64_t bytes);
 // Non-blocking probe reads (preadv2 RWF_NOWAIT, one 4 KiB page each) of up to `samples` pages
 // spread evenly over [offset, offset + bytes) of `fd`: the fraction that came back without

@@ -316,5 +316,24 @@ TEST(EngineLoadReadPlan, ReadersTellWhatIsInThePageCache) {
   std::remove(path.c_str());
 }
 
+TEST(EngineLoadReadPlan, LargeRangesAreEstimatedFromEvenlySpreadSamples) {
+  // 32 MiB = 8,192 pages: past the full-scan limit, so 64 windows of 16 pages answer.
+  constexpr uint64_t kHalf = uint64_t{16} << 20;
+  const std::vector<uint8_t> bytes(2 * kHalf, 0xa5);
+  const std::string path = temp_path("sampled.bin");
+  write_file(path, bytes);
+  auto file = std::move(open_file_reader(path)).value();
+  EXPECT_EQ(file->resident_fraction(0, bytes.size()).value_or(-1), 1.0);
+  if (evict(path, kHalf, kHalf)) {
+    // Half the windows fall in the evicted half.
+    EXPECT_NEAR(file->resident_fraction(0, bytes.size()).value_or(-1), 0.5, 0.1);
+    EXPECT_GE(file->resident_fraction(0, kHalf).value_or(-1), 0.9);
+    EXPECT_LT(file->resident_fraction(kHalf, kHalf).value_or(1), 0.1);
+    // A range inside one page is scanned exactly.
+    EXPECT_EQ(file->resident_fraction(kHalf - 4096, 4096).value_or(-1), 1.0);
+  }
+  std::remove(path.c_str());
+}
+
 }  // namespace
 }  // namespace slimrt
