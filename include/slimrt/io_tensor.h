@@ -26,7 +26,11 @@
 //     starts, Clip's bounds, a Reduce's axes given as graph inputs). Bind host memory for it even
 //     on the GPU (ExecutionContext::set_tensor_address). Host inputs hold at most
 //     kMaxHostInputElements elements at every profile's max shape; a larger input whose values a
-//     kernel reads on the host cannot run on the GPU (resolving names the node).
+//     kernel reads on the host cannot run on the GPU (resolving names the node). It is the input
+//     ExecutionContext::is_host_input reports, unless it fits the limit in some profiles only
+//     (then a context of such a profile still makes it a host input);
+//   - data_dependent_shape: an output with a dim that follows input values rather than shapes
+//     (NonZero's count): its size is known only after the run; a bound for it is not given.
 //
 // Shape checks. check_input_shapes(profile, shapes) checks concrete input shapes against one
 // profile: every name must be an input, the rank must match, static dims must be equal and
