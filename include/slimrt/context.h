@@ -99,7 +99,8 @@ class ExecutionContext {
   // max) whose values are kernel parameters rather than data: Clip's bounds, Trilu's k, CumSum's
   // axis, ReduceSum's axes, TopK's K, Dropout's training_mode, given as graph inputs. Their
   // address is host memory; enqueue reads it each time (a few bytes compared) and resolves the
-  // kernels again when the values change, caching them like a new shape set.
+  // kernels again when the values change, caching them like a new shape set. Engine::io_tensors()
+  // describes the same inputs (IoTensor::is_host_input) before any context exists.
   bool is_host_input(std::string_view name) const;
   // Binds a graph input or output to device memory (host memory for a host input). Outputs not
   // bound stay in the arena (see output_address()).

@@ -46,10 +46,12 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "slimrt/engine_format.h"
 #include "slimrt/graph.h"
+#include "slimrt/io_tensor.h"
 #include "slimrt/status.h"
 #include "slimrt/stream_reader.h"
 #include "slimrt/tensor.h"
@@ -134,6 +136,20 @@ class Engine {
   const Tensor& weight(size_t i) const { return weight_tensors_[i]; }
   const LoadStats& load_stats() const { return stats_; }
 
+  // The inputs, then the outputs, in graph order: name, dtype, dims (-1 where dynamic) and their
+  // symbols, per-profile min/opt/max, host inputs (slimrt/io_tensor.h). Computed at load.
+  const std::vector<IoTensor>& io_tensors() const { return io_; }
+  // The input or output called `name`; nullptr if there is none.
+  const IoTensor* io_tensor(std::string_view name) const;
+  // Optimization profiles the engine was built with (0 only for engines written without one).
+  uint32_t num_profiles() const;
+  // kInvalidArgument naming the input, the dim, its value and the range when `shapes` do not fit
+  // `profile` (or the profile does not exist). Inputs not in `shapes` are not checked.
+  Status check_input_shapes(uint32_t profile, const InputShapes& shapes) const;
+  // The first profile that holds every shape given; else kInvalidArgument listing the shapes
+  // and every profile's ranges.
+  Result<uint32_t> select_profile(const InputShapes& shapes) const;
+
  private:
   friend class Runtime;
   Engine() = default;
@@ -145,6 +161,7 @@ class Engine {
   // The region; freed (cudaFree / free) when the engine and every tensor into it are gone.
   std::shared_ptr<void> region_;
   std::vector<Tensor> weight_tensors_;
+  std::vector<IoTensor> io_;
   LoadStats stats_;
 };
 

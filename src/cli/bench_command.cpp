@@ -91,39 +91,34 @@ Result<Tensor> random_host(DataType dtype, const std::vector<int64_t>& shape, st
 
 Result<BenchResult> bench_batch(ExecutionContext& ctx, int64_t batch, const BenchOptions& opts, const BenchNumbers& num,
                                 std::mt19937_64& rng) {
-  const Graph& g = ctx.engine().graph();
-  const auto& profiles = ctx.engine().info().options.profiles;
   BenchResult r;
   r.batch = batch;
   DeviceBuffers buffers;
-  for (const Value* in : g.inputs()) {
-    std::vector<int64_t> dims;
-    const InputProfile* ip = nullptr;
-    if (!profiles.empty()) {
-      for (const InputProfile& p : profiles.front().inputs) {
-        if (p.name == in->name()) ip = &p;
-      }
+  // Inputs come first in io_tensors(): their shapes are set before any output's is asked for.
+  for (const IoTensor& t : ctx.engine().io_tensors()) {
+    if (t.is_output()) {
+      SLIMRT_ASSIGN_OR_RETURN(std::vector<int64_t> dims, ctx.tensor_shape(t.name));
+      SLIMRT_ASSIGN_OR_RETURN(const uint64_t bytes, t.byte_size(dims));
+      SLIMRT_ASSIGN_OR_RETURN(void* p, buffers.alloc(bytes));
+      SLIMRT_RETURN_IF_ERROR(ctx.set_tensor_address(t.name, p));
+      continue;
     }
-    const Shape& s = in->shape();
-    for (size_t d = 0; d < s.size(); ++d) {
-      if (auto v = s[d].value()) dims.push_back(*v);
+    // Static dims as declared; a dynamic dim 0 at --batch; the others at the first profile's opt.
+    std::vector<int64_t> dims;
+    for (size_t d = 0; d < t.dims.size(); ++d) {
+      if (t.dims[d] != kDynamicDim) dims.push_back(t.dims[d]);
       else if (d == 0 && batch > 0) dims.push_back(batch);
-      else if (ip) dims.push_back(ip->opt[d]);
+      else if (!t.profiles.empty() && t.profiles.front().opt[d] != kDynamicDim) dims.push_back(t.profiles.front().opt[d]);
       else dims.push_back(1);
     }
     if (batch <= 0 && !dims.empty()) r.batch = dims[0];
-    SLIMRT_RETURN_IF_ERROR(ctx.set_input_shape(in->name(), dims));
-    SLIMRT_RETURN_IF_ERROR(check_tensor_size(fmt::format("input '{}'", in->name()), in->dtype(), dims));
-    SLIMRT_ASSIGN_OR_RETURN(Tensor host, random_host(in->dtype(), dims, rng));
+    SLIMRT_RETURN_IF_ERROR(ctx.set_input_shape(t.name, dims));
+    SLIMRT_RETURN_IF_ERROR(check_tensor_size(fmt::format("input '{}'", t.name), t.dtype, dims));
+    SLIMRT_ASSIGN_OR_RETURN(Tensor host, random_host(t.dtype, dims, rng));
     SLIMRT_ASSIGN_OR_RETURN(void* p, buffers.alloc(host.bytes()));
     SLIMRT_RETURN_IF_ERROR(cuda_ok(cudaMemcpy(p, host.raw(), host.bytes(), cudaMemcpyHostToDevice), "cudaMemcpy"));
-    SLIMRT_RETURN_IF_ERROR(ctx.set_tensor_address(in->name(), p));
-    r.shapes.push_back({in->name(), dims});
-  }
-  for (const Value* out : g.outputs()) {
-    SLIMRT_ASSIGN_OR_RETURN(std::vector<int64_t> dims, ctx.tensor_shape(out->name()));
-    SLIMRT_ASSIGN_OR_RETURN(void* p, buffers.alloc(static_cast<uint64_t>(numel_of(dims)) * dtype_size(out->dtype())));
-    SLIMRT_RETURN_IF_ERROR(ctx.set_tensor_address(out->name(), p));
+    SLIMRT_RETURN_IF_ERROR(ctx.set_tensor_address(t.name, p));
+    r.shapes.push_back({t.name, dims});
   }
   cudaStream_t stream = nullptr;
   SLIMRT_RETURN_IF_ERROR(cuda_ok(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate"));

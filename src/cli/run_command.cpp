@@ -10,16 +10,17 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <set>
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "slimrt/backend.h"
-#include "slimrt/builder.h"
 #include "slimrt/context.h"
 #include "slimrt/device.h"
 #include "slimrt/engine_format.h"
+#include "slimrt/io_tensor.h"
 #include "slimrt/runtime.h"
 #include "slimrt/npy.h"
 #include "slimrt/onnx_importer.h"
@@ -101,21 +102,29 @@ Result<Tensor> random_input(DataType dtype, const std::vector<int64_t>& shape, s
 }
 
 // Concrete shape for a random input: static dims as declared, symbolic dims 1 (with a note).
-std::vector<int64_t> concrete_shape(const Value& v, std::vector<std::string>* notes) {
+std::vector<int64_t> concrete_shape(const IoTensor& in, std::vector<std::string>* notes) {
   std::vector<int64_t> dims;
-  if (!v.has_shape()) {
-    notes->push_back(fmt::format("input '{}' has no declared shape; using a scalar (pass --shapes {}:DIMS)", v.name(), v.name()));
+  if (!in.has_shape) {
+    notes->push_back(fmt::format("input '{}' has no declared shape; using a scalar (pass --shapes {}:DIMS)", in.name, in.name));
     return dims;
   }
-  for (const Dim& d : v.shape()) {
-    if (auto x = d.value()) {
-      dims.push_back(*x);
+  for (size_t d = 0; d < in.dims.size(); ++d) {
+    if (in.dims[d] != kDynamicDim) {
+      dims.push_back(in.dims[d]);
     } else {
-      notes->push_back(fmt::format("input '{}': dim '{}' set to 1 (pass --shapes {}:DIMS to choose)", v.name(), d.to_string(), v.name()));
+      notes->push_back(fmt::format("input '{}': dim '{}' set to 1 (pass --shapes {}:DIMS to choose)", in.name, in.dim_names[d], in.name));
       dims.push_back(1);
     }
   }
   return dims;
+}
+
+// The first profile's opt shape of an engine input, when the profile gives one.
+std::optional<std::vector<int64_t>> profile_opt_shape(const IoTensor& in) {
+  if (in.profiles.empty()) return std::nullopt;
+  const std::vector<int64_t>& opt = in.profiles.front().opt;
+  if (std::any_of(opt.begin(), opt.end(), [](int64_t d) { return d == kDynamicDim; })) return std::nullopt;
+  return opt;
 }
 
 // An engine is recognised by its magic, whatever the file is called.
@@ -128,31 +137,11 @@ bool is_engine_file(const std::string& path) {
 
 // Loads an engine with Runtime::load (one region on the backend's memory, parallel readers,
 // checksums verified).
-Result<std::shared_ptr<Engine>> load_engine(const std::string& path, const std::string& backend,
-                                            std::vector<OptimizationProfile>* profiles) {
+Result<std::shared_ptr<Engine>> load_engine(const std::string& path, const std::string& backend) {
   RuntimeOptions ro;
   ro.backend = backend;
   SLIMRT_ASSIGN_OR_RETURN(std::unique_ptr<Runtime> rt, Runtime::create(ro));
-  SLIMRT_ASSIGN_OR_RETURN(std::shared_ptr<Engine> engine, rt->load_file(path));
-  *profiles = engine->info().options.profiles;
-  return engine;
-}
-
-// The engine's profiles bound the shapes it runs: some profile must hold every input.
-Status check_profiles(const std::vector<OptimizationProfile>& profiles,
-                      const std::map<std::string, std::vector<int64_t>>& shapes) {
-  if (profiles.empty()) return Status::OK();
-  for (const OptimizationProfile& p : profiles) {
-    if (shapes_fit_profile(p, shapes)) return Status::OK();
-  }
-  std::vector<std::string> given, ranges;
-  for (const auto& [name, s] : shapes) given.push_back(fmt::format("'{}' {}", name, shape_to_string(s)));
-  for (size_t k = 0; k < profiles.size(); ++k)
-    ranges.push_back(fmt::format("profile {}: {}", k, profile_ranges_to_string(profiles[k])));
-  const bool one = given.size() == 1;
-  return invalid_argument(fmt::format("{} {} {} outside every optimization profile of the engine ({})",
-                                      one ? "input" : "inputs", fmt::join(given, ", "), one ? "is" : "are",
-                                      fmt::join(ranges, "; ")));
+  return rt->load_file(path);
 }
 
 Status execute(const RunOptions& opts) {
@@ -181,20 +170,25 @@ Status execute(const RunOptions& opts) {
 
   auto t0 = Clock::now();
   const bool engine = is_engine_file(opts.model);
-  std::vector<OptimizationProfile> profiles;
   Graph imported;
   std::shared_ptr<Engine> loaded;
   if (engine) {
-    SLIMRT_ASSIGN_OR_RETURN(loaded, load_engine(opts.model, backend_name, &profiles));
-    const Graph& graph = loaded->graph();
+    SLIMRT_ASSIGN_OR_RETURN(loaded, load_engine(opts.model, backend_name));
     for (const auto& [name, dims] : import_opts.input_shapes) {
-      if (graph.find_value(name) == nullptr || !graph.find_value(name)->is_graph_input())
+      const IoTensor* t = loaded->io_tensor(name);
+      if (t == nullptr || !t->is_input())
         return invalid_argument("--shapes names '" + name + "', which is not an input of the engine");
     }
   } else {
     SLIMRT_ASSIGN_OR_RETURN(imported, import_onnx_file(opts.model, import_opts));
   }
   const Graph& graph = loaded ? loaded->graph() : imported;
+  // Inputs come first in the description, then outputs.
+  const std::vector<IoTensor> io = loaded ? loaded->io_tensors() : describe_io(imported, {});
+  std::vector<const IoTensor*> model_inputs;
+  for (const IoTensor& t : io) {
+    if (t.is_input()) model_inputs.push_back(&t);
+  }
   const double import_ms = ms_since(t0);
 
   // Inputs: .npy files first, then random data for the rest.
@@ -207,7 +201,7 @@ Status execute(const RunOptions& opts) {
       return invalid_argument("--input names '" + arg.substr(0, eq) + "' twice");
   }
   std::vector<std::string> input_names;
-  for (const Value* in : graph.inputs()) input_names.push_back(in->name());
+  for (const IoTensor* in : model_inputs) input_names.push_back(in->name);
   for (const auto& [name, file] : files) {
     if (std::find(input_names.begin(), input_names.end(), name) == input_names.end())
       return invalid_argument(fmt::format("--input {}: the model has no input '{}' (inputs: {})", name, name,
@@ -218,38 +212,34 @@ Status execute(const RunOptions& opts) {
   // before any random input is allocated.
   std::vector<NamedTensor> feeds;
   std::vector<InputReport> input_reports;
-  std::map<std::string, std::vector<int64_t>> input_shapes;
-  for (const Value* in : graph.inputs()) {
-    auto it = files.find(in->name());
+  InputShapes input_shapes;
+  for (const IoTensor* in : model_inputs) {
+    auto it = files.find(in->name);
     if (it != files.end()) {
       Result<Tensor> t = read_npy(it->second);
-      if (!t.ok()) return t.status().with_context("--input " + in->name());
-      input_reports.push_back({in->name(), t->shape(), t->dtype(), it->second});
-      input_shapes[in->name()] = t->shape();
-      feeds.push_back({in->name(), std::move(t).value()});
+      if (!t.ok()) return t.status().with_context("--input " + in->name);
+      input_reports.push_back({in->name, t->shape(), t->dtype(), it->second});
+      input_shapes[in->name] = t->shape();
+      feeds.push_back({in->name, std::move(t).value()});
       continue;
     }
     std::vector<int64_t> shape;
     auto given = std::find_if(import_opts.input_shapes.begin(), import_opts.input_shapes.end(),
-                              [&](const auto& p) { return p.first == in->name(); });
-    const InputProfile* ip = nullptr;
-    if (engine && !profiles.empty()) {
-      for (const InputProfile& x : profiles.front().inputs) {
-        if (x.name == in->name()) ip = &x;
-      }
-    }
+                              [&](const auto& p) { return p.first == in->name; });
+    const std::optional<std::vector<int64_t>> opt = engine ? profile_opt_shape(*in) : std::nullopt;
     if (engine && given != import_opts.input_shapes.end()) {
       shape = given->second;
-    } else if (ip != nullptr) {
-      shape = ip->opt;
+    } else if (opt) {
+      shape = *opt;
     } else {
       shape = concrete_shape(*in, &notes);
     }
-    SLIMRT_RETURN_IF_ERROR(check_tensor_size(fmt::format("input '{}'", in->name()), in->dtype(), shape));
-    input_reports.push_back({in->name(), shape, in->dtype(), fmt::format("random(seed={})", seed)});
-    input_shapes[in->name()] = shape;
+    SLIMRT_RETURN_IF_ERROR(check_tensor_size(fmt::format("input '{}'", in->name), in->dtype, shape));
+    input_reports.push_back({in->name, shape, in->dtype, fmt::format("random(seed={})", seed)});
+    input_shapes[in->name] = shape;
   }
-  if (engine) SLIMRT_RETURN_IF_ERROR(check_profiles(profiles, input_shapes));
+  // Some profile of the engine must hold every input.
+  if (engine) SLIMRT_RETURN_IF_ERROR(loaded->select_profile(input_shapes).status());
   std::mt19937_64 rng(seed);
   for (const InputReport& r : input_reports) {
     if (files.count(r.name)) continue;

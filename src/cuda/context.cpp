@@ -16,6 +16,9 @@
 
 namespace slimrt {
 
+static_assert(cuda::kMaxHostValueElements == kMaxHostInputElements,
+              "host inputs are described (IoTensor::is_host_input) with the context's limit");
+
 using cuda::Binding;
 using cuda::BindingAddresses;
 using cuda::DeviceBuffer;

@@ -8,6 +8,7 @@
 
 #include "cuda/device_resources.h"
 #include "cuda/program_kernels.h"
+#include "ir/graph_inputs.h"
 #include "ir/op_registry.h"
 #include "slimrt/backend.h"
 
@@ -85,33 +86,9 @@ Result<std::unique_ptr<Program>> Program::create(const Graph& graph,
   for (size_t i = 0; i < graph.inputs().size(); ++i) p->values_[p->index_.at(graph.inputs()[i])].input_index = static_cast<int32_t>(i);
   for (const Value* out : graph.outputs()) p->outputs_.push_back(p->index_.at(out));
 
-  // Graph inputs whose data a kernel needs on the host: walk back from each host-only kernel
-  // input through its producers (not through Shape/Size, which read only dims).
-  p->needs_host_value_.assign(graph.inputs().size(), false);
-  std::vector<bool> visited(p->values_.size(), false);
-  std::vector<const Value*> stack;
-  for (const Node* node : p->nodes_) {
-    const KernelDef* kdef = KernelRegistry::get().find(node->op_type());
-    if (!kdef) continue;
-    for (size_t k = 0; k < node->num_inputs() && k < 32; ++k) {
-      if (node->input(k) && ((kdef->host_inputs >> k) & 1u)) stack.push_back(node->input(k));
-    }
-  }
-  while (!stack.empty()) {
-    const Value* v = stack.back();
-    stack.pop_back();
-    const int32_t vi = p->index_.at(v);
-    if (visited[static_cast<size_t>(vi)] || v->constant()) continue;
-    visited[static_cast<size_t>(vi)] = true;
-    if (p->values_[static_cast<size_t>(vi)].input_index >= 0) {
-      p->needs_host_value_[static_cast<size_t>(p->values_[static_cast<size_t>(vi)].input_index)] = true;
-    } else if (const Node* producer = v->producer(); producer && producer->op_type() != "Shape" &&
-                                                   producer->op_type() != "Size") {
-      for (size_t k = 0; k < producer->num_inputs(); ++k) {
-        if (producer->input(k)) stack.push_back(producer->input(k));
-      }
-    }
-  }
+  // Graph inputs whose data a kernel needs on the host (the op table's host inputs, which the
+  // kernels' KernelDef::host_inputs repeat; the engine describes the same inputs as host inputs).
+  p->needs_host_value_ = inputs_read_on_host(graph);
   return p;
 }
 

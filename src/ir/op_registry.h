@@ -78,6 +78,12 @@ struct OpDef {
   int min_outputs = 1;
   int max_outputs = 1;  // -1: variadic
   ShapeInferFn infer = nullptr;
+  // Bit i set: the runtime reads input i's values on the host before the node runs (Reshape's
+  // shape, Slice's starts/ends/axes/steps, Clip's bounds, a Reduce's axes, ...): they decide
+  // output shapes or kernel parameters. A graph input whose values reach such an input is a host
+  // input (inputs_read_on_host, IoTensor::is_host_input). The CUDA kernel registry states the
+  // same bits per kernel (KernelDef::host_inputs); a GPU test checks that the two agree.
+  uint32_t host_inputs = 0;
 };
 
 class OpRegistry {

@@ -513,7 +513,7 @@ void register_elementwise_ops(OpRegistry& r) {
   r.add({"Mean", 1, -1, 1, 1, &infer_sum_mean});
 
   r.add({"Where", 3, 3, 1, 1, &infer_where});
-  r.add({"Clip", 1, 3, 1, 1, &infer_clip});
+  r.add({"Clip", 1, 3, 1, 1, &infer_clip, 0b110});
   r.add({"Cast", 1, 1, 1, 1, &infer_cast});
   r.add({"CastLike", 2, 2, 1, 1, &infer_castlike});
   r.add({"Identity", 1, 1, 1, 1, &infer_identity});

@@ -241,8 +241,8 @@ Status infer_grid_sample(ShapeContext& ctx) {
 }  // namespace
 
 void register_image_ops(OpRegistry& r) {
-  r.add({"Resize", 1, 4, 1, 1, infer_resize});
-  r.add({"Pad", 2, 4, 1, 1, infer_pad});
+  r.add({"Resize", 1, 4, 1, 1, infer_resize, 0b1110});
+  r.add({"Pad", 2, 4, 1, 1, infer_pad, 0b1110});
   r.add({"DepthToSpace", 1, 1, 1, 1, infer_depth_space});
   r.add({"SpaceToDepth", 1, 1, 1, 1, infer_depth_space});
   r.add({"GridSample", 2, 2, 1, 1, infer_grid_sample});

@@ -445,7 +445,7 @@ void register_nn_ops(OpRegistry& r) {
   r.add({"LayerNormalization", 2, 3, 1, 3, infer_layer_norm});
   r.add({"GroupNormalization", 3, 3, 1, 1, infer_group_norm});
   r.add({"LRN", 1, 1, 1, 1, infer_lrn});
-  r.add({"Dropout", 1, 3, 1, 2, infer_dropout});
+  r.add({"Dropout", 1, 3, 1, 2, infer_dropout, 0b110});
   r.add({"MeanVarianceNormalization", 1, 1, 1, 1, infer_mean_variance_norm});
   r.add({"MaxUnpool", 2, 3, 1, 1, infer_max_unpool});
 }

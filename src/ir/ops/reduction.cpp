@@ -192,15 +192,15 @@ Status infer_topk(ShapeContext& ctx) {
 void register_reduction_ops(OpRegistry& r) {
   for (const char* op : {"ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
                          "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"}) {
-    r.add({op, 1, 2, 1, 1, infer_reduce});
+    r.add({op, 1, 2, 1, 1, infer_reduce, 0b10});
   }
   r.add({"ArgMax", 1, 1, 1, 1, infer_arg});
   r.add({"ArgMin", 1, 1, 1, 1, infer_arg});
   r.add({"Softmax", 1, 1, 1, 1, infer_softmax});
   r.add({"LogSoftmax", 1, 1, 1, 1, infer_softmax});
   r.add({"Hardmax", 1, 1, 1, 1, infer_softmax});
-  r.add({"CumSum", 2, 2, 1, 1, infer_cumsum});
-  r.add({"TopK", 2, 2, 1, 2, infer_topk});
+  r.add({"CumSum", 2, 2, 1, 1, infer_cumsum, 0b10});
+  r.add({"TopK", 2, 2, 1, 2, infer_topk, 0b10});
 }
 
 }  // namespace slimrt

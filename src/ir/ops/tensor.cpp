@@ -495,15 +495,15 @@ Status infer_tile(ShapeContext& ctx) {
 void register_tensor_ops(OpRegistry& r) {
   r.add({"Shape", 1, 1, 1, 1, infer_shape});
   r.add({"Size", 1, 1, 1, 1, infer_size});
-  r.add({"Reshape", 2, 2, 1, 1, infer_reshape});
+  r.add({"Reshape", 2, 2, 1, 1, infer_reshape, 0b10});
   r.add({"Flatten", 1, 1, 1, 1, infer_flatten});
-  r.add({"Squeeze", 1, 2, 1, 1, infer_squeeze});
-  r.add({"Unsqueeze", 1, 2, 1, 1, infer_unsqueeze});
+  r.add({"Squeeze", 1, 2, 1, 1, infer_squeeze, 0b10});
+  r.add({"Unsqueeze", 1, 2, 1, 1, infer_unsqueeze, 0b10});
   r.add({"Transpose", 1, 1, 1, 1, infer_transpose});
   r.add({"Concat", 1, -1, 1, 1, infer_concat});
-  r.add({"Split", 1, 2, 1, -1, infer_split});
-  r.add({"Expand", 2, 2, 1, 1, infer_expand});
-  r.add({"Tile", 2, 2, 1, 1, infer_tile});
+  r.add({"Split", 1, 2, 1, -1, infer_split, 0b10});
+  r.add({"Expand", 2, 2, 1, 1, infer_expand, 0b10});
+  r.add({"Tile", 2, 2, 1, 1, infer_tile, 0b10});
   register_tensor_index_ops(r);
   register_tensor_generate_ops(r);
 }

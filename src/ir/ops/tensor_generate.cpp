@@ -236,11 +236,11 @@ Status infer_compress(ShapeContext& ctx) {
 }  // namespace
 
 void register_tensor_generate_ops(OpRegistry& r) {
-  r.add({"Range", 3, 3, 1, 1, infer_range});
-  r.add({"ConstantOfShape", 1, 1, 1, 1, infer_constant_of_shape});
-  r.add({"Trilu", 1, 2, 1, 1, infer_trilu});
+  r.add({"Range", 3, 3, 1, 1, infer_range, 0b111});
+  r.add({"ConstantOfShape", 1, 1, 1, 1, infer_constant_of_shape, 0b1});
+  r.add({"Trilu", 1, 2, 1, 1, infer_trilu, 0b10});
   r.add({"EyeLike", 1, 1, 1, 1, infer_eye_like});
-  r.add({"OneHot", 3, 3, 1, 1, infer_one_hot});
+  r.add({"OneHot", 3, 3, 1, 1, infer_one_hot, 0b10});
   r.add({"NonZero", 1, 1, 1, 1, infer_non_zero});
   r.add({"Compress", 2, 2, 1, 1, infer_compress});
 }

@@ -321,7 +321,7 @@ Status infer_scatter_nd(ShapeContext& ctx) {
 }  // namespace
 
 void register_tensor_index_ops(OpRegistry& r) {
-  r.add({"Slice", 3, 5, 1, 1, infer_slice});
+  r.add({"Slice", 3, 5, 1, 1, infer_slice, 0b11110});
   r.add({"Gather", 2, 2, 1, 1, infer_gather});
   r.add({"GatherElements", 2, 2, 1, 1, infer_gather_elements});
   r.add({"GatherND", 2, 2, 1, 1, infer_gather_nd});
