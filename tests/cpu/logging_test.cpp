@@ -1,10 +1,12 @@
 // The log sink (slimrt/logging.h): severities, formatting only above the level, many threads,
-// replacing the sink while others log, messages from inside a sink.
+// replacing the sink while others log, messages from inside a sink, and what the builder and
+// the loader tell it.
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -14,7 +16,10 @@
 #include <vector>
 
 #include "core/log.h"
+#include "slimrt/builder.h"
 #include "slimrt/logging.h"
+#include "slimrt/runtime.h"
+#include "support/test_util.h"
 
 namespace {
 
@@ -281,6 +286,40 @@ TEST_F(Logging, FailedCheckIsLoggedThenWrittenBeforeAbort) {
       },
       "sink got error: internal check failed at .*logging_test.cpp:[0-9]+: 1 \\+ 1 == 3 arithmetic broke\n"
       "slimrt: internal check failed at .*logging_test.cpp");
+}
+
+// The builder and the loader: what they chose on their own reaches the sink.
+TEST_F(Logging, BuildAndLoadTellTheSink) {
+  Collector c;
+  set_log_sink(c.sink());
+  set_log_level(LogSeverity::kVerbose);
+  const std::string dir = testing::process_temp_dir(SLIMRT_BINARY_DIR, "logging");
+  const std::string engine = dir + "/tinynet.engine";
+  BuildReport report;
+  ASSERT_TRUE(build_engine(std::string(SLIMRT_SOURCE_DIR) + "/models/tinynet.onnx", BuildOptions{}, engine, &report).ok());
+  // The default profile's note, as in the report.
+  ASSERT_EQ(report.profile_choices.notes.size(), 1u);
+  EXPECT_TRUE(c.saw(LogSeverity::kInfo, "build: " + report.profile_choices.notes[0]));
+  EXPECT_TRUE(c.saw(LogSeverity::kVerbose, "build: imported"));
+  EXPECT_TRUE(c.saw(LogSeverity::kVerbose, "build: profile 0"));
+  EXPECT_TRUE(c.saw(LogSeverity::kInfo, "build: wrote '" + engine + "'"));
+
+  Result<std::unique_ptr<Runtime>> rt = Runtime::create({.backend = "cpu"});
+  ASSERT_TRUE(rt.ok());
+  ASSERT_TRUE((*rt)->load_file(engine).ok());
+  EXPECT_TRUE(c.saw(LogSeverity::kVerbose, "reader thread(s)"));
+  EXPECT_TRUE(c.saw(LogSeverity::kInfo, "loaded engine"));
+  EXPECT_TRUE(c.saw(LogSeverity::kInfo, "checksums verified"));
+  for (const Record& r : c.records()) {
+    EXPECT_EQ(r.message.find('\n'), std::string::npos) << "one line per message: " << r.message;
+  }
+
+  // At the default level the same work says nothing.
+  set_log_level(LogSeverity::kWarning);
+  const size_t before = c.records().size();
+  ASSERT_TRUE((*rt)->load_file(engine).ok());
+  EXPECT_EQ(c.records().size(), before);
+  std::filesystem::remove(engine);
 }
 
 }  // namespace
