@@ -1,7 +1,9 @@
 // The CLI's messages on stderr under --quiet, the default and --verbose (docs/cli.md,
-// "Messages").
+// "Messages"), and scripts/check_no_stdio.py, which keeps the library off stdout and stderr.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "support/cli_runner.h"
@@ -9,6 +11,8 @@
 
 namespace slimrt {
 namespace {
+
+namespace fs = std::filesystem;
 
 using testing::CliResult;
 
@@ -92,6 +96,65 @@ TEST(LoggingCli, EveryCommandTakesTheFlags) {
     EXPECT_TRUE(has(r.output, "-q,--quiet") && has(r.output, "-v,--verbose")) << command << "\n" << r.output;
   }
   EXPECT_EQ(run_cli("ops -v", true).exit_code, 0);
+}
+
+// scripts/check_no_stdio.py on the tree (clean), and on small trees it must refuse.
+int check_no_stdio(const std::string& root, std::string* output) {
+  const CliResult r = testing::run_command_line(std::string(SLIMRT_PYTHON) + " " + SLIMRT_SOURCE_DIR +
+                                                "/scripts/check_no_stdio.py --root " + root + " 2>&1");
+  *output = r.output;
+  return r.exit_code;
+}
+
+std::string tree_with(const std::string& name, const std::string& path, const std::string& text) {
+  const std::string root = temp_dir() + "/" + name;
+  fs::remove_all(root);
+  fs::create_directories(fs::path(root + "/" + path).parent_path());
+  std::ofstream(root + "/" + path) << text;
+  return root;
+}
+
+TEST(CheckNoStdio, SourceTreeIsClean) {
+  std::string out;
+  EXPECT_EQ(check_no_stdio(SLIMRT_SOURCE_DIR, &out), 0) << out;
+}
+
+TEST(CheckNoStdio, RefusesDirectWrites) {
+  const char* cases[] = {
+      "void f() { std::fprintf(stderr, \"x\"); }",
+      "void f() { printf(\"%d\", 1); }",
+      "void f() { std::cerr << 1; }",
+      "void f() { fmt::print(\"{}\", 1); }",
+      "void f() { ::write(STDERR_FILENO, \"x\", 1); }",
+      "void f() { write(2, \"x\", 1); }",
+      "__global__ void k() { printf(\"device\\n\"); }",
+  };
+  int i = 0;
+  for (const char* text : cases) {
+    const std::string root = tree_with("bad" + std::to_string(i++), "src/runtime/bad.cu", text);
+    std::string out;
+    EXPECT_EQ(check_no_stdio(root, &out), 1) << text << "\n" << out;
+    EXPECT_TRUE(has(out, "src/runtime/bad.cu:1: writes to stdout/stderr")) << out;
+  }
+  // The marker counts only in the file of the documented exception.
+  std::string out;
+  const std::string marked = tree_with("marked", "src/ir/x.cpp", "void f() { puts(\"x\"); }  // slimrt-stdio-ok: why\n");
+  EXPECT_EQ(check_no_stdio(marked, &out), 1) << out;
+}
+
+TEST(CheckNoStdio, IgnoresCommentsStringsAndTheCli) {
+  const std::string text =
+      "// the library never writes to stderr; printf(\"x\") would\n"
+      "/* std::cout << 1; */\n"
+      "const char* s = \"fmt::print(stdout)\"; auto n = 1'000'000; int snprintf_like = std::snprintf(b, 4, \"%d\", 1);\n"
+      "const char* raw = R\"(\n printf(\"x\") \n)\";\n";
+  const std::string root = tree_with("clean", "src/core/ok.cpp", text);
+  fs::create_directories(root + "/src/cli");
+  std::ofstream(root + "/src/cli/main.cpp") << "int main() { std::puts(\"the CLI prints\"); }\n";
+  std::ofstream(root + "/src/core/status.cpp")
+      << "void g() { std::fprintf(stderr, \"x\"); }  // slimrt-stdio-ok: last words before abort()\n";
+  std::string out;
+  EXPECT_EQ(check_no_stdio(root, &out), 0) << out;
 }
 
 }  // namespace
