@@ -2,7 +2,8 @@
 # The engine loader's safety net, run by scripts/test.sh before the main suite:
 #  1. the stream-reader, engine-format and planner tests under AddressSanitizer + UBSan (clang);
 #  2. the engine-parser fuzzer (libFuzzer) for a bounded time, seeded with valid engines;
-#  3. the multi-threaded engine load tests (Runtime::load's reader threads) under ThreadSanitizer.
+#  3. the multi-threaded engine load tests (Runtime::load's reader threads) and the log sink
+#     (many threads logging while the sink is replaced) under ThreadSanitizer.
 # Fails on the first sanitizer report, test failure or fuzzer crash.
 #   bash scripts/sanitize-check.sh [FUZZ_SECONDS]   (default 60)
 set -euo pipefail
@@ -27,5 +28,5 @@ CC=clang CXX=clang++ cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWit
   -DSLIMRT_ENABLE_CUDA=OFF -DSLIMRT_SANITIZE=thread -DSLIMRT_WERROR=ON >/dev/null
 cmake --build build-tsan --target slimrt_loader_tests
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-  build-tsan/tests/slimrt_loader_tests --gtest_filter='EngineLoad*:StreamReader*' --gtest_brief=1
+  build-tsan/tests/slimrt_loader_tests --gtest_filter='EngineLoad*:StreamReader*:Logging.*' --gtest_brief=1
 echo "sanitizers and fuzzing: clean"

@@ -22,6 +22,7 @@
 
 #include "engine/checksum.h"
 #include "runtime/runtime_internal.h"
+#include "slimrt/logging.h"
 #include "slimrt/runtime.h"
 #include "slimrt/stream_reader.h"
 
@@ -87,7 +88,7 @@ int main(int argc, char** argv) {
   std::string path, reader_kind = "file", backend, read_mode = "auto";
   uint32_t threads = 0, buffers = kDefaultStagingBuffers;
   uint64_t staging_mib = kDefaultStagingBufferBytes >> 20;
-  bool no_verify = false, no_device_check = false, json = false;
+  bool no_verify = false, no_device_check = false, json = false, verbose = false;
   app.add_option("engine", path, "engine file ('-' with --reader pipe: standard input)")->required();
   app.add_option("--reader", reader_kind,
                  "file (pread, as Runtime::load_file), auto (pread, or O_DIRECT when the file is mostly not in "
@@ -104,12 +105,17 @@ int main(int argc, char** argv) {
   app.add_flag("--no-verify", no_verify, "skip the per-chunk checksums during the load");
   app.add_flag("--no-device-check", no_device_check, "skip copying the weights back to compare with the file");
   app.add_flag("--json", json, "print one JSON object");
+  app.add_flag("-v,--verbose", verbose, "print the loader's log: its read decisions, slot by slot, and a summary");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
     return rc == 0 ? kExitOk : kExitBadInput;
   }
+  set_log_sink([](LogSeverity severity, std::string_view message) {
+    fmt::print(stderr, "slimrt-load: {}: {}\n", log_severity_name(severity), message);
+  });
+  set_log_level(verbose ? LogSeverity::kVerbose : LogSeverity::kWarning);
   if (backend.empty()) backend = Runtime::default_backend();
 
   Result<std::unique_ptr<Runtime>> rt = Runtime::create({.backend = backend});

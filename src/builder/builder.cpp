@@ -8,6 +8,7 @@
 #include <cstring>
 #include <unordered_map>
 
+#include "core/log.h"
 #include "core/output_file.h"
 #include "slimrt/builder.h"
 #include "slimrt/memory_plan.h"
@@ -39,6 +40,7 @@ Result<bool> apply_graph_passes(Graph& graph, BuildReport* report) {
   for (const PassStats& p : pr.passes) {
     report->pass_summary.push_back(
         fmt::format("{}: -{} +{} nodes", p.pass, p.nodes_removed, p.nodes_added));
+    SLIMRT_LOG(kVerbose, "build: pass {}", report->pass_summary.back());
   }
   return true;
 }
@@ -146,6 +148,8 @@ Status build_engine(const std::string& onnx_path, const BuildOptions& options, c
     SLIMRT_RETURN_IF_ERROR(refuse_input_as_output(out.target(), f, "the external data file"));
   r.import_ms = ms_since(t0);
   r.nodes_imported = static_cast<int64_t>(graph.num_nodes());
+  SLIMRT_LOG(kVerbose, "build: imported '{}': {} nodes, {} external data files ({:.1f} ms)", onnx_path,
+             r.nodes_imported, external_files.size(), r.import_ms);
 
   progress("passes", 0.2);
   t0 = Clock::now();
@@ -167,7 +171,12 @@ Status build_engine(const std::string& onnx_path, const BuildOptions& options, c
     r.float_nodes = pr.float_nodes;
     r.any_nodes = pr.any_nodes;
     r.casts_inserted = pr.casts_inserted;
-    for (std::string& line : pr.lines) r.warnings.push_back(std::move(line));
+    for (std::string& line : pr.lines) {
+      SLIMRT_LOG(kInfo, "build: {}", line);
+      r.warnings.push_back(std::move(line));
+    }
+    SLIMRT_LOG(kVerbose, "build: precision {}: {} nodes in half, {} in fp32, {} following their inputs, {} casts",
+               precision_name(options.precision), r.half_nodes, r.float_nodes, r.any_nodes, r.casts_inserted);
     if (options.run_passes && options.channels_last) {
       PassStats ls;
       SLIMRT_RETURN_IF_ERROR(convert_to_channels_last(graph, &ls));
@@ -183,14 +192,17 @@ Status build_engine(const std::string& onnx_path, const BuildOptions& options, c
   progress("plan", 0.4);
   t0 = Clock::now();
   std::vector<OptimizationProfile> profiles = options.profiles;
-  SLIMRT_ASSIGN_OR_RETURN(auto bindings, resolve_profiles(graph, &profiles, &r.profile_choices));
+  auto bindings = resolve_profiles(graph, &profiles, &r.profile_choices);
+  // What was chosen is logged also when the build then fails on it.
+  for (const std::string& note : r.profile_choices.notes) SLIMRT_LOG(kInfo, "build: {}", note);
+  if (!bindings.ok()) return bindings.status();
   EngineOptions eo;
   eo.precision = options.precision;
   eo.tf32 = options.tf32;
   eo.target = options.target;
   eo.chunk_size = options.chunk_size;
   for (size_t k = 0; k < profiles.size(); ++k) {
-    Result<ActivationPlan> plan = plan_profile_activations(graph, profiles[k], bindings[k]);
+    Result<ActivationPlan> plan = plan_profile_activations(graph, profiles[k], (*bindings)[k]);
     if (!plan.ok()) return plan.status().with_context(fmt::format("profile {}", k));
     if (plan->arena_bytes > kMaxActivationArenaBytes) {
       return invalid_argument(fmt::format(
@@ -202,12 +214,15 @@ Status build_engine(const std::string& onnx_path, const BuildOptions& options, c
     SLIMRT_ASSIGN_OR_RETURN(EngineMemoryPlan ep, to_engine_plan(graph, *plan));
     eo.memory_plans.push_back(std::move(ep));
     ProfileMemoryReport m;
-    m.symbols = bindings[k];
+    m.symbols = (*bindings)[k];
     m.planned_bytes = plan->arena_bytes;
     m.lower_bound_bytes = plan->lower_bound_bytes;
     m.sum_bytes = plan->sum_bytes;
     m.num_buffers = static_cast<int32_t>(plan->buffers.size());
     m.num_in_place = plan->num_in_place;
+    SLIMRT_LOG(kVerbose, "build: profile {} ({}): activation arena {} bytes (lower bound {}, sum {}), {} buffers",
+               k, profile_ranges_to_string(profiles[k]), m.planned_bytes, m.lower_bound_bytes, m.sum_bytes,
+               m.num_buffers);
     r.memory.push_back(std::move(m));
   }
   eo.profiles = profiles;
@@ -244,6 +259,7 @@ Status build_engine(const std::string& onnx_path, const BuildOptions& options, c
   for (const auto& [name, count] : ws.clamped) {
     r.warnings.push_back(fmt::format("weight '{}': {} values beyond the {} range clamped to its largest finite value",
                                      name, count, precision_name(options.precision)));
+    SLIMRT_LOG(kInfo, "build: {}", r.warnings.back());
   }
   SLIMRT_ASSIGN_OR_RETURN(auto reader, open_file_reader(engine_path));
   SLIMRT_ASSIGN_OR_RETURN(EngineHeader h, parse_engine_header(*reader));
@@ -252,6 +268,8 @@ Status build_engine(const std::string& onnx_path, const BuildOptions& options, c
   progress("done", 1.0);
   r.total_ms = ms_since(t_start);
   r.peak_rss_bytes = process_peak_rss_bytes();
+  SLIMRT_LOG(kInfo, "build: wrote '{}' ({} bytes: {} layers, {} weights in {} bytes) in {:.1f} ms", engine_path,
+             r.engine_bytes, r.layers, r.num_weights, r.weights_region_bytes, r.total_ms);
   return Status::OK();
 }
 

@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "cli/verbosity.h"
 #include "slimrt/builder.h"
 
 namespace slimrt::cli {
@@ -128,7 +129,7 @@ Status execute(const BuildCommandOptions& o) {
   bo.channels_last = !o.no_channels_last;
   bo.exact_gelu = o.exact_gelu;
   SLIMRT_ASSIGN_OR_RETURN(bo.profiles, parse_profile_args(o.mins, o.opts, o.maxs));
-  if (isatty(STDERR_FILENO)) bo.progress = draw_progress;
+  if (isatty(STDERR_FILENO) && verbosity() != Verbosity::kQuiet) bo.progress = draw_progress;
   std::string out = o.output;
   if (o.output_given && out.empty())
     return invalid_argument("-o/--output is empty: give the engine file to write (without -o the engine is MODEL with .engine)");
@@ -139,8 +140,11 @@ Status execute(const BuildCommandOptions& o) {
   }
   BuildReport report;
   const Status built = build_engine(o.model, bo, out, &report);
-  // The shapes slimrt chose, also when the build then fails on them.
-  for (const std::string& n : report.profile_choices.notes) fmt::print(stderr, "note: {}\n", n);
+  // The shapes slimrt chose, also when the build then fails on them (with --verbose the
+  // builder's log has already said so).
+  if (verbosity() != Verbosity::kVerbose) {
+    for (const std::string& n : report.profile_choices.notes) print_note(n);
+  }
   SLIMRT_RETURN_IF_ERROR(built);
   if (o.json) {
     fmt::print("{}\n", report_json(report).dump(2));

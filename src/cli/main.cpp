@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "cli/verbosity.h"
 #include "slimrt/version.h"
 
 namespace slimrt::cli {
@@ -24,6 +25,7 @@ int report_error(const Status& s) {
 
 int main(int argc, char** argv) {
   using namespace slimrt::cli;
+  install_log_sink();
   CLI::App app{"slimrt: a memory-first inference runtime for ONNX models.\n"
                "Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad input."};
   app.set_version_flag("--version", std::string("slimrt ") + SLIMRT_VERSION_STRING);
@@ -38,13 +40,18 @@ int main(int argc, char** argv) {
   BenchOptions bench_opts;
   add_bench_command(app, bench_opts, exit_code);
   add_ops_command(app, exit_code);
+  // Global flags: before the command (slimrt -q build ...) or among its options.
+  add_verbosity_flags(app);
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) add_verbosity_flags(*sub);
 
-  // The first argument that is not an option names the command; CLI11 would call an unknown one
-  // an unexpected argument or ask for "a subcommand".
+  // The first argument that is not an option names the command (after the global flags); CLI11
+  // would call an unknown one an unexpected argument or ask for "a subcommand".
   std::vector<std::string> commands;
   for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) commands.push_back(sub->get_name());
-  if (argc < 2 || argv[1][0] != '-') {
-    const std::string given = argc < 2 ? std::string() : argv[1];
+  int first = 1;
+  while (first < argc && is_verbosity_flag(argv[first])) ++first;
+  if (first >= argc || argv[first][0] != '-') {
+    const std::string given = first >= argc ? std::string() : argv[first];
     if (std::find(commands.begin(), commands.end(), given) == commands.end()) {
       if (given.empty()) {
         fmt::print(stderr, "slimrt: error: a command is required: {} (slimrt --help describes them)\n",

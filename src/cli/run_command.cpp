@@ -16,6 +16,7 @@
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "cli/verbosity.h"
 #include "slimrt/backend.h"
 #include "slimrt/context.h"
 #include "slimrt/device.h"
@@ -327,7 +328,7 @@ Status execute(const RunOptions& opts) {
     return Status::OK();
   }
 
-  for (const std::string& n : notes) fmt::print(stderr, "note: {}\n", n);
+  for (const std::string& n : notes) print_note(n);
   fmt::print("model    {}\nbackend  {}\n", opts.model, backend_name);
   for (const auto& r : input_reports)
     fmt::print("input    {} {} {} <- {}\n", r.name, dtype_name(r.dtype), shape_to_string(r.shape), r.source);

@@ -18,6 +18,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/log.h"
+
 namespace slimrt {
 
 namespace {
@@ -289,6 +291,8 @@ Result<OutputFile> OutputFile::create(const std::string& path, std::string_view 
       return f.os_error("cannot create a file in '" + f.dir_ + "' for", errno);
     }
   }
+  SLIMRT_LOG(kVerbose, "{} '{}': written to {}, moved into place when complete", f.what_, f.target_.real_path,
+             f.unnamed_ ? std::string("an unnamed temporary (O_TMPFILE)") : "'" + f.temp_path_ + "'");
   // Replacing a file keeps its permission bits (as cp does); failure to set them is harmless.
   if (f.target_.id) (void)::fchmod(f.fd_, f.target_.mode);
   f.buffer_ = std::make_unique<Buffer>(f.fd_);

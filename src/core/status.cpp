@@ -1,7 +1,11 @@
 #include "slimrt/status.h"
 
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <cstdlib>
+
+#include "slimrt/logging.h"
 
 namespace slimrt {
 
@@ -75,8 +79,12 @@ Status cancelled(std::string m) { return Status(StatusCode::kCancelled, std::mov
 Status internal_error(std::string m) { return Status(StatusCode::kInternal, std::move(m)); }
 
 void check_failed(const char* expr, const char* file, int line, std::string_view msg) {
-  std::fprintf(stderr, "slimrt: internal check failed at %s:%d: %s %.*s\n", file, line, expr,
-               static_cast<int>(msg.size()), msg.data());
+  const std::string text = fmt::format("internal check failed at {}:{}: {}{}{}", file, line, expr,
+                                       msg.empty() ? "" : " ", msg);
+  log_message(LogSeverity::kError, text);
+  // The one write to stderr in the library (slimrt/logging.h): the process ends here, and a
+  // sink that buffers may never flush, so the reason goes where a crash report is looked for.
+  std::fprintf(stderr, "slimrt: %s\n", text.c_str());  // slimrt-stdio-ok: last words before abort()
   std::abort();
 }
 

@@ -9,6 +9,7 @@
 #include <deque>
 #include <map>
 
+#include "core/log.h"
 #include "cuda/device_resources.h"
 #include "cuda/program.h"
 #include "cuda/program_kernels.h"
@@ -192,6 +193,9 @@ struct ExecutionContext::Impl {
     if (graphs.size() >= std::max<uint32_t>(options.max_cuda_graphs, 1)) {
       auto lru = std::min_element(graphs.begin(), graphs.end(),
                                   [](const GraphEntry& a, const GraphEntry& c) { return a.last_used < c.last_used; });
+      SLIMRT_LOG(kInfo, "execution context: {} CUDA graphs captured (ContextOptions::max_cuda_graphs); the least "
+                 "recently used is dropped (new shapes or buffer addresses each capture one)",
+                 graphs.size());
       cudaGraphExecDestroy(lru->exec);
       graphs.erase(lru);
     }

@@ -21,6 +21,7 @@
 #include <mutex>
 #include <vector>
 
+#include "core/log.h"
 #include "loader/stream_reader_internal.h"
 
 namespace slimrt {
@@ -369,6 +370,12 @@ Result<std::unique_ptr<StreamReader>> open_file_reader(const std::string& path, 
     } else if (cached) {
       note = fmt::format(" (buffered: {:.0f}% cached)", *cached * 100);
     }
+    if (cached) {
+      SLIMRT_LOG(kVerbose, "'{}': {:.0f}% in the page cache: {}", path, *cached * 100,
+                 want_direct ? "O_DIRECT (less than half)" : "buffered reads");
+    } else {
+      SLIMRT_LOG(kVerbose, "'{}': the page cache cannot be probed: buffered reads", path);
+    }
   }
   if (want_direct) {
     int err = 0;
@@ -387,6 +394,15 @@ Result<std::unique_ptr<StreamReader>> open_file_reader(const std::string& path, 
       note = kRefused;
     } else {
       return opened.status();
+    }
+  }
+  if (note == kRefused) {
+    // Asked for by the caller: a warning; chosen by the reader itself: what happened.
+    if (options.direct_io) {
+      SLIMRT_LOG(kWarning, "'{}': O_DIRECT was asked for and the filesystem refuses it; reading through the page cache",
+                 path);
+    } else {
+      SLIMRT_LOG(kInfo, "'{}': the filesystem refuses O_DIRECT; reading through the page cache", path);
     }
   }
   if (file.fd < 0) {

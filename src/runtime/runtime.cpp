@@ -8,6 +8,7 @@
 #include <cstring>
 #include <thread>
 
+#include "core/log.h"
 #include "engine/engine_internal.h"
 #include "runtime/runtime_internal.h"
 #include "runtime/weight_pipeline.h"
@@ -119,6 +120,9 @@ Result<std::shared_ptr<Engine>> Runtime::load(StreamReader& reader, const LoadOp
   uint32_t threads = options.reader_threads;
   if (threads == 0) threads = std::clamp<uint32_t>(std::thread::hardware_concurrency(), 1, 8);
   if (!reader.seekable()) threads = 1;
+  SLIMRT_LOG(kVerbose, "{}: {} bytes of weights ({} chunk(s)) to {} through {} slot(s) of {} bytes, {} reader thread(s){}",
+             what, h.weights_size, h.num_chunks, on_device ? "the GPU" : "host memory", on_device ? slots : num_groups,
+             group_bytes, threads, reader.seekable() ? "" : " (a stream: read front to back)");
 
   // The one allocation for the weights.
   std::shared_ptr<void> region;
@@ -189,6 +193,12 @@ Result<std::shared_ptr<Engine>> Runtime::load(StreamReader& reader, const LoadOp
   st.parse_seconds = t_parsed - t0;
   st.weights_seconds = t_weights - t_parsed;
   st.total_seconds = now_seconds() - t0;
+  SLIMRT_LOG(kInfo, "loaded {} on {}: {} bytes of weights in {:.3f} s (parse {:.3f} s); {} slot(s) read in parallel, {} "
+             "streamed{}; checksums {}",
+             what, options_.backend, st.weights_bytes, st.total_seconds, st.parse_seconds, st.slots_parallel,
+             st.slots_streamed,
+             st.resident_fraction ? fmt::format(", {:.0f}% in the page cache", *st.resident_fraction * 100) : "",
+             st.checksums_verified ? "verified" : "not verified (LoadOptions::verify_checksums off)");
   return engine;
 }
 

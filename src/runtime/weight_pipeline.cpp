@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/log.h"
 #include "engine/checksum.h"
 #include "engine/engine_internal.h"
 
@@ -157,7 +158,12 @@ class ParallelFill {
       }
       const uint64_t file_offset = info_.header.weights_offset + l_.group_begin(g);
       const uint64_t n = l_.group_size(g);
-      const bool parallel = read_group_in_parallel(config_.read_mode, reader_.resident_fraction(file_offset, n));
+      const std::optional<double> resident = reader_.resident_fraction(file_offset, n);
+      const bool parallel = read_group_in_parallel(config_.read_mode, resident);
+      SLIMRT_LOG(kVerbose, "engine {}: slot {} of {} (weights bytes [{}, {})){}: {}", reader_.describe(), g + 1,
+                 l_.num_groups, l_.group_begin(g), l_.group_begin(g) + n,
+                 resident ? fmt::format(", {:.0f}% in memory", *resident * 100) : "",
+                 parallel ? "read in parallel" : "streamed");
       {
         std::lock_guard<std::mutex> lock(mu_);
         mode_[g] = parallel ? GroupMode::kParallel : GroupMode::kStreamed;
@@ -267,6 +273,15 @@ Status sequential_fill(StreamReader& reader, const EngineInfo& info, const Layou
   return Status::OK();
 }
 
+// How the slots of a seekable reader will be read, for the log.
+std::string read_plan(ReadMode mode, bool streaming, std::optional<double> resident) {
+  if (!streaming) return "every slot read in parallel (the reader cannot tell where its bytes are, or ReadMode::kParallel)";
+  if (mode == ReadMode::kStreamed || !resident) return "every slot streamed (ReadMode::kStreamed)";
+  return fmt::format("{:.0f}% of the weights in memory: each slot is read in parallel when at least {:.0f}% of it is, "
+                     "else streamed",
+                     *resident * 100, kResidentForParallel * 100);
+}
+
 }  // namespace
 
 bool read_group_in_parallel(ReadMode mode, std::optional<double> resident_fraction) {
@@ -308,6 +323,7 @@ Status run_weight_pipeline(StreamReader& reader, const EngineInfo& info, RegionS
     if (stats != nullptr) stats->resident_fraction = resident;
     const bool streaming = config.read_mode == ReadMode::kStreamed ||
                            (config.read_mode == ReadMode::kAuto && resident.has_value());
+    SLIMRT_LOG(kVerbose, "engine {}: {}", reader.describe(), read_plan(config.read_mode, streaming, resident));
     s = ParallelFill(reader, info, l, sink, config, streaming).run(stats);
   } else {
     if (reader.position() != h.weights_offset) {

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <string>
 
+#include "core/log.h"
+
 namespace slimrt::cuda {
 
 namespace {
@@ -146,6 +148,9 @@ Status LtGemm::init(const PrepareArgs& args, const LtGemmDesc& desc) {
   const uint32_t elem = static_cast<uint32_t>(dtype_size(desc.dtype));
   SLIMRT_RETURN_IF_ERROR(pick(elem, &safe_, &safe_ws_));
   if (!pick(16, &fast_, &fast_ws_).ok()) {
+    SLIMRT_LOG(kVerbose, "{}: cuBLASLt has no algorithm for 16-byte aligned pointers (M={} N={} K={}); the {}-byte one "
+               "runs at every address",
+               args.node.describe(), desc.m, desc.n, desc.k, elem);
     fast_ = safe_;
     fast_ws_ = safe_ws_;
   }
