@@ -8,6 +8,7 @@
 
 #include "slimrt/device.h"
 #include "slimrt/npy.h"
+#include "cpu/cli_test_util.h"
 #include "support/cli_runner.h"
 
 namespace slimrt {
@@ -16,10 +17,6 @@ namespace {
 namespace fs = std::filesystem;
 
 using testing::CliResult;
-
-CliResult run_cli(const std::string& args, bool stdout_only = false) {
-  return testing::run_cli(SLIMRT_CLI_PATH, args, stdout_only);
-}
 
 const std::string& fixtures_dir() {
   static const std::string dir = [] {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "slimrt/npy.h"
+#include "cpu/cli_test_util.h"
 #include "support/cli_runner.h"
 #include "support/test_util.h"
 
@@ -19,10 +20,6 @@ namespace {
 namespace fs = std::filesystem;
 
 using testing::CliResult;
-
-CliResult run_cli(const std::string& args, bool stdout_only = false) {
-  return testing::run_cli(SLIMRT_CLI_PATH, args, stdout_only);
-}
 
 const std::string& temp_dir() { return testing::process_temp_dir(SLIMRT_BINARY_DIR, "default_profile"); }
 

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <string>
 
+#include "cpu/cli_test_util.h"
 #include "support/cli_runner.h"
 #include "support/test_util.h"
 
@@ -15,10 +16,6 @@ namespace {
 namespace fs = std::filesystem;
 
 using testing::CliResult;
-
-CliResult run_cli(const std::string& args, bool stdout_only = false) {
-  return testing::run_cli(SLIMRT_CLI_PATH, args, stdout_only);
-}
 
 // Only what the command writes on stderr.
 CliResult run_cli_stderr(const std::string& args) {
