@@ -5,6 +5,7 @@
 
 #include "ir/layout.h"
 #include "ir/op_registry.h"
+#include "ir/ops/infer_common.h"
 #include "ir/ops/nn_geometry.h"
 
 namespace slimrt {
@@ -108,10 +109,7 @@ Status check_float(const ShapeContext& ctx, size_t i) {
 Status infer_conv(ShapeContext& ctx) {
   SLIMRT_RETURN_IF_ERROR(check_float(ctx, 0));
   const DataType dt = ctx.input_dtype(0);
-  if (!ctx.has_shape(0) || !ctx.has_shape(1)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0, 1})) return Status::OK();
   const Shape& x = ctx.input_shape(0);
   const Shape& w = ctx.input_shape(1);
   if (x.size() < 3) return ctx.error("X must have rank >= 3 ([N, C, spatial...])");
@@ -142,10 +140,7 @@ Status infer_conv(ShapeContext& ctx) {
 Status infer_conv_transpose(ShapeContext& ctx) {
   SLIMRT_RETURN_IF_ERROR(check_float(ctx, 0));
   const DataType dt = ctx.input_dtype(0);
-  if (!ctx.has_shape(0) || !ctx.has_shape(1)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0, 1})) return Status::OK();
   const Shape& x = ctx.input_shape(0);
   const Shape& w = ctx.input_shape(1);
   if (x.size() < 3) return ctx.error("X must have rank >= 3 ([N, C, spatial...])");
@@ -221,10 +216,7 @@ Status infer_pool(ShapeContext& ctx) {
 
 Status infer_global_pool(ShapeContext& ctx) {
   const DataType dt = ctx.input_dtype(0);
-  if (!ctx.has_shape(0)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0})) return Status::OK();
   const Shape& x = ctx.input_shape(0);
   if (x.size() < 2) return ctx.error("X must have rank >= 2 ([N, C, spatial...])");
   Shape out(x.begin(), x.begin() + 2);
@@ -247,10 +239,7 @@ Status infer_batch_norm(ShapeContext& ctx) {
   if (ctx.node().attr_int("training_mode", 0) != 0 || ctx.num_outputs() > 1)
     return ctx.unsupported("BatchNormalization in training mode (training_mode=1 or running-stat outputs) is not supported");
   const DataType dt = ctx.input_dtype(0);
-  if (!ctx.has_shape(0)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0})) return Status::OK();
   const Shape& x = ctx.input_shape(0);
   if (x.size() < 2) return ctx.error("X must have rank >= 2 ([N, C, ...])");
   const char* names[] = {"scale", "B", "input_mean", "input_var"};
@@ -262,10 +251,7 @@ Status infer_batch_norm(ShapeContext& ctx) {
 Status infer_instance_norm(ShapeContext& ctx) {
   SLIMRT_RETURN_IF_ERROR(check_float(ctx, 0));
   const DataType dt = ctx.input_dtype(0);
-  if (!ctx.has_shape(0)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0})) return Status::OK();
   const Shape& x = ctx.input_shape(0);
   if (x.size() < 3) return ctx.error("X must have rank >= 3 ([N, C, spatial...])");
   SLIMRT_RETURN_IF_ERROR(check_channel_vector(ctx, 1, x[1], "scale"));
@@ -277,10 +263,7 @@ Status infer_instance_norm(ShapeContext& ctx) {
 Status infer_group_norm(ShapeContext& ctx) {
   SLIMRT_RETURN_IF_ERROR(check_float(ctx, 0));
   const DataType dt = ctx.input_dtype(0);
-  if (!ctx.has_shape(0)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0})) return Status::OK();
   const Shape& x = ctx.input_shape(0);
   if (x.size() < 2) return ctx.error("X must have rank >= 2 ([N, C, ...])");
   if (!ctx.node().has_attr("num_groups")) return ctx.error("num_groups attribute is required");
@@ -340,10 +323,7 @@ Status infer_lrn(ShapeContext& ctx) {
   SLIMRT_RETURN_IF_ERROR(check_float(ctx, 0));
   const DataType dt = ctx.input_dtype(0);
   if (ctx.node().attr_int("size", 0) <= 0) return ctx.error("size attribute must be positive");
-  if (!ctx.has_shape(0)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0})) return Status::OK();
   if (ctx.input_shape(0).size() < 2) return ctx.error("X must have rank >= 2 ([N, C, ...])");
   ctx.set_output(0, dt, ctx.input_shape(0));
   return Status::OK();
@@ -370,10 +350,7 @@ Status infer_dropout(ShapeContext& ctx) {
 Status infer_mean_variance_norm(ShapeContext& ctx) {
   SLIMRT_RETURN_IF_ERROR(check_float(ctx, 0));
   const DataType dt = ctx.input_dtype(0);
-  if (!ctx.has_shape(0)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0})) return Status::OK();
   const int64_t rank = ctx.input_rank(0);
   for (int64_t a : ctx.node().attr_ints("axes", {0, 2, 3})) {
     int64_t n = 0;
@@ -388,10 +365,7 @@ Status infer_max_unpool(ShapeContext& ctx) {
   SLIMRT_RETURN_IF_ERROR(check_float(ctx, 0));
   const DataType dt = ctx.input_dtype(0);
   if (ctx.input_dtype(1) != DataType::kInt64) return ctx.error("I must be an int64 tensor");
-  if (!ctx.has_shape(0)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0})) return Status::OK();
   const Shape& x = ctx.input_shape(0);
   if (x.size() < 3) return ctx.error("X must have rank >= 3 ([N, C, spatial...])");
   if (ctx.has_shape(1) && ctx.input_shape(1).size() != x.size()) return ctx.error("I must have X's shape");
