@@ -12,7 +12,7 @@ void register_tensor_generate_kernels(KernelRegistry& r);
 namespace {
 
 using tensor_kernels::axis_attr;
-using tensor_kernels::for_each_index;
+using tensor_kernels::copy_from_offsets;
 using tensor_kernels::product;
 using tensor_kernels::strides_of;
 
@@ -49,16 +49,10 @@ Status transpose_kernel(KernelContext& ctx) {
     const int64_t p = perm[k] < 0 ? perm[k] + static_cast<int64_t>(rank) : perm[k];
     stride[k] = in_strides[static_cast<size_t>(p)];
   }
-  return dispatch_bytes(in.dtype(), [&]<typename T>() {
-    const T* src = in.data<T>();
-    T* dst = out.data<T>();
-    int64_t o = 0;
-    for_each_index(out.shape(), [&](const std::vector<int64_t>& idx) {
-      int64_t off = 0;
-      for (size_t k = 0; k < rank; ++k) off += idx[k] * stride[k];
-      dst[o++] = src[off];
-    });
-    return Status::OK();
+  return copy_from_offsets(in, out, [&](const std::vector<int64_t>& idx) {
+    int64_t off = 0;
+    for (size_t k = 0; k < rank; ++k) off += idx[k] * stride[k];
+    return off;
   });
 }
 
@@ -116,16 +110,10 @@ Status expand_kernel(KernelContext& ctx) {
   Tensor& out = ctx.output(0);
   if (in.rank() > out.rank()) return ctx.invalid("input rank exceeds the output's");
   const auto stride = broadcast_strides(in.shape(), out.shape());
-  return dispatch_bytes(in.dtype(), [&]<typename T>() {
-    const T* src = in.data<T>();
-    T* dst = out.data<T>();
-    int64_t o = 0;
-    for_each_index(out.shape(), [&](const std::vector<int64_t>& idx) {
-      int64_t off = 0;
-      for (size_t k = 0; k < idx.size(); ++k) off += idx[k] * stride[k];
-      dst[o++] = src[off];
-    });
-    return Status::OK();
+  return copy_from_offsets(in, out, [&](const std::vector<int64_t>& idx) {
+    int64_t off = 0;
+    for (size_t k = 0; k < idx.size(); ++k) off += idx[k] * stride[k];
+    return off;
   });
 }
 
@@ -133,16 +121,10 @@ Status tile_kernel(KernelContext& ctx) {
   const Tensor& in = *ctx.input(0);
   Tensor& out = ctx.output(0);
   const auto stride = strides_of(in.shape());
-  return dispatch_bytes(in.dtype(), [&]<typename T>() {
-    const T* src = in.data<T>();
-    T* dst = out.data<T>();
-    int64_t o = 0;
-    for_each_index(out.shape(), [&](const std::vector<int64_t>& idx) {
-      int64_t off = 0;
-      for (size_t k = 0; k < idx.size(); ++k) off += (idx[k] % in.dim(k)) * stride[k];
-      dst[o++] = src[off];
-    });
-    return Status::OK();
+  return copy_from_offsets(in, out, [&](const std::vector<int64_t>& idx) {
+    int64_t off = 0;
+    for (size_t k = 0; k < idx.size(); ++k) off += (idx[k] % in.dim(k)) * stride[k];
+    return off;
   });
 }
 

@@ -52,6 +52,19 @@ inline int64_t axis_attr(const Node& n, const char* name, int64_t def, int64_t r
   return a < 0 ? a + rank : a;
 }
 
+// Fills `out` in row-major order with the elements of `in` at offset_of(index) for each
+// output index: the gather under Transpose, Expand, Tile and Slice. Any dtype, moved as bytes.
+template <typename OffsetOf>
+Status copy_from_offsets(const Tensor& in, Tensor& out, OffsetOf&& offset_of) {
+  return dispatch_bytes(in.dtype(), [&]<typename T>() {
+    const T* src = in.data<T>();
+    T* dst = out.data<T>();
+    int64_t o = 0;
+    for_each_index(out.shape(), [&](const std::vector<int64_t>& idx) { dst[o++] = src[offset_of(idx)]; });
+    return Status::OK();
+  });
+}
+
 inline Status copy_bytes(KernelContext& ctx) {
   const Tensor& in = *ctx.input(0);
   Tensor& out = ctx.output(0);

@@ -8,6 +8,7 @@ namespace slimrt::cpu {
 namespace {
 
 using tensor_kernels::axis_attr;
+using tensor_kernels::copy_from_offsets;
 using tensor_kernels::for_each_index;
 using tensor_kernels::product;
 using tensor_kernels::slice_range;
@@ -48,16 +49,10 @@ Status slice_kernel(KernelContext& ctx) {
     step[a] = steps[k];
   }
   const auto stride = strides_of(in.shape());
-  return dispatch_bytes(in.dtype(), [&]<typename T>() {
-    const T* src = in.data<T>();
-    T* dst = out.data<T>();
-    int64_t o = 0;
-    for_each_index(out.shape(), [&](const std::vector<int64_t>& idx) {
-      int64_t off = 0;
-      for (size_t k = 0; k < idx.size(); ++k) off += (first[k] + idx[k] * step[k]) * stride[k];
-      dst[o++] = src[off];
-    });
-    return Status::OK();
+  return copy_from_offsets(in, out, [&](const std::vector<int64_t>& idx) {
+    int64_t off = 0;
+    for (size_t k = 0; k < idx.size(); ++k) off += (first[k] + idx[k] * step[k]) * stride[k];
+    return off;
   });
 }
 
@@ -97,26 +92,35 @@ Status element_offset(const KernelContext& ctx, const std::vector<int64_t>& shap
   return Status::OK();
 }
 
-Status gather_elements_kernel(KernelContext& ctx) {
+// GatherElements/ScatterElements: calls f(o, off) for the o-th element of the indices tensor
+// (input 1, row-major) and the offset in data (input 0) that it addresses along the axis;
+// stops at the first index out of range.
+template <typename F>
+Status for_each_element_offset(const KernelContext& ctx, F&& f) {
   const Tensor& data = *ctx.input(0);
   const Tensor& ind = *ctx.input(1);
-  Tensor& out = ctx.output(0);
   const size_t a = static_cast<size_t>(axis_attr(ctx.node, "axis", 0, static_cast<int64_t>(data.rank())));
   const auto stride = strides_of(data.shape());
   const auto indices = ind.to_int64_vector();
+  int64_t o = 0;
+  Status st;
+  for_each_index(ind.shape(), [&](const std::vector<int64_t>& idx) {
+    if (!st.ok()) return;
+    int64_t off = 0;
+    st = element_offset(ctx, data.shape(), stride, a, idx, indices[static_cast<size_t>(o)], &off);
+    if (!st.ok()) return;
+    f(o++, off);
+  });
+  return st;
+}
+
+Status gather_elements_kernel(KernelContext& ctx) {
+  const Tensor& data = *ctx.input(0);
+  Tensor& out = ctx.output(0);
   return dispatch_bytes(data.dtype(), [&]<typename T>() -> Status {
     const T* src = data.data<T>();
     T* dst = out.data<T>();
-    int64_t o = 0;
-    Status st;
-    for_each_index(ind.shape(), [&](const std::vector<int64_t>& idx) {
-      if (!st.ok()) return;
-      int64_t off = 0;
-      st = element_offset(ctx, data.shape(), stride, a, idx, indices[static_cast<size_t>(o)], &off);
-      if (!st.ok()) return;
-      dst[o++] = src[off];
-    });
-    return st;
+    return for_each_element_offset(ctx, [&](int64_t o, int64_t off) { dst[o] = src[off]; });
   });
 }
 
@@ -220,25 +224,12 @@ Status scatter_elements_kernel(KernelContext& ctx) {
   const Tensor& upd = *ctx.input(2);
   Tensor& out = ctx.output(0);
   if (data.bytes()) std::memcpy(out.raw(), data.raw(), data.bytes());
-  const size_t a = static_cast<size_t>(axis_attr(ctx.node, "axis", 0, static_cast<int64_t>(data.rank())));
-  const auto stride = strides_of(data.shape());
-  const auto indices = ind.to_int64_vector();
   if (ind.shape() != upd.shape()) return ctx.invalid("indices and updates must have the same shape");
   return dispatch_combine(data.dtype(), reduction_of(ctx.node), [&](auto fn) -> Status {
     using T = decltype(fn(0, 0));
     const T* u = upd.data<T>();
     T* dst = out.data<T>();
-    int64_t o = 0;
-    Status st;
-    for_each_index(ind.shape(), [&](const std::vector<int64_t>& idx) {
-      if (!st.ok()) return;
-      int64_t off = 0;
-      st = element_offset(ctx, data.shape(), stride, a, idx, indices[static_cast<size_t>(o)], &off);
-      if (!st.ok()) return;
-      dst[off] = fn(dst[off], u[o]);
-      ++o;
-    });
-    return st;
+    return for_each_element_offset(ctx, [&](int64_t o, int64_t off) { dst[off] = fn(dst[off], u[o]); });
   });
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "ir/op_registry.h"
+#include "ir/ops/infer_common.h"
 
 namespace slimrt {
 
@@ -24,10 +25,7 @@ Status infer_rms_norm(ShapeContext& ctx) {
   SLIMRT_RETURN_IF_ERROR(check_float_input(ctx, 0, "X"));
   SLIMRT_RETURN_IF_ERROR(check_float_input(ctx, 1, "scale"));
   const DataType dt = ctx.input_dtype(0);
-  if (!ctx.has_shape(0)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0})) return Status::OK();
   const Shape& x = ctx.input_shape(0);
   const int64_t rank = static_cast<int64_t>(x.size());
   if (rank == 0) return ctx.error("X must have rank >= 1");
@@ -98,10 +96,7 @@ Status infer_attention_heads_major(ShapeContext& ctx) {
   }
   SLIMRT_RETURN_IF_ERROR(check_mask_dtype(ctx));
   const DataType dt = ctx.input_dtype(0);
-  if (!ctx.has_shape(0) || !ctx.has_shape(1) || !ctx.has_shape(2)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0, 1, 2})) return Status::OK();
   const Shape& q = ctx.input_shape(0);
   const Shape& k = ctx.input_shape(1);
   const Shape& v = ctx.input_shape(2);
@@ -139,10 +134,7 @@ Status infer_attention_packed(ShapeContext& ctx) {
   SLIMRT_RETURN_IF_ERROR(check_float_input(ctx, 0, "QKV"));
   SLIMRT_RETURN_IF_ERROR(check_mask_dtype(ctx));
   const DataType dt = ctx.input_dtype(0);
-  if (!ctx.has_shape(0)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0})) return Status::OK();
   const Shape& qkv = ctx.input_shape(0);
   if (qkv.size() != 5)
     return ctx.error("QKV must have rank 5, [batch, seq, 3, heads, dim], not rank " + std::to_string(qkv.size()));

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "ir/op_registry.h"
+#include "ir/ops/infer_common.h"
 
 namespace slimrt {
 
@@ -54,10 +55,7 @@ Status infer_resize(ShapeContext& ctx) {
     return ctx.unsupported("Resize keep_aspect_ratio_policy '" + policy + "'");
   const bool has_scales = input_present(ctx, 2), has_sizes = input_present(ctx, 3);
   if (has_scales == has_sizes) return ctx.error("exactly one of scales and sizes must be given");
-  if (!ctx.has_shape(0)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0})) return Status::OK();
   const Shape& x = ctx.input_shape(0);
   const int64_t rank = static_cast<int64_t>(x.size());
   std::vector<int64_t> axes;
@@ -127,10 +125,7 @@ Status infer_pad(ShapeContext& ctx) {
     return ctx.unsupported("Pad mode '" + mode + "'");
   if (ctx.has_input(2) && ctx.input_dtype(2) != dt)
     return ctx.error("constant_value must have the data's dtype " + std::string(dtype_name(dt)));
-  if (!ctx.has_shape(0)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0})) return Status::OK();
   const Shape& x = ctx.input_shape(0);
   const int64_t rank = static_cast<int64_t>(x.size());
   std::vector<int64_t> axes;
@@ -179,10 +174,7 @@ Status infer_depth_space(ShapeContext& ctx) {
     const std::string mode = ctx.node().attr_string("mode", "DCR");
     if (mode != "DCR" && mode != "CRD") return ctx.unsupported("DepthToSpace mode '" + mode + "'");
   }
-  if (!ctx.has_shape(0)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0})) return Status::OK();
   const Shape& x = ctx.input_shape(0);
   if (x.size() != 4) return ctx.error("X must have rank 4 ([N, C, H, W])");
   auto div = [&](const Dim& d, int64_t k, size_t axis, Dim* out) -> Status {
@@ -221,10 +213,7 @@ Status infer_grid_sample(ShapeContext& ctx) {
   if (pad != "zeros" && pad != "border" && pad != "reflection")
     return ctx.unsupported("GridSample padding_mode '" + pad + "'");
   if (!dtype_is_float(ctx.input_dtype(1))) return ctx.error("grid must be a float tensor");
-  if (!ctx.has_shape(0) || !ctx.has_shape(1)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0, 1})) return Status::OK();
   const Shape& x = ctx.input_shape(0);
   const Shape& g = ctx.input_shape(1);
   if (x.size() < 3) return ctx.error("X must have rank >= 3 ([N, C, spatial...])");

@@ -2,6 +2,7 @@
 #include <map>
 
 #include "ir/op_registry.h"
+#include "ir/ops/infer_common.h"
 #include "ir/ops/linalg_einsum.h"
 
 namespace slimrt {
@@ -31,10 +32,7 @@ Status unify(const ShapeContext& ctx, const Dim& a, const Dim& b, const std::str
 Status infer_matmul(ShapeContext& ctx) {
   SLIMRT_RETURN_IF_ERROR(check_same_numeric_dtype(ctx));
   const DataType dt = ctx.input_dtype(0);
-  if (!ctx.has_shape(0) || !ctx.has_shape(1)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0, 1})) return Status::OK();
   Shape a = ctx.input_shape(0), b = ctx.input_shape(1);
   if (a.empty() || b.empty()) return ctx.error("MatMul inputs must have rank >= 1");
   const bool a_vec = a.size() == 1, b_vec = b.size() == 1;
@@ -54,10 +52,7 @@ Status infer_matmul(ShapeContext& ctx) {
 Status infer_gemm(ShapeContext& ctx) {
   SLIMRT_RETURN_IF_ERROR(check_same_numeric_dtype(ctx));
   const DataType dt = ctx.input_dtype(0);
-  if (!ctx.has_shape(0) || !ctx.has_shape(1)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0, 1})) return Status::OK();
   const Shape& a = ctx.input_shape(0);
   const Shape& b = ctx.input_shape(1);
   if (a.size() != 2 || b.size() != 2) return ctx.error("Gemm needs 2-D A and B");

@@ -5,6 +5,7 @@
 
 #include "ir/layout.h"
 #include "ir/op_registry.h"
+#include "ir/ops/infer_common.h"
 #include "ir/ops/nn_geometry.h"
 
 namespace slimrt {
@@ -105,94 +106,102 @@ Status check_float(const ShapeContext& ctx, size_t i) {
   return Status::OK();
 }
 
-Status infer_conv(ShapeContext& ctx) {
+// Conv/ConvTranspose window: the kernel from kernel_shape or W, then the other window attributes.
+Status read_conv_window(const ShapeContext& ctx, size_t n, WindowAttrs* wa) {
+  std::vector<int64_t> kernel;
+  SLIMRT_RETURN_IF_ERROR(kernel_from_weight(ctx, n, &kernel));
+  return read_window_attrs(ctx, n, kernel, wa);
+}
+
+// What Conv and ConvTranspose share once X and W have shapes: a float X of rank n + 2 >= 3, a W
+// of the same rank and a positive group.
+struct ConvInputs {
+  const Shape& x;
+  const Shape& w;
+  size_t n;  // spatial dims
+  int64_t group;
+};
+
+// The op-specific rest of Conv or ConvTranspose: checks channels and attributes, computes Y.
+using ConvOutputFn = Status (*)(const ShapeContext& ctx, const ConvInputs& in, Shape* out);
+
+template <ConvOutputFn output>
+Status infer_conv_like(ShapeContext& ctx) {
   SLIMRT_RETURN_IF_ERROR(check_float(ctx, 0));
   const DataType dt = ctx.input_dtype(0);
-  if (!ctx.has_shape(0) || !ctx.has_shape(1)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0, 1})) return Status::OK();
   const Shape& x = ctx.input_shape(0);
   const Shape& w = ctx.input_shape(1);
   if (x.size() < 3) return ctx.error("X must have rank >= 3 ([N, C, spatial...])");
   if (w.size() != x.size()) return ctx.error("W must have the same rank as X");
-  const size_t n = x.size() - 2;
   const int64_t group = ctx.node().attr_int("group", 1);
   if (group <= 0) return ctx.error("group must be positive");
-  if (x[1].is_static() && w[1].is_static() && *x[1].value() != *w[1].value() * group)
+  Shape out;
+  SLIMRT_RETURN_IF_ERROR(output(ctx, {x, w, x.size() - 2, group}, &out));
+  ctx.set_output(0, dt, std::move(out));
+  return Status::OK();
+}
+
+Status conv_output(const ShapeContext& ctx, const ConvInputs& in, Shape* out) {
+  const Shape& x = in.x;
+  const Shape& w = in.w;
+  if (x[1].is_static() && w[1].is_static() && *x[1].value() != *w[1].value() * in.group)
     return ctx.error("X has " + x[1].to_string() + " channels but W expects " + w[1].to_string() + " per group x " +
-                     std::to_string(group) + " groups");
-  if (w[0].is_static() && *w[0].value() % group != 0)
-    return ctx.error("W's output channels " + w[0].to_string() + " are not divisible by group " + std::to_string(group));
+                     std::to_string(in.group) + " groups");
+  if (w[0].is_static() && *w[0].value() % in.group != 0)
+    return ctx.error("W's output channels " + w[0].to_string() + " are not divisible by group " + std::to_string(in.group));
   if (ctx.has_shape(2)) {
     const Shape& b = ctx.input_shape(2);
     if (b.size() != 1 || (b[0].is_static() && w[0].is_static() && b[0] != w[0]))
       return ctx.error("B must be a vector of W's " + w[0].to_string() + " output channels");
   }
-  std::vector<int64_t> kernel;
-  SLIMRT_RETURN_IF_ERROR(kernel_from_weight(ctx, n, &kernel));
   WindowAttrs wa;
-  SLIMRT_RETURN_IF_ERROR(read_window_attrs(ctx, n, kernel, &wa));
-  Shape out = {x[0], w[0]};
-  SLIMRT_RETURN_IF_ERROR(window_output_dims(ctx, x, wa, false, &out));
-  ctx.set_output(0, dt, std::move(out));
-  return Status::OK();
+  SLIMRT_RETURN_IF_ERROR(read_conv_window(ctx, in.n, &wa));
+  *out = {x[0], w[0]};
+  return window_output_dims(ctx, x, wa, false, out);
 }
 
-Status infer_conv_transpose(ShapeContext& ctx) {
-  SLIMRT_RETURN_IF_ERROR(check_float(ctx, 0));
-  const DataType dt = ctx.input_dtype(0);
-  if (!ctx.has_shape(0) || !ctx.has_shape(1)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
-  const Shape& x = ctx.input_shape(0);
-  const Shape& w = ctx.input_shape(1);
-  if (x.size() < 3) return ctx.error("X must have rank >= 3 ([N, C, spatial...])");
-  if (w.size() != x.size()) return ctx.error("W must have the same rank as X");
-  const size_t n = x.size() - 2;
+Status conv_transpose_output(const ShapeContext& ctx, const ConvInputs& in, Shape* out) {
+  const Shape& x = in.x;
+  const Shape& w = in.w;
+  const size_t n = in.n;
   const Node& node = ctx.node();
-  const int64_t group = node.attr_int("group", 1);
-  if (group <= 0) return ctx.error("group must be positive");
   if (x[1].is_static() && w[0].is_static() && x[1] != w[0])
     return ctx.error("X has " + x[1].to_string() + " channels but W has " + w[0].to_string() + " input channels");
-  std::vector<int64_t> kernel;
-  SLIMRT_RETURN_IF_ERROR(kernel_from_weight(ctx, n, &kernel));
   WindowAttrs wa;
-  SLIMRT_RETURN_IF_ERROR(read_window_attrs(ctx, n, kernel, &wa));
+  SLIMRT_RETURN_IF_ERROR(read_conv_window(ctx, n, &wa));
   const std::vector<int64_t> out_pad = node.attr_ints("output_padding", std::vector<int64_t>(n, 0));
   std::vector<int64_t> out_shape = node.attr_ints("output_shape");
   if (out_pad.size() != n) return ctx.error("output_padding " + ints_to_string(out_pad) + " does not have " + std::to_string(n) + " entries");
   if (out_shape.size() == n + 2) out_shape.erase(out_shape.begin(), out_shape.begin() + 2);
   if (!out_shape.empty() && out_shape.size() != n)
     return ctx.error("output_shape " + ints_to_string(out_shape) + " does not have " + std::to_string(n) + " entries");
-  const Dim m = w[1] * Dim(group);
+  const Dim m = w[1] * Dim(in.group);
   if (ctx.has_shape(2)) {
     const Shape& b = ctx.input_shape(2);
     if (b.size() != 1 || (b[0].is_static() && m.is_static() && b[0] != m))
       return ctx.error("B must be a vector of " + m.to_string() + " output channels");
   }
-  Shape out = {x[0], m};
+  *out = {x[0], m};
   for (size_t i = 0; i < n; ++i) {
     auto v = x[i + 2].value();
     if (!out_shape.empty()) {
-      out.push_back(Dim(out_shape[i]));
+      out->push_back(Dim(out_shape[i]));
       continue;
     }
     if (!v) {
-      out.push_back(ctx.fresh_dim(0, i + 2));
+      out->push_back(ctx.fresh_dim(0, i + 2));
       continue;
     }
     nn::WindowAxis a;
     a.in = *v;
-    a.kernel = kernel[i];
+    a.kernel = wa.kernel[i];
     a.stride = wa.strides[i];
     a.dilation = wa.dilations[i];
     nn::resolve_transpose_axis(a, wa.auto_pad, wa.pads[i], wa.pads[i + n], out_pad[i], -1);
     if (a.out <= 0) return ctx.error("output spatial dim " + std::to_string(i) + " would be " + std::to_string(a.out));
-    out.push_back(Dim(a.out));
+    out->push_back(Dim(a.out));
   }
-  ctx.set_output(0, dt, std::move(out));
   return Status::OK();
 }
 
@@ -221,10 +230,7 @@ Status infer_pool(ShapeContext& ctx) {
 
 Status infer_global_pool(ShapeContext& ctx) {
   const DataType dt = ctx.input_dtype(0);
-  if (!ctx.has_shape(0)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0})) return Status::OK();
   const Shape& x = ctx.input_shape(0);
   if (x.size() < 2) return ctx.error("X must have rank >= 2 ([N, C, spatial...])");
   Shape out(x.begin(), x.begin() + 2);
@@ -247,10 +253,7 @@ Status infer_batch_norm(ShapeContext& ctx) {
   if (ctx.node().attr_int("training_mode", 0) != 0 || ctx.num_outputs() > 1)
     return ctx.unsupported("BatchNormalization in training mode (training_mode=1 or running-stat outputs) is not supported");
   const DataType dt = ctx.input_dtype(0);
-  if (!ctx.has_shape(0)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0})) return Status::OK();
   const Shape& x = ctx.input_shape(0);
   if (x.size() < 2) return ctx.error("X must have rank >= 2 ([N, C, ...])");
   const char* names[] = {"scale", "B", "input_mean", "input_var"};
@@ -262,10 +265,7 @@ Status infer_batch_norm(ShapeContext& ctx) {
 Status infer_instance_norm(ShapeContext& ctx) {
   SLIMRT_RETURN_IF_ERROR(check_float(ctx, 0));
   const DataType dt = ctx.input_dtype(0);
-  if (!ctx.has_shape(0)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0})) return Status::OK();
   const Shape& x = ctx.input_shape(0);
   if (x.size() < 3) return ctx.error("X must have rank >= 3 ([N, C, spatial...])");
   SLIMRT_RETURN_IF_ERROR(check_channel_vector(ctx, 1, x[1], "scale"));
@@ -277,10 +277,7 @@ Status infer_instance_norm(ShapeContext& ctx) {
 Status infer_group_norm(ShapeContext& ctx) {
   SLIMRT_RETURN_IF_ERROR(check_float(ctx, 0));
   const DataType dt = ctx.input_dtype(0);
-  if (!ctx.has_shape(0)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0})) return Status::OK();
   const Shape& x = ctx.input_shape(0);
   if (x.size() < 2) return ctx.error("X must have rank >= 2 ([N, C, ...])");
   if (!ctx.node().has_attr("num_groups")) return ctx.error("num_groups attribute is required");
@@ -340,10 +337,7 @@ Status infer_lrn(ShapeContext& ctx) {
   SLIMRT_RETURN_IF_ERROR(check_float(ctx, 0));
   const DataType dt = ctx.input_dtype(0);
   if (ctx.node().attr_int("size", 0) <= 0) return ctx.error("size attribute must be positive");
-  if (!ctx.has_shape(0)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0})) return Status::OK();
   if (ctx.input_shape(0).size() < 2) return ctx.error("X must have rank >= 2 ([N, C, ...])");
   ctx.set_output(0, dt, ctx.input_shape(0));
   return Status::OK();
@@ -370,10 +364,7 @@ Status infer_dropout(ShapeContext& ctx) {
 Status infer_mean_variance_norm(ShapeContext& ctx) {
   SLIMRT_RETURN_IF_ERROR(check_float(ctx, 0));
   const DataType dt = ctx.input_dtype(0);
-  if (!ctx.has_shape(0)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0})) return Status::OK();
   const int64_t rank = ctx.input_rank(0);
   for (int64_t a : ctx.node().attr_ints("axes", {0, 2, 3})) {
     int64_t n = 0;
@@ -388,10 +379,7 @@ Status infer_max_unpool(ShapeContext& ctx) {
   SLIMRT_RETURN_IF_ERROR(check_float(ctx, 0));
   const DataType dt = ctx.input_dtype(0);
   if (ctx.input_dtype(1) != DataType::kInt64) return ctx.error("I must be an int64 tensor");
-  if (!ctx.has_shape(0)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0})) return Status::OK();
   const Shape& x = ctx.input_shape(0);
   if (x.size() < 3) return ctx.error("X must have rank >= 3 ([N, C, spatial...])");
   if (ctx.has_shape(1) && ctx.input_shape(1).size() != x.size()) return ctx.error("I must have X's shape");
@@ -432,8 +420,8 @@ Status infer_pool_any_layout(ShapeContext& ctx) {
 }  // namespace
 
 void register_nn_ops(OpRegistry& r) {
-  r.add({"Conv", 2, 3, 1, 1, infer_conv});
-  r.add({"ConvTranspose", 2, 3, 1, 1, infer_conv_transpose});
+  r.add({"Conv", 2, 3, 1, 1, infer_conv_like<conv_output>});
+  r.add({"ConvTranspose", 2, 3, 1, 1, infer_conv_like<conv_transpose_output>});
   r.add({"AveragePool", 1, 1, 1, 1, infer_pool_any_layout});
   r.add({"MaxPool", 1, 1, 1, 2, infer_pool_any_layout});
   r.add({"LpPool", 1, 1, 1, 1, infer_pool});

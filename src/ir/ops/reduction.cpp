@@ -2,6 +2,7 @@
 // CumSum and TopK.
 
 #include "ir/op_registry.h"
+#include "ir/ops/infer_common.h"
 
 namespace slimrt {
 
@@ -24,10 +25,7 @@ Status infer_reduce(ShapeContext& ctx) {
   const bool noop = ctx.node().attr_int("noop_with_empty_axes", 0) != 0;
   if (ctx.has_input(1) && !dtype_is_integer(ctx.input_dtype(1)))
     return ctx.error("axes must be an integer tensor");
-  if (!ctx.has_shape(0)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0})) return Status::OK();
   const Shape& in = ctx.input_shape(0);
   const int64_t rank = static_cast<int64_t>(in.size());
 
@@ -122,10 +120,7 @@ Status infer_softmax(ShapeContext& ctx) {
   const DataType dt = ctx.input_dtype(0);
   if (!dtype_is_float(dt))
     return ctx.unsupported("input has dtype " + std::string(dtype_name(dt)) + "; a float type is required");
-  if (!ctx.has_shape(0)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0})) return Status::OK();
   const Shape& in = ctx.input_shape(0);
   int64_t axis = 0;
   SLIMRT_RETURN_IF_ERROR(normalize_axis(ctx, ctx.node().attr_int("axis", -1),
@@ -140,10 +135,7 @@ Status infer_cumsum(ShapeContext& ctx) {
   const DataType dt = ctx.input_dtype(0);
   if (!dtype_is_integer(ctx.input_dtype(1))) return ctx.error("axis must be an int32 or int64 tensor");
   if (ctx.has_shape(1) && ctx.input_shape(1).size() > 1) return ctx.error("axis must be a scalar");
-  if (!ctx.has_shape(0)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0})) return Status::OK();
   const Shape& in = ctx.input_shape(0);
   if (auto axis = ctx.input_static_value(1)) {
     if (axis->size() != 1) return ctx.error("axis must hold exactly one value");

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "ir/op_registry.h"
+#include "ir/ops/infer_common.h"
 #include "ir/ops/tensor_common.h"
 
 namespace slimrt {
@@ -191,10 +192,7 @@ std::optional<std::vector<int64_t>> axes_of(const ShapeContext& ctx, size_t inpu
 Status infer_squeeze(ShapeContext& ctx) {
   const DataType dt = ctx.input_dtype(0);
   auto axes = axes_of(ctx, 1);
-  if (!ctx.has_shape(0)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0})) return Status::OK();
   const Shape& in = ctx.input_shape(0);
   const int64_t rank = static_cast<int64_t>(in.size());
   if (!axes) {
@@ -229,10 +227,7 @@ Status infer_squeeze(ShapeContext& ctx) {
 Status infer_unsqueeze(ShapeContext& ctx) {
   const DataType dt = ctx.input_dtype(0);
   auto axes = axes_of(ctx, 1);
-  if (!ctx.has_shape(0)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0})) return Status::OK();
   const Shape& in = ctx.input_shape(0);
   if (!axes) {
     auto len = input_length(ctx, 1);
@@ -407,10 +402,7 @@ Status infer_expand(ShapeContext& ctx) {
   const DataType dt = ctx.input_dtype(0);
   if (ctx.has_shape(1) && ctx.input_rank(1) != 1) return ctx.error("the shape input must be 1-D");
   const std::vector<Dim>* target = value_of(ctx, 1);
-  if (!ctx.has_shape(0)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0})) return Status::OK();
   const Shape& in = ctx.input_shape(0);
   Shape t;
   if (target) {
@@ -458,10 +450,7 @@ Status infer_expand(ShapeContext& ctx) {
 
 Status infer_tile(ShapeContext& ctx) {
   const DataType dt = ctx.input_dtype(0);
-  if (!ctx.has_shape(0)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0})) return Status::OK();
   const Shape& in = ctx.input_shape(0);
   const std::vector<Dim>* reps = value_of(ctx, 1);
   if (ctx.has_shape(1) && ctx.input_rank(1) != 1) return ctx.error("repeats must be 1-D");

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "ir/op_registry.h"
+#include "ir/ops/infer_common.h"
 #include "ir/ops/tensor_common.h"
 
 namespace slimrt {
@@ -124,10 +125,7 @@ Status infer_constant_of_shape(ShapeContext& ctx) {
 Status infer_trilu(ShapeContext& ctx) {
   const DataType dt = ctx.input_dtype(0);
   if (ctx.has_input(1) && !is_scalar_like(ctx, 1)) return ctx.error("k must be a scalar");
-  if (!ctx.has_shape(0)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0})) return Status::OK();
   if (ctx.input_rank(0) < 2) return ctx.error("Trilu needs an input of rank >= 2");
   ctx.set_output(0, dt, ctx.input_shape(0));
   return Status::OK();
@@ -156,10 +154,7 @@ Status infer_one_hot(ShapeContext& ctx) {
   if (ctx.has_shape(2) && !(ctx.input_rank(2) == 1 && ctx.input_shape(2)[0] == Dim(2)))
     return ctx.error("values must be a 1-D tensor of 2 elements [off, on]");
   if (ctx.has_shape(1) && shape_numel(ctx.input_shape(1)) != Dim(1)) return ctx.error("depth must hold one element");
-  if (!ctx.has_shape(0)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0})) return Status::OK();
   const Shape& in = ctx.input_shape(0);
   const int64_t out_rank = static_cast<int64_t>(in.size()) + 1;
   int64_t axis = 0;
@@ -203,10 +198,7 @@ Status infer_compress(ShapeContext& ctx) {
   const DataType dt = ctx.input_dtype(0);
   if (ctx.input_dtype(1) != DataType::kBool) return ctx.error("condition must be bool");
   if (ctx.has_shape(1) && ctx.input_rank(1) != 1) return ctx.error("condition must be 1-D");
-  if (!ctx.has_shape(0)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0})) return Status::OK();
   const Shape& in = ctx.input_shape(0);
   const bool has_axis = ctx.node().has_attr("axis");
   int64_t axis = 0;

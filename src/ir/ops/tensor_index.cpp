@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "ir/op_registry.h"
+#include "ir/ops/infer_common.h"
 #include "ir/ops/tensor_common.h"
 
 namespace slimrt {
@@ -95,10 +96,7 @@ void slice_nd_value(ShapeContext& ctx, const std::vector<Dim>& v, const std::vec
 
 Status infer_slice(ShapeContext& ctx) {
   const DataType dt = ctx.input_dtype(0);
-  if (!ctx.has_shape(0)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0})) return Status::OK();
   const Shape& in = ctx.input_shape(0);
   const int64_t rank = static_cast<int64_t>(in.size());
   const std::vector<Dim>* starts = value_of(ctx, 1);
@@ -170,10 +168,7 @@ Status infer_slice(ShapeContext& ctx) {
 Status infer_gather(ShapeContext& ctx) {
   const DataType dt = ctx.input_dtype(0);
   if (!dtype_is_integer(ctx.input_dtype(1))) return ctx.error("indices must be int32 or int64");
-  if (!ctx.has_shape(0) || !ctx.has_shape(1)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0, 1})) return Status::OK();
   const Shape& data = ctx.input_shape(0);
   const Shape& idx = ctx.input_shape(1);
   const int64_t rank = static_cast<int64_t>(data.size());
@@ -210,10 +205,7 @@ Status infer_gather(ShapeContext& ctx) {
 Status infer_gather_elements(ShapeContext& ctx) {
   const DataType dt = ctx.input_dtype(0);
   if (!dtype_is_integer(ctx.input_dtype(1))) return ctx.error("indices must be int32 or int64");
-  if (!ctx.has_shape(1)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {1})) return Status::OK();
   const Shape& idx = ctx.input_shape(1);
   if (ctx.has_shape(0)) {
     const int64_t rank = ctx.input_rank(0);
@@ -229,10 +221,7 @@ Status infer_gather_elements(ShapeContext& ctx) {
 Status infer_gather_nd(ShapeContext& ctx) {
   const DataType dt = ctx.input_dtype(0);
   if (!dtype_is_integer(ctx.input_dtype(1))) return ctx.error("indices must be int32 or int64");
-  if (!ctx.has_shape(0) || !ctx.has_shape(1)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0, 1})) return Status::OK();
   const Shape& data = ctx.input_shape(0);
   const Shape& idx = ctx.input_shape(1);
   const int64_t b = ctx.node().attr_int("batch_dims", 0);
@@ -275,10 +264,7 @@ Status infer_scatter_elements(ShapeContext& ctx) {
       if (i[k].is_static() && u[k].is_static() && i[k] != u[k]) return ctx.error("indices and updates must have the same shape");
     }
   }
-  if (!ctx.has_shape(0)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0})) return Status::OK();
   const int64_t rank = ctx.input_rank(0);
   if (rank == 0) return ctx.error("cannot scatter into a scalar");
   if (ctx.has_shape(1) && ctx.input_rank(1) != rank) return ctx.error("data and indices must have the same rank");
@@ -295,10 +281,7 @@ Status infer_scatter_nd(ShapeContext& ctx) {
   if (ctx.input_dtype(2) != dt) return ctx.error("updates must have the dtype of data");
   const std::string red = ctx.node().attr_string("reduction", "none");
   if (!valid_reduction(red)) return ctx.unsupported("reduction '" + red + "'");
-  if (!ctx.has_shape(0)) {
-    ctx.set_output_dtype(0, dt);
-    return Status::OK();
-  }
+  if (set_dtype_if_shape_unknown(ctx, dt, {0})) return Status::OK();
   const Shape& data = ctx.input_shape(0);
   if (ctx.has_shape(1) && ctx.has_shape(2)) {
     const Shape& idx = ctx.input_shape(1);
