@@ -16,13 +16,13 @@
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "slimrt/backend.h"
-#include "slimrt/builder.h"
+#include "slimrt/builder/builder.h"
+#include "slimrt/builder/onnx_importer.h"
 #include "slimrt/context.h"
 #include "slimrt/device.h"
 #include "slimrt/engine_format.h"
-#include "slimrt/runtime.h"
 #include "slimrt/npy.h"
-#include "slimrt/onnx_importer.h"
+#include "slimrt/runtime.h"
 
 namespace slimrt::cli {
 
