@@ -1,7 +1,6 @@
-// slimrt/engine_format.h: the engine file (a built graph + its weights), writing and parsing it.
+// slimrt/engine_format.h: the engine file (a built graph + its weights) and parsing it. RUNTIME
+// side (library slimrt); the writer is the builder's (slimrt/builder/engine_writer.h).
 //
-//   EngineOptions opts;  opts.precision = Precision::kFp16;  opts.target = "sm_90";
-//   SLIMRT_RETURN_IF_ERROR(write_engine(graph, opts, "model.engine"));
 //   auto reader = open_file_reader("model.engine");
 //   Result<EngineInfo> info = parse_engine((**reader), {.expected_target = "sm_90"});
 //   Result<Graph> g = read_engine_graph(**reader, *info);      // CPU load: host tensors
@@ -34,7 +33,7 @@
 // the last one shorter). So a loader reading front to back (even from a pipe) knows every hash
 // before the bytes it covers arrive.
 //
-// The writer needs the chunk hashes before the weights are hashed: it builds the metadata with
+// The writer (slimrt_builder) needs the chunk hashes before the weights are hashed: it builds the metadata with
 // zeroed hashes (their count is known from the layout), leaves room for it, streams the weights
 // chunk by chunk from the Graph's tensors (which may be mmapped) while hashing, then patches the
 // hashes into the FlatBuffer's vector in memory, and finally seeks back to write the metadata
@@ -51,11 +50,9 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
-#include <iosfwd>
 #include <optional>
 #include <string>
-#include <utility>
+#include <string_view>
 #include <vector>
 
 #include "slimrt/dtype.h"
@@ -103,7 +100,7 @@ struct EngineMemoryPlan {
 
 struct EngineOptions {
   // Recorded in the header. Weights are converted by the builder's precision pass, which only
-  // marks big ones; write_engine converts those as they stream (see write_engine).
+  // marks big ones; write_engine converts those as they stream (slimrt/builder/engine_writer.h).
   Precision precision = Precision::kFp32;
   bool tf32 = false;
   std::string target = "any";  // "sm_90", ... or "any"; at most 15 characters
@@ -172,45 +169,6 @@ struct EngineParseOptions {
   // An engine whose target is "any" is always accepted.
   std::string expected_target;
 };
-
-// Writes the engine. Weights are every Value::constant() and every tensor attribute, streamed
-// from their (host) tensors. The graph must have its values' dtypes set.
-//
-// Conversion rule: a constant is written in its VALUE's dtype. When that differs from its
-// Tensor's dtype (a weight marked by convert_precision, slimrt/precision.h: float32 data, fp16 or
-// bf16 value) the writer converts it piece by piece through a small buffer as it streams into
-// the file, clamping finite values beyond the half range to the largest finite half value, and
-// hashes the converted bytes; the weight's recorded dtype and size are the converted ones. Only
-// float32/float16/bfloat16 pairs convert; other mismatches are kInvalidArgument. No converted
-// copy of a weight is ever held in memory. The overloads in slimrt/builder.h add hooks (release
-// the source pages of each consumed piece) and statistics (clamped values per weight).
-Status write_engine(const Graph& graph, const EngineOptions& options, const std::string& path);
-// Same into a stream that supports seekp() (an std::ofstream, an std::stringstream).
-Status write_engine(const Graph& graph, const EngineOptions& options, std::ostream& out);
-
-// write_engine with hooks (the builder's: page release behind the writer) and statistics.
-//
-// Layout: weights are written in the IR's layout, which is what the kernels read, so loading is
-// a pure copy. A backend that needs another layout (blocked tensor-core weights, say) adds a
-// hook here that names the layout per weight; the writer applies it in stream_weight
-// (src/engine/engine_writer.cpp), where each piece of a weight is already transformed
-// (converted) on its way to the file, and the engine records it with the weight.
-struct EngineWriteHooks {
-  // Called after `bytes` of a source tensor's memory at `data` were consumed (converted, hashed
-  // and written) and will not be read again by the writer. May be empty.
-  std::function<void(const void* data, uint64_t bytes)> release_source;
-  // Bytes converted or copied between two release_source calls (rounded to whole elements).
-  uint64_t piece_bytes = uint64_t{8} << 20;
-};
-struct EngineWriteStats {
-  uint64_t weights_converted = 0;  // tensors converted while streaming (deferred conversions)
-  // Tensors with values clamped to the half range: name, count.
-  std::vector<std::pair<std::string, uint64_t>> clamped;
-};
-Status write_engine(const Graph& graph, const EngineOptions& options, const std::string& path,
-                    const EngineWriteHooks& hooks, EngineWriteStats* stats);
-Status write_engine(const Graph& graph, const EngineOptions& options, std::ostream& out,
-                    const EngineWriteHooks& hooks, EngineWriteStats* stats);
 
 // Reads and validates the 128-byte header at offset 0 (and its relation to reader.size()).
 Result<EngineHeader> parse_engine_header(StreamReader& reader, const EngineParseOptions& options = {});

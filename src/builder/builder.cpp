@@ -1,5 +1,5 @@
 // build_engine: import -> passes (hook) -> shape inference -> profiles -> activation plans ->
-// write_engine. See slimrt/builder.h.
+// write_engine. See slimrt/builder/builder.h.
 #include <fmt/core.h>
 
 #include <algorithm>
@@ -10,13 +10,14 @@
 
 #include "core/log.h"
 #include "core/output_file.h"
-#include "slimrt/builder.h"
-#include "slimrt/memory_plan.h"
-#include "slimrt/onnx_importer.h"
 #include "ir/layout.h"
-#include "slimrt/passes.h"
-#include "slimrt/precision.h"
 #include "onnx/onnx_internal.h"
+#include "slimrt/builder/builder.h"
+#include "slimrt/builder/engine_writer.h"
+#include "slimrt/builder/onnx_importer.h"
+#include "slimrt/builder/passes.h"
+#include "slimrt/builder/precision.h"
+#include "slimrt/memory_plan.h"
 
 namespace slimrt {
 namespace {
@@ -27,7 +28,7 @@ double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
-// Graph passes (slimrt/passes.h): constant folding, dead code, Conv+BatchNorm folding, Identity
+// Graph passes (slimrt/builder/passes.h): constant folding, dead code, Conv+BatchNorm folding, Identity
 // removal. Returns whether they ran; their per-pass lines go to the report.
 Result<bool> apply_graph_passes(Graph& graph, BuildReport* report) {
   PassReport pr;

@@ -7,7 +7,7 @@
 #include <set>
 
 #include "slimrt/backend.h"
-#include "slimrt/builder.h"
+#include "slimrt/builder/builder.h"
 #include "slimrt/memory_plan.h"
 
 namespace slimrt {

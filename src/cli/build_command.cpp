@@ -9,7 +9,7 @@
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/verbosity.h"
-#include "slimrt/builder.h"
+#include "slimrt/builder/builder.h"
 
 namespace slimrt::cli {
 

@@ -18,13 +18,13 @@
 #include "cli/exit_codes.h"
 #include "cli/verbosity.h"
 #include "slimrt/backend.h"
+#include "slimrt/builder/onnx_importer.h"
 #include "slimrt/context.h"
 #include "slimrt/device.h"
 #include "slimrt/engine_format.h"
 #include "slimrt/io_tensor.h"
-#include "slimrt/runtime.h"
 #include "slimrt/npy.h"
-#include "slimrt/onnx_importer.h"
+#include "slimrt/runtime.h"
 
 namespace slimrt::cli {
 

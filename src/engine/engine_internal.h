@@ -1,4 +1,6 @@
-// src/engine/engine_internal.h: pieces shared by the engine writer and parser.
+// src/engine/engine_internal.h: pieces shared by the engine parser (runtime) and the engine
+// writer (slimrt_builder, src/builder/engine_writer.cpp). All are defined in the runtime: the
+// header codec and hex64 in engine_header.cpp, the weight helpers in engine_graph.cpp.
 #pragma once
 
 #include <array>

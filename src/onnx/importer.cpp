@@ -5,7 +5,7 @@
 
 #include "onnx/onnx_internal.h"
 #include "slimrt/backend.h"
-#include "slimrt/onnx_importer.h"
+#include "slimrt/builder/onnx_importer.h"
 
 namespace slimrt {
 

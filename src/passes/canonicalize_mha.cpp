@@ -73,7 +73,7 @@
 
 #include "onnx/weight_memory.h"
 #include "passes/pass_util.h"
-#include "slimrt/passes.h"
+#include "slimrt/builder/passes.h"
 
 namespace slimrt {
 

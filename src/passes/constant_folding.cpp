@@ -6,7 +6,7 @@
 
 #include "passes/pass_util.h"
 #include "slimrt/backend.h"
-#include "slimrt/passes.h"
+#include "slimrt/builder/passes.h"
 
 namespace slimrt {
 

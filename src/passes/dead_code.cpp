@@ -3,7 +3,7 @@
 #include <vector>
 
 #include "passes/pass_util.h"
-#include "slimrt/passes.h"
+#include "slimrt/builder/passes.h"
 
 namespace slimrt {
 

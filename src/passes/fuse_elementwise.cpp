@@ -29,7 +29,7 @@
 
 #include "ir/elementwise_program.h"
 #include "passes/pass_util.h"
-#include "slimrt/passes.h"
+#include "slimrt/builder/passes.h"
 
 namespace slimrt {
 

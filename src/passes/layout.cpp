@@ -47,7 +47,7 @@
 
 #include "ir/layout.h"
 #include "passes/pass_util.h"
-#include "slimrt/passes.h"
+#include "slimrt/builder/passes.h"
 
 namespace slimrt {
 

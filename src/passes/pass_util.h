@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "slimrt/builder/passes.h"
 #include "slimrt/graph.h"
-#include "slimrt/passes.h"
 
 namespace slimrt::passes {
 

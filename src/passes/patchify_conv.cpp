@@ -35,7 +35,7 @@
 #include <fmt/format.h>
 
 #include "passes/pass_util.h"
-#include "slimrt/passes.h"
+#include "slimrt/builder/passes.h"
 
 namespace slimrt {
 

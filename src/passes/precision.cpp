@@ -1,5 +1,5 @@
-// The per-op precision table and convert_precision (slimrt/precision.h explains both).
-#include "slimrt/precision.h"
+// The per-op precision table and convert_precision (slimrt/builder/precision.h explains both).
+#include "slimrt/builder/precision.h"
 
 #include <fmt/core.h>
 

@@ -18,7 +18,7 @@
 
 #include "passes/pass_util.h"
 #include "passes/recognize_patterns_internal.h"
-#include "slimrt/passes.h"
+#include "slimrt/builder/passes.h"
 
 namespace slimrt::patterns {
 

@@ -1,7 +1,7 @@
 // The pass pipeline and its report.
 #include <string>
 
-#include "slimrt/passes.h"
+#include "slimrt/builder/passes.h"
 
 namespace slimrt {
 

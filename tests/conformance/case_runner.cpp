@@ -14,9 +14,9 @@
 
 #include "compare.h"
 #include "slimrt/backend.h"
-#include "slimrt/builder.h"
+#include "slimrt/builder/builder.h"
+#include "slimrt/builder/onnx_importer.h"
 #include "slimrt/context.h"
-#include "slimrt/onnx_importer.h"
 #include "slimrt/runtime.h"
 
 namespace slimrt::conformance {

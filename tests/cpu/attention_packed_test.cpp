@@ -14,10 +14,10 @@
 
 #include "engine_test_util.h"
 #include "slimrt/backend.h"
+#include "slimrt/builder/onnx_importer.h"
+#include "slimrt/builder/passes.h"
 #include "slimrt/graph.h"
 #include "slimrt/npy.h"
-#include "slimrt/onnx_importer.h"
-#include "slimrt/passes.h"
 #include "support/model_cache.h"
 #include "support/test_util.h"
 

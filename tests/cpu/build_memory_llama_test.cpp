@@ -15,8 +15,8 @@
 #include <nlohmann/json.hpp>
 
 #include "slimrt/backend.h"
-#include "slimrt/builder.h"
-#include "slimrt/onnx_importer.h"
+#include "slimrt/builder/builder.h"
+#include "slimrt/builder/onnx_importer.h"
 #include "slimrt/runtime.h"
 #include "slimrt/stream_reader.h"
 #include "support/cli_runner.h"

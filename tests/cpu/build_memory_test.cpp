@@ -15,8 +15,8 @@
 #include <random>
 
 #include "slimrt/backend.h"
-#include "slimrt/builder.h"
-#include "slimrt/onnx_importer.h"
+#include "slimrt/builder/builder.h"
+#include "slimrt/builder/onnx_importer.h"
 #include "support/cli_runner.h"
 #include "support/test_util.h"
 

@@ -17,10 +17,10 @@
 #include <vector>
 
 #include "ir/elementwise_program.h"
-#include "slimrt/builder.h"
+#include "slimrt/builder/builder.h"
+#include "slimrt/builder/passes.h"
 #include "slimrt/engine_format.h"
 #include "slimrt/memory_plan.h"
-#include "slimrt/passes.h"
 #include "slimrt/stream_reader.h"
 
 namespace slimrt {

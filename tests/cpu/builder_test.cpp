@@ -8,9 +8,9 @@
 #include <random>
 
 #include "slimrt/backend.h"
-#include "slimrt/builder.h"
+#include "slimrt/builder/builder.h"
+#include "slimrt/builder/onnx_importer.h"
 #include "slimrt/npy.h"
-#include "slimrt/onnx_importer.h"
 #include "support/model_cache.h"
 #include "support/test_util.h"
 

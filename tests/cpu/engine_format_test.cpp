@@ -8,6 +8,7 @@
 
 #include "engine_test_util.h"
 #include "slimrt/backend.h"
+#include "slimrt/builder/engine_writer.h"
 #include "support/test_util.h"
 
 namespace slimrt {

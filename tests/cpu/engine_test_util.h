@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/checksum.h"
+#include "slimrt/builder/engine_writer.h"
 #include "slimrt/engine_format.h"
 #include "slimrt/graph.h"
 #include "slimrt/stream_reader.h"

@@ -9,8 +9,8 @@
 
 #include "ir/elementwise_program.h"
 #include "slimrt/backend.h"
+#include "slimrt/builder/passes.h"
 #include "slimrt/graph.h"
-#include "slimrt/passes.h"
 #include "support/test_util.h"
 
 namespace slimrt {

@@ -10,8 +10,8 @@
 
 #include "ir/layout.h"
 #include "slimrt/backend.h"
+#include "slimrt/builder/passes.h"
 #include "slimrt/graph.h"
-#include "slimrt/passes.h"
 #include "support/test_util.h"
 
 namespace slimrt {

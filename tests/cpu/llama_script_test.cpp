@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "slimrt/backend.h"
+#include "slimrt/builder/onnx_importer.h"
 #include "slimrt/npy.h"
-#include "slimrt/onnx_importer.h"
 #include "support/cli_runner.h"
 #include "support/test_util.h"
 

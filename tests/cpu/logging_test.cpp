@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "core/log.h"
-#include "slimrt/builder.h"
+#include "slimrt/builder/builder.h"
 #include "slimrt/logging.h"
 #include "slimrt/runtime.h"
 #include "support/test_util.h"

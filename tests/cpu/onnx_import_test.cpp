@@ -13,7 +13,7 @@
 #include <sstream>
 
 #include "slimrt/backend.h"
-#include "slimrt/onnx_importer.h"
+#include "slimrt/builder/onnx_importer.h"
 #include "support/test_util.h"
 
 namespace slimrt {

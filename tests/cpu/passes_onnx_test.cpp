@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "slimrt/backend.h"
-#include "slimrt/onnx_importer.h"
-#include "slimrt/passes.h"
+#include "slimrt/builder/onnx_importer.h"
+#include "slimrt/builder/passes.h"
 #include "support/test_util.h"
 
 namespace slimrt {

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "slimrt/builder/passes.h"
 #include "slimrt/graph.h"
-#include "slimrt/passes.h"
 #include "support/test_util.h"
 
 namespace slimrt {

@@ -9,8 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include "slimrt/builder/onnx_importer.h"
 #include "slimrt/memory_plan.h"
-#include "slimrt/onnx_importer.h"
 #include "support/model_cache.h"
 #include "support/test_util.h"
 

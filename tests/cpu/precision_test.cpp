@@ -9,10 +9,11 @@
 #include <random>
 
 #include "slimrt/backend.h"
-#include "slimrt/builder.h"
-#include "slimrt/onnx_importer.h"
-#include "slimrt/passes.h"
-#include "slimrt/precision.h"
+#include "slimrt/builder/builder.h"
+#include "slimrt/builder/engine_writer.h"
+#include "slimrt/builder/onnx_importer.h"
+#include "slimrt/builder/passes.h"
+#include "slimrt/builder/precision.h"
 #include "support/test_util.h"
 
 namespace slimrt {

@@ -15,7 +15,7 @@
 #include <optional>
 
 #include "slimrt/backend.h"
-#include "slimrt/builder.h"
+#include "slimrt/builder/builder.h"
 #include "slimrt/graph.h"
 #include "slimrt/memory_plan.h"
 #include "slimrt/npy.h"

@@ -16,10 +16,10 @@
 #include <string>
 #include <vector>
 
+#include "slimrt/builder/onnx_importer.h"
+#include "slimrt/builder/passes.h"
+#include "slimrt/builder/precision.h"
 #include "slimrt/graph.h"
-#include "slimrt/onnx_importer.h"
-#include "slimrt/passes.h"
-#include "slimrt/precision.h"
 #include "support/model_cache.h"
 #include "support/test_util.h"
 

@@ -16,6 +16,7 @@
 
 #include "cuda/program_kernels.h"
 #include "gpu/gpu_test_util.h"
+#include "slimrt/builder/engine_writer.h"
 #include "slimrt/context.h"
 #include "slimrt/engine_format.h"
 #include "slimrt/runtime.h"

@@ -7,7 +7,7 @@
 
 #include "gpu_test_util.h"
 #include "ir/elementwise_program.h"
-#include "slimrt/passes.h"
+#include "slimrt/builder/passes.h"
 #include "support/test_util.h"
 
 namespace slimrt {

@@ -12,7 +12,7 @@
 
 #include "gpu_test_util.h"
 #include "ir/layout.h"
-#include "slimrt/passes.h"
+#include "slimrt/builder/passes.h"
 #include "support/test_util.h"
 
 namespace slimrt {

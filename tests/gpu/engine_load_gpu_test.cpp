@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "runtime/runtime_internal.h"
+#include "slimrt/builder/engine_writer.h"
 #include "slimrt/device.h"
 #include "slimrt/engine_format.h"
 #include "slimrt/runtime.h"

@@ -26,7 +26,7 @@
 
 #include "model_util.h"
 #include "slimrt/backend.h"
-#include "slimrt/builder.h"
+#include "slimrt/builder/builder.h"
 #include "slimrt/context.h"
 #include "slimrt/device.h"
 #include "slimrt/npy.h"

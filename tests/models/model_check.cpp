@@ -39,9 +39,9 @@
 
 #include "model_util.h"
 #include "slimrt/backend.h"
-#include "slimrt/builder.h"
+#include "slimrt/builder/builder.h"
+#include "slimrt/builder/onnx_importer.h"
 #include "slimrt/npy.h"
-#include "slimrt/onnx_importer.h"
 #include "slimrt/shape.h"
 
 namespace fs = std::filesystem;

@@ -1,4 +1,5 @@
-// slimrt/builder.h: ONNX model -> engine file (the `slimrt build` pipeline).
+// slimrt/builder/builder.h: ONNX model -> engine file (the `slimrt build` pipeline). BUILDER side
+// (library slimrt_builder, which links protobuf and ONNX); the runtime never includes it.
 //
 //   BuildOptions opts;
 //   SLIMRT_ASSIGN_OR_RETURN(opts.profiles, parse_profile_args({"x:1x3x64x64"}, {"x:4x3x64x64"},
@@ -6,14 +7,14 @@
 //   BuildReport report;
 //   SLIMRT_RETURN_IF_ERROR(build_engine("model.onnx", opts, "model.engine", &report));
 //
-// Pipeline: import (with symbolic shape inference) -> graph passes (slimrt/passes.h) ->
-// shape inference again -> precision conversion (slimrt/precision.h; fp16/bf16 only) ->
+// Pipeline: import (with symbolic shape inference) -> graph passes (slimrt/builder/passes.h) ->
+// shape inference again -> precision conversion (slimrt/builder/precision.h; fp16/bf16 only) ->
 // profiles resolved against the graph inputs -> one activation plan per profile at the
-// profile's MAX shapes -> write_engine (with the hooks below).
+// profile's MAX shapes -> write_engine (slimrt/builder/engine_writer.h, with hooks).
 //
 // Build memory. Weights are never copied: external data stays memory-mapped (Tensor::adopt over
-// the mapping), weights to convert to half are only marked (slimrt/precision.h), and the writer
-// converts and hashes them piece by piece as they stream into the file. After each piece the
+// the mapping), weights to convert to half are only marked (slimrt/builder/precision.h), and the
+// writer converts and hashes them piece by piece as they stream into the file. After each piece the
 // writer calls EngineWriteHooks::release_source, which the builder points at the importer: for
 // memory inside an external-data mapping it drops the pages just read (madvise MADV_DONTNEED;
 // the mapping is read-only and private, so a page touched again is simply re-read from the
@@ -52,7 +53,7 @@
 namespace slimrt {
 
 struct BuildOptions {
-  Precision precision = Precision::kFp32;  // fp16/bf16: convert_precision (slimrt/precision.h)
+  Precision precision = Precision::kFp32;  // fp16/bf16: convert_precision (builder/precision.h)
   bool tf32 = false;                       // recorded in the engine header
   std::string target = "any";              // "any" or "sm_XY"
   bool run_passes = true;                  // graph passes (when the pass library is present)

@@ -1,4 +1,6 @@
 // Engine writer: Graph + EngineOptions -> engine file (layout in include/slimrt/engine_format.h).
+// Part of slimrt_builder; the header codec it shares with the parser is in the runtime
+// (src/engine/engine_header.cpp).
 //
 // One pass over the weights: the metadata is built first with zeroed chunk hashes (their number
 // follows from the layout), the weights are streamed into place while each chunk is hashed, and
@@ -7,19 +9,11 @@
 //
 // Conversion while streaming: a constant whose Value dtype (fp16/bf16/fp32) differs from its
 // Tensor's is converted piece by piece into a small buffer on its way to the file, and the
-// converted bytes are what get hashed and written (slimrt/precision.h). After each piece of a
-// source tensor is consumed, EngineWriteHooks::release_source may drop its pages.
+// converted bytes are what get hashed and written (slimrt/builder/precision.h). After each piece
+// of a source tensor is consumed, EngineWriteHooks::release_source may drop its pages.
 #include <algorithm>
-#include <cmath>
-#include <bit>
-#include <cerrno>
-#include <cstdio>
 #include <cstring>
-#include <fstream>
-#if defined(__x86_64__)
-#include <cpuid.h>
-#include <immintrin.h>
-#endif
+#include <ostream>
 #include <unordered_map>
 
 #include <flatbuffers/flatbuffers.h>
@@ -28,97 +22,11 @@
 #include "engine/checksum.h"
 #include "engine/engine_internal.h"
 #include "engine_generated.h"
-#include "slimrt/builder.h"
-#include "slimrt/precision.h"
+#include "slimrt/builder/engine_writer.h"
+#include "slimrt/builder/precision.h"
 #include "slimrt/version.h"
 
 namespace slimrt {
-
-static_assert(std::endian::native == std::endian::little,
-              "the engine format is little-endian; a big-endian port must byte-swap");
-
-namespace engine {
-
-namespace {
-template <typename T>
-void put(HeaderBytes& b, size_t at, T v) {
-  std::memcpy(b.data() + at, &v, sizeof(T));
-}
-template <typename T>
-T get(const HeaderBytes& b, size_t at) {
-  T v;
-  std::memcpy(&v, b.data() + at, sizeof(T));
-  return v;
-}
-}  // namespace
-
-HeaderBytes encode_header(const EngineHeader& h) {
-  HeaderBytes b{};
-  std::memcpy(b.data(), kEngineMagic, sizeof(kEngineMagic));
-  put<uint16_t>(b, 8, h.format_major);
-  put<uint16_t>(b, 10, h.format_minor);
-  put<uint32_t>(b, 12, h.header_size);
-  put<uint16_t>(b, 16, h.slimrt_major);
-  put<uint16_t>(b, 18, h.slimrt_minor);
-  put<uint16_t>(b, 20, h.slimrt_patch);
-  put<uint64_t>(b, 24, h.flags);
-  put<uint64_t>(b, 32, h.metadata_offset);
-  put<uint64_t>(b, 40, h.metadata_size);
-  put<uint64_t>(b, 48, h.weights_offset);
-  put<uint64_t>(b, 56, h.weights_size);
-  put<uint64_t>(b, 64, h.chunk_size);
-  put<uint64_t>(b, 72, h.num_chunks);
-  put<uint64_t>(b, 80, h.metadata_hash);
-  put<uint64_t>(b, 88, h.file_size);
-  std::memcpy(b.data() + 96, h.target.data(), std::min(h.target.size(), kTargetBytes - 1));
-  b[112] = static_cast<uint8_t>(h.precision);
-  b[113] = h.tf32 ? 1 : 0;
-  put<uint64_t>(b, kHeaderHashedBytes, xxh3_64(b.data(), kHeaderHashedBytes));
-  return b;
-}
-
-EngineHeader decode_header(const HeaderBytes& b) {
-  EngineHeader h;
-  h.format_major = get<uint16_t>(b, 8);
-  h.format_minor = get<uint16_t>(b, 10);
-  h.header_size = get<uint32_t>(b, 12);
-  h.slimrt_major = get<uint16_t>(b, 16);
-  h.slimrt_minor = get<uint16_t>(b, 18);
-  h.slimrt_patch = get<uint16_t>(b, 20);
-  h.flags = get<uint64_t>(b, 24);
-  h.metadata_offset = get<uint64_t>(b, 32);
-  h.metadata_size = get<uint64_t>(b, 40);
-  h.weights_offset = get<uint64_t>(b, 48);
-  h.weights_size = get<uint64_t>(b, 56);
-  h.chunk_size = get<uint64_t>(b, 64);
-  h.num_chunks = get<uint64_t>(b, 72);
-  h.metadata_hash = get<uint64_t>(b, 80);
-  h.file_size = get<uint64_t>(b, 88);
-  const char* t = reinterpret_cast<const char*>(b.data() + 96);
-  h.target.assign(t, strnlen(t, kTargetBytes));
-  h.precision = static_cast<Precision>(b[112]);
-  h.tf32 = b[113] != 0;
-  h.header_hash = get<uint64_t>(b, kHeaderHashedBytes);
-  return h;
-}
-
-std::string hex64(uint64_t v) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "0x%016llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
-}  // namespace engine
-
-std::string_view precision_name(Precision p) {
-  switch (p) {
-    case Precision::kFp32: return "fp32";
-    case Precision::kFp16: return "fp16";
-    case Precision::kBf16: return "bf16";
-  }
-  return "unknown";
-}
-
 namespace {
 
 using flatbuffers::FlatBufferBuilder;
@@ -467,104 +375,6 @@ Status write_engine(const Graph& graph, const EngineOptions& options, const std:
   const Status s = write_engine(graph, options, out.stream(), hooks, stats);
   if (!s.ok()) return out.failure(s);
   return out.commit();
-}
-
-namespace {
-
-// One element to float32 and back, clamping finite values the target cannot hold.
-inline float load_float(const uint8_t* p, DataType t) {
-  if (t == DataType::kFloat32) {
-    float f;
-    std::memcpy(&f, p, 4);
-    return f;
-  }
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return t == DataType::kFloat16 ? half_to_float(h) : bfloat16_to_float(h);
-}
-
-// float32 -> fp16 without clamping: F16C where the CPU has it (8 at a time), else scalar.
-#if defined(__x86_64__)
-__attribute__((target("avx,f16c"))) void f32_to_f16_f16c(const float* in, uint16_t* out, size_t n) {
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 v = _mm256_loadu_ps(in + i);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
-  }
-  for (; i < n; ++i) out[i] = float_to_half(in[i]);
-}
-bool have_f16c() {
-  static const bool yes = [] {
-    unsigned a = 0, b = 0, c = 0, d = 0;
-    // CPUID leaf 1, ECX bit 29: F16C. __builtin_cpu_supports("avx") also checks the OS saves AVX state.
-    return __builtin_cpu_supports("avx") && __get_cpuid(1, &a, &b, &c, &d) != 0 && (c & (1u << 29)) != 0;
-  }();
-  return yes;
-}
-#endif
-
-void f32_to_f16(const float* in, uint16_t* out, size_t n) {
-#if defined(__x86_64__)
-  if (have_f16c()) return f32_to_f16_f16c(in, out, n);
-#endif
-  for (size_t i = 0; i < n; ++i) out[i] = float_to_half(in[i]);
-}
-
-// float32 -> bfloat16, round to nearest even (NaN stays a quiet NaN).
-void f32_to_bf16(const float* in, uint16_t* out, size_t n) {
-  for (size_t i = 0; i < n; ++i) {
-    uint32_t x;
-    std::memcpy(&x, in + i, 4);
-    out[i] = (x & 0x7fffffffu) > 0x7f800000u ? static_cast<uint16_t>((x >> 16) | 0x40u)
-                                               : static_cast<uint16_t>((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
-  }
-}
-
-}  // namespace
-
-uint64_t convert_float_elements(const void* src, DataType from, void* dst, DataType to, size_t n) {
-  const auto* in = static_cast<const uint8_t*>(src);
-  auto* out = static_cast<uint8_t*>(dst);
-  const size_t in_size = dtype_size(from);
-  if (from == to) {
-    std::memcpy(out, in, n * in_size);
-    return 0;
-  }
-  if (to == DataType::kFloat32) {
-    for (size_t i = 0; i < n; ++i) {
-      const float f = load_float(in + i * in_size, from);
-      std::memcpy(out + i * 4, &f, 4);
-    }
-    return 0;
-  }
-  const bool fp16 = to == DataType::kFloat16;
-  const uint16_t inf = fp16 ? 0x7C00 : 0x7F80;
-  const uint16_t max_finite = fp16 ? 0x7BFF : 0x7F7F;
-  auto* o = reinterpret_cast<uint16_t*>(out);
-  if (from == DataType::kFloat32 && reinterpret_cast<uintptr_t>(src) % alignof(float) == 0 &&
-      reinterpret_cast<uintptr_t>(dst) % alignof(uint16_t) == 0) {
-    const auto* f = static_cast<const float*>(src);
-    if (fp16) {
-      f32_to_f16(f, o, n);
-    } else {
-      f32_to_bf16(f, o, n);
-    }
-  } else {
-    for (size_t i = 0; i < n; ++i) {
-      const float f = load_float(in + i * in_size, from);
-      const uint16_t h = fp16 ? float_to_half(f) : float_to_bfloat16(f);
-      std::memcpy(o + i, &h, 2);
-    }
-  }
-  // Finite values that rounded to inf are clamped to the largest finite value.
-  uint64_t clamped = 0;
-  for (size_t i = 0; i < n; ++i) {
-    if ((o[i] & 0x7FFFu) == inf && std::isfinite(load_float(in + i * in_size, from))) {
-      o[i] = static_cast<uint16_t>((o[i] & 0x8000u) | max_finite);
-      ++clamped;
-    }
-  }
-  return clamped;
 }
 
 }  // namespace slimrt

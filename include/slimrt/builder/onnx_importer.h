@@ -1,4 +1,5 @@
-// slimrt/onnx_importer.h: ONNX -> IR. Part of slimrt_builder, the only library that sees protobuf.
+// slimrt/builder/onnx_importer.h: ONNX -> IR. BUILDER side (library slimrt_builder, the only
+// library that sees protobuf); the runtime never includes it.
 //
 //   Result<Graph> g = import_onnx_file("model.onnx");          // shapes inferred
 //   Result<Tensor> t = read_onnx_tensor_file("input_0.pb");    // a serialized TensorProto

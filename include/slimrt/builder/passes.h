@@ -1,4 +1,5 @@
-// slimrt/passes.h: graph rewrites run by the builder before memory planning.
+// slimrt/builder/passes.h: graph rewrites run by the builder before memory planning. BUILDER
+// side (library slimrt_builder); the runtime never includes it.
 //
 //   PassReport report;
 //   Status s = run_passes(graph, PassOptions{}, &report);

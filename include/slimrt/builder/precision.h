@@ -1,5 +1,6 @@
-// slimrt/precision.h: how a half-precision (fp16 / bf16) engine runs each op, and the pass that
-// turns a float32 graph into one.
+// slimrt/builder/precision.h: how a half-precision (fp16 / bf16) engine runs each op, and the
+// pass that turns a float32 graph into one. BUILDER side (library slimrt_builder): a loaded
+// engine's weights are already in the dtypes its kernels read, so the runtime never includes it.
 //
 //   PrecisionReport report;
 //   SLIMRT_RETURN_IF_ERROR(convert_precision(graph, Precision::kFp16, {}, &report));
@@ -49,9 +50,9 @@
 // Layout. Weights are written in the layout the kernels read, which today is the IR's own
 // (row-major, as each op defines its inputs: Conv OIHW, MatMul [K, N], Gemm as transB says), so
 // loading an engine is a pure copy. A backend that wants another layout (e.g. CUDA tensor-core
-// friendly blocked weights) will request it through EngineWriteHooks (slimrt/builder.h), the
-// place where the writer already transforms each piece of a weight as it streams (conversion);
-// no backend asks yet.
+// friendly blocked weights) will request it through EngineWriteHooks
+// (slimrt/builder/engine_writer.h), the place where the writer already transforms each piece of a
+// weight as it streams (conversion); no backend asks yet.
 #pragma once
 
 #include <cstddef>
@@ -118,7 +119,8 @@ bool is_deferred_conversion(const Value& v);
 
 // Converts n float elements between float32, float16 and bfloat16 (any pair, including the
 // same type: a copy), clamping finite values beyond the target's range to its largest finite
-// value. Returns how many were clamped. Defined in the runtime library (the writer uses it).
+// value. Returns how many were clamped. The precision pass and the engine writer use it
+// (src/builder/weight_conversion.cpp).
 uint64_t convert_float_elements(const void* src, DataType from, void* dst, DataType to, size_t n);
 
 }  // namespace slimrt
