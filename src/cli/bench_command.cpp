@@ -25,6 +25,9 @@
 
 #ifdef SLIMRT_HAVE_CUDA
 #include <cuda_runtime_api.h>
+
+#include "cuda/check.h"
+#include "cuda/device_resources.h"
 #endif
 
 namespace slimrt::cli {
@@ -52,22 +55,13 @@ double percentile(std::vector<double> v, double p) {
   return v[k];
 }
 
-Status cuda_ok(cudaError_t e, const char* what) {
-  if (e == cudaSuccess) return Status::OK();
-  return internal_error(fmt::format("{}: {}", what, cudaGetErrorString(e)));
-}
-
 // Device buffers freed on scope exit.
 struct DeviceBuffers {
-  std::vector<void*> ptrs;
-  ~DeviceBuffers() {
-    for (void* p : ptrs) cudaFree(p);
-  }
-  Result<void*> alloc(uint64_t bytes) {
-    void* p = nullptr;
-    SLIMRT_RETURN_IF_ERROR(cuda_ok(cudaMalloc(&p, std::max<uint64_t>(bytes, 1)), "cudaMalloc"));
-    ptrs.push_back(p);
-    return p;
+  std::vector<cuda::DeviceBuffer> owned;
+  Result<void*> alloc(uint64_t bytes, const std::string& what) {
+    SLIMRT_ASSIGN_OR_RETURN(cuda::DeviceBuffer b, cuda::DeviceBuffer::allocate(std::max<uint64_t>(bytes, 1), what));
+    owned.push_back(std::move(b));
+    return owned.back().get();
   }
 };
 
@@ -99,7 +93,7 @@ Result<BenchResult> bench_batch(ExecutionContext& ctx, int64_t batch, const Benc
     if (t.is_output()) {
       SLIMRT_ASSIGN_OR_RETURN(std::vector<int64_t> dims, ctx.tensor_shape(t.name));
       SLIMRT_ASSIGN_OR_RETURN(const uint64_t bytes, t.byte_size(dims));
-      SLIMRT_ASSIGN_OR_RETURN(void* p, buffers.alloc(bytes));
+      SLIMRT_ASSIGN_OR_RETURN(void* p, buffers.alloc(bytes, fmt::format("output '{}'", t.name)));
       SLIMRT_RETURN_IF_ERROR(ctx.set_tensor_address(t.name, p));
       continue;
     }
@@ -115,28 +109,30 @@ Result<BenchResult> bench_batch(ExecutionContext& ctx, int64_t batch, const Benc
     SLIMRT_RETURN_IF_ERROR(ctx.set_input_shape(t.name, dims));
     SLIMRT_RETURN_IF_ERROR(check_tensor_size(fmt::format("input '{}'", t.name), t.dtype, dims));
     SLIMRT_ASSIGN_OR_RETURN(Tensor host, random_host(t.dtype, dims, rng));
-    SLIMRT_ASSIGN_OR_RETURN(void* p, buffers.alloc(host.bytes()));
-    SLIMRT_RETURN_IF_ERROR(cuda_ok(cudaMemcpy(p, host.raw(), host.bytes(), cudaMemcpyHostToDevice), "cudaMemcpy"));
+    SLIMRT_ASSIGN_OR_RETURN(void* p, buffers.alloc(host.bytes(), fmt::format("input '{}'", t.name)));
+    SLIMRT_CUDA_RETURN_IF_ERROR(cudaMemcpy(p, host.raw(), host.bytes(), cudaMemcpyHostToDevice));
     SLIMRT_RETURN_IF_ERROR(ctx.set_tensor_address(t.name, p));
     r.shapes.push_back({t.name, dims});
   }
-  cudaStream_t stream = nullptr;
-  SLIMRT_RETURN_IF_ERROR(cuda_ok(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate"));
-  std::vector<cudaEvent_t> events(2 * static_cast<size_t>(num.iterations), nullptr);
+  SLIMRT_ASSIGN_OR_RETURN(cuda::Stream owned_stream, cuda::Stream::create());
+  cudaStream_t stream = owned_stream.get();
+  std::vector<cuda::Event> events(2 * static_cast<size_t>(num.iterations));
   Status st = [&]() -> Status {
-    for (auto& e : events) SLIMRT_RETURN_IF_ERROR(cuda_ok(cudaEventCreate(&e), "cudaEventCreate"));
-    for (int i = 0; i < num.warmup; ++i) SLIMRT_RETURN_IF_ERROR(ctx.enqueue(stream));
-    SLIMRT_RETURN_IF_ERROR(cuda_ok(cudaStreamSynchronize(stream), "warm-up"));
-    for (int i = 0; i < num.iterations; ++i) {
-      SLIMRT_RETURN_IF_ERROR(cuda_ok(cudaEventRecord(events[2 * i], stream), "cudaEventRecord"));
-      SLIMRT_RETURN_IF_ERROR(ctx.enqueue(stream));
-      SLIMRT_RETURN_IF_ERROR(cuda_ok(cudaEventRecord(events[2 * i + 1], stream), "cudaEventRecord"));
+    for (auto& e : events) {
+      SLIMRT_ASSIGN_OR_RETURN(e, cuda::Event::create());
     }
-    SLIMRT_RETURN_IF_ERROR(cuda_ok(cudaStreamSynchronize(stream), "running"));
+    for (int i = 0; i < num.warmup; ++i) SLIMRT_RETURN_IF_ERROR(ctx.enqueue(stream));
+    SLIMRT_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream), "warm-up");
+    for (int i = 0; i < num.iterations; ++i) {
+      SLIMRT_CUDA_RETURN_IF_ERROR(cudaEventRecord(events[2 * i].get(), stream));
+      SLIMRT_RETURN_IF_ERROR(ctx.enqueue(stream));
+      SLIMRT_CUDA_RETURN_IF_ERROR(cudaEventRecord(events[2 * i + 1].get(), stream));
+    }
+    SLIMRT_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream), "running");
     std::vector<double> ms(static_cast<size_t>(num.iterations));
     for (int i = 0; i < num.iterations; ++i) {
       float t = 0;
-      SLIMRT_RETURN_IF_ERROR(cuda_ok(cudaEventElapsedTime(&t, events[2 * i], events[2 * i + 1]), "cudaEventElapsedTime"));
+      SLIMRT_CUDA_RETURN_IF_ERROR(cudaEventElapsedTime(&t, events[2 * i].get(), events[2 * i + 1].get()));
       ms[static_cast<size_t>(i)] = t;
     }
     r.median_ms = percentile(ms, 0.5);
@@ -149,10 +145,8 @@ Result<BenchResult> bench_batch(ExecutionContext& ctx, int64_t batch, const Benc
     }
     return Status::OK();
   }();
-  for (auto& e : events) {
-    if (e) cudaEventDestroy(e);
-  }
-  cudaStreamDestroy(stream);
+  // The stream and events go with this scope; nothing may still run on them.
+  if (!st.ok()) SLIMRT_CUDA_IGNORE(cudaStreamSynchronize(stream));
   if (!st.ok()) return st;
   return r;
 }

@@ -23,7 +23,6 @@ static_assert(cuda::kMaxHostValueElements == kMaxHostInputElements,
 using cuda::Binding;
 using cuda::BindingAddresses;
 using cuda::DeviceBuffer;
-using cuda::cuda_status;
 
 struct ExecutionContext::Impl {
   std::shared_ptr<const Engine> engine;
@@ -59,7 +58,7 @@ struct ExecutionContext::Impl {
     void* arena = nullptr;
     std::vector<const void*> inputs;
     std::vector<void*> outputs;
-    cudaGraphExec_t exec = nullptr;
+    cuda::CudaGraphExec exec;
     uint64_t last_used = 0;
   };
   std::vector<GraphEntry> graphs;  // at most max_cuda_graphs
@@ -67,14 +66,9 @@ struct ExecutionContext::Impl {
   // caller's. A capture on the caller's stream would break whenever that stream is a blocking one
   // and another thread touches the legacy default stream meanwhile (cudaErrorStreamCaptureImplicit):
   // the capture is invalidated and both threads see errors.
-  cudaStream_t capture_stream = nullptr;
+  cuda::Stream capture_stream;
   uint64_t tick = 0;
   ContextStats stats;
-
-  ~Impl() {
-    for (GraphEntry& g : graphs) cudaGraphExecDestroy(g.exec);
-    if (capture_stream) cudaStreamDestroy(capture_stream);
-  }
 
   int input_index(std::string_view name) const {
     const auto& ins = engine->graph().inputs();
@@ -100,7 +94,6 @@ struct ExecutionContext::Impl {
   void drop_graphs_of(const Binding* b) {
     for (size_t i = 0; i < graphs.size();) {
       if (graphs[i].binding == b) {
-        cudaGraphExecDestroy(graphs[i].exec);
         graphs.erase(graphs.begin() + static_cast<std::ptrdiff_t>(i));
       } else {
         ++i;
@@ -173,36 +166,32 @@ struct ExecutionContext::Impl {
 
   Status capture_and_launch(cudaStream_t stream) {
     Binding& b = *current->binding;
-    cudaStream_t cs = capture_stream;
+    cudaStream_t cs = capture_stream.get();
     SLIMRT_RETURN_IF_ERROR(res->bind_stream(cs));
-    SLIMRT_RETURN_IF_ERROR(
-        cuda_status(cudaStreamBeginCapture(cs, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture"));
+    SLIMRT_CUDA_RETURN_IF_ERROR(cudaStreamBeginCapture(cs, cudaStreamCaptureModeThreadLocal));
     Status s = b.enqueue(addr, cs, res->cublaslt(), res->cudnn_if_created());
-    cudaGraph_t graph = nullptr;
-    const cudaError_t end = cudaStreamEndCapture(cs, &graph);
+    cuda::CudaGraph graph;
+    // Always ended, so that the stream leaves capture mode whatever the enqueue did.
+    const Status end = SLIMRT_CUDA(cudaStreamEndCapture(cs, graph.receive()));
     if (Status rebound = res->bind_stream(stream); s.ok()) s = rebound;
-    if (!s.ok()) {
-      if (graph) cudaGraphDestroy(graph);
-      return s;
-    }
-    SLIMRT_RETURN_IF_ERROR(cuda_status(end, "cudaStreamEndCapture"));
-    cudaGraphExec_t exec = nullptr;
-    const cudaError_t inst = cudaGraphInstantiate(&exec, graph, 0);
-    cudaGraphDestroy(graph);
-    SLIMRT_RETURN_IF_ERROR(cuda_status(inst, "cudaGraphInstantiate"));
+    SLIMRT_RETURN_IF_ERROR(s);
+    SLIMRT_RETURN_IF_ERROR(end);
+    cuda::CudaGraphExec exec;
+    SLIMRT_CUDA_RETURN_IF_ERROR(cudaGraphInstantiate(exec.receive(), graph.get(), 0));
+    graph.reset();
     if (graphs.size() >= std::max<uint32_t>(options.max_cuda_graphs, 1)) {
       auto lru = std::min_element(graphs.begin(), graphs.end(),
                                   [](const GraphEntry& a, const GraphEntry& c) { return a.last_used < c.last_used; });
       SLIMRT_LOG(kInfo, "execution context: {} CUDA graphs captured (ContextOptions::max_cuda_graphs); the least "
                  "recently used is dropped (new shapes or buffer addresses each capture one)",
                  graphs.size());
-      cudaGraphExecDestroy(lru->exec);
       graphs.erase(lru);
     }
-    graphs.push_back({&b, addr.arena, addr.inputs, addr.outputs, exec, ++tick});
+    const cudaGraphExec_t launch = exec.get();
+    graphs.push_back({&b, addr.arena, addr.inputs, addr.outputs, std::move(exec), ++tick});
     ++stats.graph_captures;
     ++stats.graph_launches;
-    return cuda_status(cudaGraphLaunch(exec, stream), "cudaGraphLaunch");
+    return SLIMRT_CUDA(cudaGraphLaunch(launch, stream));
   }
 };
 
@@ -311,8 +300,7 @@ Result<std::unique_ptr<ExecutionContext>> ExecutionContext::create(std::shared_p
   }
   impl->addr.arena = impl->arena;
   if (options.cuda_graphs) {
-    SLIMRT_RETURN_IF_ERROR(cuda_status(cudaStreamCreateWithFlags(&impl->capture_stream, cudaStreamNonBlocking),
-                                       "cudaStreamCreateWithFlags (the context's graph capture stream)"));
+    SLIMRT_ASSIGN_OR_RETURN(impl->capture_stream, cuda::Stream::create());
   }
   return std::unique_ptr<ExecutionContext>(new ExecutionContext(std::move(impl)));
 }
@@ -406,12 +394,12 @@ Status ExecutionContext::enqueue(CudaStream stream) {
   ++m.stats.enqueues;
   Impl::ShapeEntry& e = *m.current;
   cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
-  SLIMRT_RETURN_IF_ERROR(cuda_status(cudaStreamIsCapturing(stream, &capturing), "cudaStreamIsCapturing"));
+  SLIMRT_CUDA_RETURN_IF_ERROR(cudaStreamIsCapturing(stream, &capturing));
   if (m.options.cuda_graphs && capturing == cudaStreamCaptureStatusNone) {
     if (Impl::GraphEntry* g = m.find_graph(e.binding.get())) {
       g->last_used = ++m.tick;
       ++m.stats.graph_launches;
-      return cuda_status(cudaGraphLaunch(g->exec, stream), "cudaGraphLaunch");
+      return SLIMRT_CUDA(cudaGraphLaunch(g->exec.get(), stream));
     }
     if (e.eager_runs > 0) return m.capture_and_launch(stream);
   }
@@ -428,26 +416,25 @@ Result<std::vector<LayerTime>> ExecutionContext::profile_layers(CudaStream strea
   SLIMRT_RETURN_IF_ERROR(m.res->bind_stream(stream));
   Binding& b = *m.current->binding;
   const size_t n = b.num_launches();
+  std::vector<cuda::Event> events(n + 1);
   std::vector<cudaEvent_t> marks(n + 1, nullptr);
-  auto destroy = [&] {
-    for (cudaEvent_t e : marks)
-      if (e) cudaEventDestroy(e);
-  };
   std::vector<std::vector<float>> times(n);
   Status s = [&]() -> Status {
-    for (cudaEvent_t& e : marks) SLIMRT_RETURN_IF_ERROR(cuda_status(cudaEventCreate(&e), "cudaEventCreate"));
+    for (size_t i = 0; i <= n; ++i) {
+      SLIMRT_ASSIGN_OR_RETURN(events[i], cuda::Event::create());
+      marks[i] = events[i].get();
+    }
     for (int it = 0; it < iterations; ++it) {
       SLIMRT_RETURN_IF_ERROR(b.enqueue(m.addr, stream, m.res->cublaslt(), m.res->cudnn_if_created(), marks.data()));
-      SLIMRT_RETURN_IF_ERROR(cuda_status(cudaStreamSynchronize(stream), "cudaStreamSynchronize"));
+      SLIMRT_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream));
       for (size_t i = 0; i < n; ++i) {
         float ms = 0;
-        SLIMRT_RETURN_IF_ERROR(cuda_status(cudaEventElapsedTime(&ms, marks[i], marks[i + 1]), "cudaEventElapsedTime"));
+        SLIMRT_CUDA_RETURN_IF_ERROR(cudaEventElapsedTime(&ms, marks[i], marks[i + 1]));
         times[i].push_back(ms);
       }
     }
     return Status::OK();
   }();
-  destroy();
   SLIMRT_RETURN_IF_ERROR(s);
   std::vector<LayerTime> out;
   out.reserve(n);
@@ -480,8 +467,8 @@ Status ExecutionContext::run(const std::vector<NamedTensor>& inputs, std::vector
         if (nt.tensor.memory_kind() == MemoryKind::kDevice) {
           SLIMRT_ASSIGN_OR_RETURN(Tensor h, Tensor::allocate(nt.tensor.dtype(), nt.tensor.shape()));
           if (h.bytes() > 0)
-            SLIMRT_RETURN_IF_ERROR(cuda_status(cudaMemcpy(h.raw(), nt.tensor.raw(), h.bytes(), cudaMemcpyDeviceToHost),
-                                               "copying a host input"));
+            SLIMRT_CUDA_RETURN_IF_ERROR(cudaMemcpy(h.raw(), nt.tensor.raw(), h.bytes(), cudaMemcpyDeviceToHost),
+                                               "copying a host input");
           host_copies.push_back(std::move(h));
           m.addr.inputs[static_cast<size_t>(i)] = host_copies.back().raw();
         } else {
@@ -495,8 +482,8 @@ Status ExecutionContext::run(const std::vector<NamedTensor>& inputs, std::vector
       }
       SLIMRT_ASSIGN_OR_RETURN(DeviceBuffer b, DeviceBuffer::allocate(std::max<uint64_t>(nt.tensor.bytes(), 1), "input '" + nt.name + "'"));
       if (nt.tensor.bytes() > 0)
-        SLIMRT_RETURN_IF_ERROR(cuda_status(cudaMemcpyAsync(b.get(), nt.tensor.raw(), nt.tensor.bytes(),
-                                                           cudaMemcpyHostToDevice, stream.get()), "copying an input"));
+        SLIMRT_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(b.get(), nt.tensor.raw(), nt.tensor.bytes(),
+                                                           cudaMemcpyHostToDevice, stream.get()), "copying an input");
       m.addr.inputs[static_cast<size_t>(i)] = b.get();
       buffers.push_back(std::move(b));
     }
@@ -506,22 +493,22 @@ Status ExecutionContext::run(const std::vector<NamedTensor>& inputs, std::vector
     for (size_t o = 0; o < g.outputs().size(); ++o) {
       SLIMRT_ASSIGN_OR_RETURN(host[o], Tensor::allocate(g.outputs()[o]->dtype(), m.current->binding->output_dims(o)));
       SLIMRT_ASSIGN_OR_RETURN(DeviceBuffer b, DeviceBuffer::allocate(std::max<uint64_t>(host[o].bytes(), 1), "output"));
-      if (poison) SLIMRT_RETURN_IF_ERROR(cuda_status(cuda::poison_device(b.get(), host[o].bytes(), stream.get()), "poison"));
+      if (poison) SLIMRT_RETURN_IF_ERROR(cuda::poison_device(b.get(), host[o].bytes(), stream.get()));
       m.addr.outputs[o] = b.get();
       buffers.push_back(std::move(b));
     }
-    if (poison) SLIMRT_RETURN_IF_ERROR(cuda_status(cuda::poison_device(m.arena, device_memory_size(), stream.get()), "poison"));
+    if (poison) SLIMRT_RETURN_IF_ERROR(cuda::poison_device(m.arena, device_memory_size(), stream.get()));
     SLIMRT_RETURN_IF_ERROR(enqueue(stream.get()));
     outputs->clear();
     for (size_t o = 0; o < g.outputs().size(); ++o) {
       if (host[o].bytes() > 0)
-        SLIMRT_RETURN_IF_ERROR(cuda_status(cudaMemcpyAsync(host[o].raw(), m.addr.outputs[o], host[o].bytes(),
-                                                           cudaMemcpyDeviceToHost, stream.get()), "copying an output"));
+        SLIMRT_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(host[o].raw(), m.addr.outputs[o], host[o].bytes(),
+                                                           cudaMemcpyDeviceToHost, stream.get()), "copying an output");
       outputs->push_back({g.outputs()[o]->name(), std::move(host[o])});
     }
-    return cuda_status(cudaStreamSynchronize(stream.get()), "running the engine");
+    return SLIMRT_CUDA(cudaStreamSynchronize(stream.get()), "running the engine");
   }();
-  if (!s.ok()) cudaStreamSynchronize(stream.get());
+  if (!s.ok()) SLIMRT_CUDA_IGNORE(cudaStreamSynchronize(stream.get()));  // nothing may still use the buffers
   m.addr.inputs = saved.inputs;
   m.addr.outputs = saved.outputs;
   return s;

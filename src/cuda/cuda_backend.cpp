@@ -120,11 +120,11 @@ class CudaExecutable final : public Executable {
       }
       SLIMRT_ASSIGN_OR_RETURN(in_buffers[k], DeviceBuffer::allocate(std::max<uint64_t>(t.bytes(), 1), "input '" + nt.name + "'"));
       if (t.bytes() > 0)
-        SLIMRT_RETURN_IF_ERROR(cuda_status(cudaMemcpyAsync(in_buffers[k].get(), t.raw(), t.bytes(), cudaMemcpyHostToDevice, s),
-                                           "copying an input to the device"));
+        SLIMRT_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(in_buffers[k].get(), t.raw(), t.bytes(), cudaMemcpyHostToDevice, s),
+                                           "copying an input to the device");
       addr.inputs[k] = in_buffers[k].get();
     }
-    if (options.poison_outputs) SLIMRT_RETURN_IF_ERROR(cuda_status(poison_device(arena_.get(), arena_bytes, s), "poison"));
+    if (options.poison_outputs) SLIMRT_RETURN_IF_ERROR(poison_device(arena_.get(), arena_bytes, s));
     SLIMRT_RETURN_IF_ERROR(res_->bind_stream(s));
     SLIMRT_RETURN_IF_ERROR(binding.enqueue(addr, s, res_->cublaslt(), res_->cudnn_if_created()));
 
@@ -134,12 +134,12 @@ class CudaExecutable final : public Executable {
       SLIMRT_ASSIGN_OR_RETURN(Tensor t, Tensor::allocate(v->dtype(), binding.output_dims(i)));
       if (t.bytes() > 0) {
         const void* src = binding.output_address(addr, i);
-        SLIMRT_RETURN_IF_ERROR(cuda_status(cudaMemcpyAsync(t.raw(), src, t.bytes(), cudaMemcpyDeviceToHost, s),
-                                           "copying an output to the host"));
+        SLIMRT_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(t.raw(), src, t.bytes(), cudaMemcpyDeviceToHost, s),
+                                           "copying an output to the host");
       }
       outputs->push_back({v->name(), std::move(t)});
     }
-    return cuda_status(cudaStreamSynchronize(s), "running the graph on the GPU");
+    return SLIMRT_CUDA(cudaStreamSynchronize(s), "running the graph on the GPU");
   }
 
  private:
@@ -159,7 +159,7 @@ class CudaExecutable final : public Executable {
       auto* dst = static_cast<uint8_t*>(constants_.get()) + off;
       const Tensor* c = v->constant();
       if (c->bytes() > 0)
-        SLIMRT_RETURN_IF_ERROR(cuda_status(cudaMemcpy(dst, c->raw(), c->bytes(), cudaMemcpyHostToDevice), "uploading constants"));
+        SLIMRT_CUDA_RETURN_IF_ERROR(cudaMemcpy(dst, c->raw(), c->bytes(), cudaMemcpyHostToDevice), "uploading constants");
       device_constants_[v] = dst;
     }
     return Status::OK();

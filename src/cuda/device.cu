@@ -3,20 +3,17 @@
 
 #include <string>
 
+#include "cuda/check.h"
 #include "slimrt/device.h"
 
 namespace slimrt {
 
 DeviceQuery query_cuda_devices() {
   int count = 0;
-  cudaError_t err = cudaGetDeviceCount(&count);
-  if (err != cudaSuccess) {
-    cudaGetLastError();  // clear the sticky error so later calls are not poisoned
-    return {0, std::string("no usable CUDA device: ") + cudaGetErrorName(err) + " (" + cudaGetErrorString(err) + ")"};
-  }
+  if (const Status s = SLIMRT_CUDA(cudaGetDeviceCount(&count)); !s.ok()) return {0, "no usable CUDA device: " + s.message()};
   if (count == 0) return {0, "no CUDA device found"};
   cudaDeviceProp prop{};
-  if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) return {count, "device 0: properties unavailable"};
+  if (!SLIMRT_CUDA(cudaGetDeviceProperties(&prop, 0)).ok()) return {count, "device 0: properties unavailable"};
   return {count, std::string(prop.name) + ", sm_" + std::to_string(prop.major) + std::to_string(prop.minor)};
 }
 

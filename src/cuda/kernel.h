@@ -36,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include "cuda/check.h"
 #include "slimrt/graph.h"
 #include "slimrt/status.h"
 #include "slimrt/tensor.h"
@@ -153,10 +154,5 @@ void register_linalg_kernels(KernelRegistry& r);       // linalg*.cu (cuBLASLt)
 void register_nn_kernels(KernelRegistry& r);           // nn*.cu (cuDNN conv, pooling)
 void register_fused_pattern_kernels(KernelRegistry& r);  // fused_pattern*.cu (norms, attention)
 void register_fused_elementwise_kernels(KernelRegistry& r);  // fused_elementwise.cu
-
-// Helpers for factories.
-std::string cuda_error_string(cudaError_t e);  // "cudaErrorInvalidValue (invalid argument)"
-// kInternal naming `what` when e != cudaSuccess.
-Status cuda_status(cudaError_t e, const char* what);
 
 }  // namespace slimrt::cuda

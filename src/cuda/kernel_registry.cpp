@@ -36,15 +36,6 @@ Status PrepareArgs::invalid(const std::string& why) const {
   return slimrt::invalid_argument(fmt::format("{} ({}): CUDA: {}", node.describe(), describe_shapes(), why));
 }
 
-std::string cuda_error_string(cudaError_t e) {
-  return fmt::format("{} ({})", cudaGetErrorName(e), cudaGetErrorString(e));
-}
-
-Status cuda_status(cudaError_t e, const char* what) {
-  if (e == cudaSuccess) return Status::OK();
-  return internal_error(fmt::format("{}: {}", what, cuda_error_string(e)));
-}
-
 const KernelRegistry& KernelRegistry::get() {
   static const KernelRegistry* registry = [] {
     auto* r = new KernelRegistry();

@@ -451,11 +451,10 @@ Status Binding::enqueue(const BindingAddresses& addr, cudaStream_t stream, cubla
   void* workspace = static_cast<uint8_t*>(addr.arena) + program_->workspace_offset_;
   for (size_t li = 0; li < launches_.size(); ++li) {
     const Launch& l = launches_[li];
-    if (marks) cudaEventRecord(marks[li], stream);
+    if (marks) SLIMRT_CUDA_RETURN_IF_ERROR(cudaEventRecord(marks[li], stream));
     if (!l.kernel) {
-      SLIMRT_RETURN_IF_ERROR(cuda_status(write_small_values(value_address(l.known_value, addr), l.known.data(),
-                                                            static_cast<uint32_t>(l.known.size()), stream),
-                                         "writing a host-known value"));
+      SLIMRT_RETURN_IF_ERROR(write_small_values(value_address(l.known_value, addr), l.known.data(),
+                                                static_cast<uint32_t>(l.known.size()), stream));
       continue;
     }
     LaunchArgs args;
@@ -471,19 +470,19 @@ Status Binding::enqueue(const BindingAddresses& addr, cudaStream_t stream, cubla
     Status s = l.kernel->enqueue(args);
     if (!s.ok()) return Status(s.code(), l.node->describe() + ": " + s.message());
   }
-  if (marks) cudaEventRecord(marks[launches_.size()], stream);
+  if (marks) SLIMRT_CUDA_RETURN_IF_ERROR(cudaEventRecord(marks[launches_.size()], stream));
   for (const Copy& c : copies_) {
     const void* src = value_address(c.value, addr);
     void* dst = c.output < addr.outputs.size() ? addr.outputs[c.output] : nullptr;
     const uint64_t bytes =
         static_cast<uint64_t>(numel_of(dims_[c.value])) * dtype_size(program_->values_[c.value].value->dtype());
     if (!dst || dst == src || bytes == 0) continue;
-    SLIMRT_RETURN_IF_ERROR(cuda_status(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream),
-                                       "copying a graph output"));
+    SLIMRT_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream),
+                                       "copying a graph output");
   }
-  const cudaError_t e = cudaGetLastError();
-  if (e != cudaSuccess) return internal_error("CUDA launch failed: " + cuda_error_string(e));
-  return Status::OK();
+  // Kernel launches and the copies of helpers that return nothing (SLIMRT_CUDA_DEFERRED) report
+  // their errors here.
+  return SLIMRT_CUDA(cudaGetLastError(), "launching the engine's kernels");
 }
 
 }  // namespace slimrt::cuda

@@ -1,5 +1,7 @@
 #include "cuda/program_kernels.h"
 
+#include "cuda/check.h"
+
 #include <cstring>
 
 namespace slimrt::cuda {
@@ -15,18 +17,19 @@ __global__ void write_small_values_kernel(uint8_t* dst, SmallBytes v, uint32_t n
 
 }  // namespace
 
-cudaError_t write_small_values(void* dst, const uint8_t* bytes, uint32_t n, cudaStream_t stream) {
-  if (n == 0) return cudaSuccess;
-  if (n > kMaxSmallValueBytes || dst == nullptr) return cudaErrorInvalidValue;
+Status write_small_values(void* dst, const uint8_t* bytes, uint32_t n, cudaStream_t stream) {
+  if (n == 0) return Status::OK();
+  if (n > kMaxSmallValueBytes || dst == nullptr)
+    return internal_error("write_small_values: " + std::to_string(n) + " bytes to " + (dst ? "a device address" : "null"));
   SmallBytes v;
   std::memcpy(v.b, bytes, n);
   write_small_values_kernel<<<1, 128, 0, stream>>>(static_cast<uint8_t*>(dst), v, n);
-  return cudaGetLastError();
+  return SLIMRT_CUDA(cudaGetLastError(), "writing a host-known value");
 }
 
-cudaError_t poison_device(void* dst, uint64_t bytes, cudaStream_t stream) {
-  if (bytes == 0) return cudaSuccess;
-  return cudaMemsetAsync(dst, 0xFF, bytes, stream);
+Status poison_device(void* dst, uint64_t bytes, cudaStream_t stream) {
+  if (bytes == 0) return Status::OK();
+  return SLIMRT_CUDA(cudaMemsetAsync(dst, 0xFF, bytes, stream), "poisoning device memory");
 }
 
 }  // namespace slimrt::cuda

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "slimrt/status.h"
+
 namespace slimrt::cuda {
 
 inline constexpr uint32_t kMaxSmallValueBytes = 512;
@@ -13,10 +15,10 @@ inline constexpr uint32_t kMaxSmallValueBytes = 512;
 // Writes `bytes` (<= kMaxSmallValueBytes) known on the host to `dst` on `stream`. The bytes travel
 // as a kernel parameter, so the call is asynchronous, allocation-free and capturable into a CUDA
 // graph (a cudaMemcpyAsync from pageable memory is none of these).
-cudaError_t write_small_values(void* dst, const uint8_t* bytes, uint32_t n, cudaStream_t stream);
+Status write_small_values(void* dst, const uint8_t* bytes, uint32_t n, cudaStream_t stream);
 
 // Fills `bytes` at `dst` with 0xFF: NaN in every float type, -1 in the integers. Used to poison
 // outputs and the arena before a run in tests.
-cudaError_t poison_device(void* dst, uint64_t bytes, cudaStream_t stream);
+Status poison_device(void* dst, uint64_t bytes, cudaStream_t stream);
 
 }  // namespace slimrt::cuda

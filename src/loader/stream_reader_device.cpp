@@ -13,6 +13,9 @@
 
 #ifdef SLIMRT_HAVE_CUDA
 #include <cuda_runtime.h>
+
+#include "cuda/check.h"
+#include "cuda/device_resources.h"
 #endif
 
 namespace slimrt {
@@ -24,13 +27,11 @@ namespace {
 // Each of the two halves; a multiple of 4 KiB so O_DIRECT reads land in them directly.
 constexpr uint64_t kStagingBytes = uint64_t{4} << 20;
 
-Status cuda_error(const std::string& who, const char* what, cudaError_t err) {
-  cudaGetLastError();  // clear a non-sticky error so that later CUDA calls are not poisoned
-  if (err == cudaErrorNoDevice || err == cudaErrorInsufficientDriver) {
-    return unsupported(fmt::format("{}: device destination needs a usable GPU: {} failed: {} ({})", who, what,
-                                   cudaGetErrorName(err), cudaGetErrorString(err)));
-  }
-  return io_error(fmt::format("{}: {} failed: {} ({})", who, what, cudaGetErrorName(err), cudaGetErrorString(err)));
+// `who` (the reader) says whose read failed; without a usable GPU the message also says what the
+// read needed.
+Status device_error(const std::string& who, const Status& s) {
+  if (s.code() == StatusCode::kUnsupported) return s.with_context(who + ": device destination needs a usable GPU");
+  return s.with_context(who);
 }
 
 // Owns the pinned buffers and events. The destructor waits for the stream first: freeing a
@@ -39,40 +40,32 @@ class Staging {
  public:
   explicit Staging(cudaStream_t stream) : stream_(stream) {}
   ~Staging() {
-    if (pending_) cudaStreamSynchronize(stream_);
-    for (int i = 0; i < 2; ++i) {
-      if (events_[i] != nullptr) cudaEventDestroy(events_[i]);
-      if (buffers_[i] != nullptr) cudaFreeHost(buffers_[i]);
-    }
+    if (pending_) SLIMRT_CUDA_IGNORE(cudaStreamSynchronize(stream_));
   }
   Staging(const Staging&) = delete;
   Staging& operator=(const Staging&) = delete;
 
   Status init(const std::string& who, uint64_t bytes) {
     for (int i = 0; i < 2; ++i) {
-      cudaError_t err = cudaMallocHost(&buffers_[i], bytes);
-      if (err != cudaSuccess) {
-        buffers_[i] = nullptr;
-        return cuda_error(who, "cudaMallocHost of the staging buffer", err);
-      }
-      err = cudaEventCreateWithFlags(&events_[i], cudaEventDisableTiming);
-      if (err != cudaSuccess) {
-        events_[i] = nullptr;
-        return cuda_error(who, "cudaEventCreate", err);
-      }
+      Result<cuda::PinnedBuffer> buffer = cuda::PinnedBuffer::allocate(bytes, "a staging buffer");
+      if (!buffer.ok()) return device_error(who, buffer.status());
+      buffers_[i] = std::move(buffer).value();
+      Result<cuda::Event> event = cuda::Event::create(cudaEventDisableTiming);
+      if (!event.ok()) return device_error(who, event.status());
+      events_[i] = std::move(event).value();
     }
     return Status::OK();
   }
 
-  void* buffer(int i) const { return buffers_[i]; }
-  cudaEvent_t event(int i) const { return events_[i]; }
+  void* buffer(int i) const { return buffers_[i].get(); }
+  cudaEvent_t event(int i) const { return events_[i].get(); }
   void mark_pending() { pending_ = true; }
   void mark_done() { pending_ = false; }
 
  private:
   cudaStream_t stream_;
-  void* buffers_[2] = {nullptr, nullptr};
-  cudaEvent_t events_[2] = {nullptr, nullptr};
+  cuda::PinnedBuffer buffers_[2];
+  cuda::Event events_[2];
   bool pending_ = false;
 };
 
@@ -88,20 +81,19 @@ Status read_into_device(const std::string& who, void* dst, uint64_t bytes, void*
   for (int i = 0; done < bytes; i ^= 1) {
     const uint64_t n = std::min(bytes - done, kStagingBytes);
     // The copy issued from this buffer two pieces ago must finish before it is refilled.
-    cudaError_t err = cudaEventSynchronize(staging.event(i));
-    if (err != cudaSuccess) return cuda_error(who, "cudaEventSynchronize", err);
+    if (Status s = SLIMRT_CUDA(cudaEventSynchronize(staging.event(i))); !s.ok()) return device_error(who, s);
     SLIMRT_RETURN_IF_ERROR(fill(staging.buffer(i), done, n));
-    err = cudaMemcpyAsync(out + done, staging.buffer(i), n, cudaMemcpyHostToDevice, cuda_stream);
-    if (err != cudaSuccess) return cuda_error(who, fmt::format("cudaMemcpyAsync of {} bytes at +{}", n, done).c_str(), err);
+    if (Status s = SLIMRT_CUDA(cudaMemcpyAsync(out + done, staging.buffer(i), n, cudaMemcpyHostToDevice, cuda_stream),
+                               fmt::format("copying {} bytes at +{}", n, done));
+        !s.ok())
+      return device_error(who, s);
     staging.mark_pending();
-    err = cudaEventRecord(staging.event(i), cuda_stream);
-    if (err != cudaSuccess) return cuda_error(who, "cudaEventRecord", err);
+    if (Status s = SLIMRT_CUDA(cudaEventRecord(staging.event(i), cuda_stream)); !s.ok()) return device_error(who, s);
     done += n;
   }
-  cudaError_t err = cudaStreamSynchronize(cuda_stream);
+  const Status s = SLIMRT_CUDA(cudaStreamSynchronize(cuda_stream));
   staging.mark_done();
-  if (err != cudaSuccess) return cuda_error(who, "cudaStreamSynchronize", err);
-  return Status::OK();
+  return s.ok() ? s : device_error(who, s);
 }
 
 Status copy_host_to_device(const std::string& who, void* dst, const void* src, uint64_t bytes, void* stream) {
@@ -109,11 +101,12 @@ Status copy_host_to_device(const std::string& who, void* dst, const void* src, u
   auto* cuda_stream = static_cast<cudaStream_t>(stream);
   // From pageable memory the driver stages the copy itself; the synchronize makes the bytes
   // visible (and the source free to reuse) when read() returns, as for every other reader.
-  cudaError_t err = cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, cuda_stream);
-  if (err != cudaSuccess) return cuda_error(who, fmt::format("cudaMemcpyAsync of {} bytes", bytes).c_str(), err);
-  err = cudaStreamSynchronize(cuda_stream);
-  if (err != cudaSuccess) return cuda_error(who, "cudaStreamSynchronize", err);
-  return Status::OK();
+  if (Status s = SLIMRT_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, cuda_stream),
+                             fmt::format("copying {} bytes", bytes));
+      !s.ok())
+    return device_error(who, s);
+  const Status s = SLIMRT_CUDA(cudaStreamSynchronize(cuda_stream));
+  return s.ok() ? s : device_error(who, s);
 }
 
 #else  // !SLIMRT_HAVE_CUDA

@@ -206,7 +206,7 @@ template <Fold kOp, typename T> class VariadicKernel final : public Kernel {
     T* out = args.out<T>(0);
     if (inputs_ == 1) {
       if (bytes_ == 0) return Status::OK();
-      return cuda_status(cudaMemcpyAsync(out, args.input(0), bytes_, cudaMemcpyDeviceToDevice, args.stream), "Variadic copy");
+      return SLIMRT_CUDA(cudaMemcpyAsync(out, args.input(0), bytes_, cudaMemcpyDeviceToDevice, args.stream), "Variadic copy");
     }
     for (size_t i = 1; i < inputs_; ++i) steps_[i - 1].run(args.stream, out, i == 1 ? args.in<T>(0) : out, args.in<T>(i));
     return Status::OK();

@@ -89,7 +89,7 @@ class CopyKernel final : public Kernel {
   explicit CopyKernel(uint64_t bytes) : bytes_(bytes) {}
   Status enqueue(const LaunchArgs& args) const override {
     if (bytes_ == 0) return Status::OK();
-    return cuda_status(cudaMemcpyAsync(args.output(0), args.input(0), bytes_, cudaMemcpyDeviceToDevice, args.stream), "Cast copy");
+    return SLIMRT_CUDA(cudaMemcpyAsync(args.output(0), args.input(0), bytes_, cudaMemcpyDeviceToDevice, args.stream), "Cast copy");
   }
 
  private:
@@ -144,11 +144,11 @@ class DropoutKernel final : public Kernel {
   DropoutKernel(uint64_t bytes, uint64_t mask_bytes) : bytes_(bytes), mask_bytes_(mask_bytes) {}
   Status enqueue(const LaunchArgs& args) const override {
     if (bytes_ > 0) {
-      const cudaError_t e = cudaMemcpyAsync(args.output(0), args.input(0), bytes_, cudaMemcpyDeviceToDevice, args.stream);
-      if (e != cudaSuccess) return cuda_status(e, "Dropout copy");
+      SLIMRT_CUDA_RETURN_IF_ERROR(
+          cudaMemcpyAsync(args.output(0), args.input(0), bytes_, cudaMemcpyDeviceToDevice, args.stream), "Dropout copy");
     }
     if (mask_bytes_ > 0 && args.num_outputs > 1 && args.output(1))
-      return cuda_status(cudaMemsetAsync(args.output(1), 1, mask_bytes_, args.stream), "Dropout mask");
+      return SLIMRT_CUDA(cudaMemsetAsync(args.output(1), 1, mask_bytes_, args.stream), "Dropout mask");
     return Status::OK();
   }
 

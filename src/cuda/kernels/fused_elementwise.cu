@@ -131,9 +131,9 @@ Result<std::unique_ptr<Kernel>> create_fused_elementwise(const PrepareArgs& a) {
   const size_t smem = static_cast<size_t>(c.n_inputs + c.n_ops) * kBlock * sizeof(double);
   if (y.dtype == DataType::kFloat64 && smem > 48 * 1024) {
     if (smem > a.device.max_shared_per_block_optin) return a.unsupported("program too long for shared memory");
-    const cudaError_t e = cudaFuncSetAttribute(reinterpret_cast<const void*>(fused_elementwise_kernel<double>),
-                                               cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
-    if (e != cudaSuccess) return cuda_status(e, "cudaFuncSetAttribute(FusedElementwise shared memory)");
+    SLIMRT_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(reinterpret_cast<const void*>(fused_elementwise_kernel<double>),
+                                                     cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
+                                "FusedElementwise shared memory");
   }
   return std::unique_ptr<Kernel>(new FusedElementwiseKernel(y.dtype, y.numel(), c));
 }

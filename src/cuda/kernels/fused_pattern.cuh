@@ -98,7 +98,7 @@ struct AttentionMma {
 };
 AttentionMma attention_mma_plan(const AttentionParams& p, int d, int dv, int sm_count);
 // Raises the kernel's shared-memory limit (once per create); returns the CUDA error.
-cudaError_t attention_mma_prepare(DataType dtype, const AttentionMma& m);
+Status attention_mma_prepare(DataType dtype, const AttentionMma& m);
 void launch_attention_mma(DataType dtype, const AttentionMma& m, const void* q, const void* k, const void* v,
                           const void* mask, void* out, const AttentionParams& p, cudaStream_t stream);
 

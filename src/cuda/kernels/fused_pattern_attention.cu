@@ -169,7 +169,7 @@ class AttentionKernel final : public Kernel {
 
   Status enqueue(const LaunchArgs& args) const override {
     if (grid_ == 0) return Status::OK();
-    if (zero_bytes_ > 0) return cuda_status(cudaMemsetAsync(args.output(0), 0, zero_bytes_, args.stream), "cudaMemsetAsync");
+    if (zero_bytes_ > 0) return SLIMRT_CUDA(cudaMemsetAsync(args.output(0), 0, zero_bytes_, args.stream));
     const void* mask = p_.mask == MaskKind::kNone ? nullptr : args.input(3);
     const void* kp = packed_ ? args.input(0) : args.input(1);
     const void* vp = packed_ ? args.input(0) : args.input(2);
@@ -319,25 +319,26 @@ Result<std::unique_ptr<Kernel>> create_attention(const PrepareArgs& a) {
   const size_t smem = attention_smem_bytes(chunks);
   if (smem > 48 * 1024) {
     if (smem > a.device.max_shared_per_block_optin) return a.unsupported("head dim needs more shared memory than the device has");
-    cudaError_t e = cudaSuccess;
+    Status e;
     Status st = dispatch_float(
         dt,
         [&](auto tag) {
           using T = typename decltype(tag)::type;
           if constexpr (!std::is_same_v<T, double>)
-            e = cudaFuncSetAttribute(attention_kernel_for<T>(chunks), cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                     static_cast<int>(smem));
+            e = SLIMRT_CUDA(cudaFuncSetAttribute(attention_kernel_for<T>(chunks),
+                                                 cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
+                            "Attention shared memory");
         },
         false);
     SLIMRT_RETURN_IF_ERROR(st);
-    SLIMRT_RETURN_IF_ERROR(cuda_status(e, "cudaFuncSetAttribute(Attention shared memory)"));
+    SLIMRT_RETURN_IF_ERROR(e);
   }
   auto kernel = std::make_unique<AttentionKernel>(dt, p, chunks, empty ? 0u : static_cast<unsigned>(blocks));
   kernel->packed_ = packed;
   if (kUseTensorCores && dt != DataType::kFloat32) {
     const AttentionMma m = attention_mma_plan(p, p.d, p.dv, a.device.sm_count);
     if (m.head > 0 && m.smem_bytes <= a.device.max_shared_per_block_optin) {
-      SLIMRT_RETURN_IF_ERROR(cuda_status(attention_mma_prepare(dt, m), "cudaFuncSetAttribute(Attention shared memory)"));
+      SLIMRT_RETURN_IF_ERROR(attention_mma_prepare(dt, m));
       kernel->mma_ = m;
     }
   }

@@ -494,9 +494,10 @@ AttentionMma attention_mma_plan(const AttentionParams& p, int d, int dv, int sm_
   return m;
 }
 
-cudaError_t attention_mma_prepare(DataType dtype, const AttentionMma& m) {
+Status attention_mma_prepare(DataType dtype, const AttentionMma& m) {
   const void* f = dtype == DataType::kBFloat16 ? mma_kernel_for<__nv_bfloat16>(m) : mma_kernel_for<__half>(m);
-  return cudaFuncSetAttribute(f, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(m.smem_bytes));
+  return SLIMRT_CUDA(cudaFuncSetAttribute(f, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(m.smem_bytes)),
+                     "Attention (tensor cores) shared memory");
 }
 
 void launch_attention_mma(DataType dtype, const AttentionMma& m, const void* q, const void* k, const void* v,

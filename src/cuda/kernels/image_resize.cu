@@ -260,8 +260,8 @@ class ResizeKernel final : public Kernel {
     if (!args.workspace || args.workspace_bytes < tables_.bytes())
       return internal_error("Resize: the workspace cannot hold its tables");
     auto* ws = static_cast<uint8_t*>(args.workspace);
-    SLIMRT_RETURN_IF_ERROR(cuda_status(
-        cudaMemcpyAsync(ws, tables_.data(), tables_.bytes(), cudaMemcpyHostToDevice, args.stream), "Resize tables"));
+    SLIMRT_CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(ws, tables_.data(), tables_.bytes(), cudaMemcpyHostToDevice, args.stream), "Resize tables");
     ResizeParams p = p_;
     p.row = reinterpret_cast<const int*>(ws + off_row_);
     p.tap_index = reinterpret_cast<const int*>(ws + off_index_);

@@ -247,7 +247,7 @@ Result<std::unique_ptr<Kernel>> create_gather_nd(const PrepareArgs& a) {
 
 Status fill_bits(void* dst, int64_t n, size_t esize, uint64_t bits, cudaStream_t stream) {
   if (n == 0) return Status::OK();
-  if (bits == 0) return cuda_status(cudaMemsetAsync(dst, 0, static_cast<size_t>(n) * esize, stream), "cudaMemsetAsync");
+  if (bits == 0) return SLIMRT_CUDA(cudaMemsetAsync(dst, 0, static_cast<size_t>(n) * esize, stream));
   auto launch = [&](auto v) {
     using T = decltype(v);
     T value;

@@ -26,14 +26,13 @@ class PinnedBlob {
   PinnedBlob(const PinnedBlob&) = delete;
   PinnedBlob& operator=(const PinnedBlob&) = delete;
   ~PinnedBlob() {
-    if (p_) cudaFreeHost(p_);
+    if (p_) SLIMRT_CUDA_IGNORE(cudaFreeHost(p_));
   }
   Status allocate(uint64_t bytes, const char* what) {
-    const cudaError_t e = cudaMallocHost(&p_, bytes);
-    if (e != cudaSuccess) {
+    Status s = SLIMRT_CUDA_ALLOC(cudaMallocHost(&p_, bytes), bytes, std::string("pinned host memory for ") + what);
+    if (!s.ok()) {
       p_ = nullptr;
-      return out_of_memory("cudaMallocHost of " + std::to_string(bytes) + " bytes of " + what + ": " +
-                           cudaGetErrorString(e));
+      return s;
     }
     bytes_ = bytes;
     return Status::OK();

@@ -103,8 +103,8 @@ class EyeLikeKernel final : public Kernel {
 
   Status enqueue(const LaunchArgs& args) const override {
     if (rows_ * cols_ == 0) return Status::OK();
-    SLIMRT_RETURN_IF_ERROR(cuda_status(
-        cudaMemsetAsync(args.output(0), 0, static_cast<size_t>(rows_ * cols_) * esize_, args.stream), "cudaMemsetAsync"));
+    SLIMRT_CUDA_RETURN_IF_ERROR(
+        cudaMemsetAsync(args.output(0), 0, static_cast<size_t>(rows_ * cols_) * esize_, args.stream));
     auto launch = [&](auto v) {
       using T = decltype(v);
       T one;

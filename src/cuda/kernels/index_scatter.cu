@@ -146,9 +146,8 @@ template <typename P> class ScatterKernel final : public Kernel {
 
   Status enqueue(const LaunchArgs& args) const override {
     if (data_bytes_ && args.output(0) != args.input(0))
-      SLIMRT_RETURN_IF_ERROR(cuda_status(
-          cudaMemcpyAsync(args.output(0), args.input(0), data_bytes_, cudaMemcpyDeviceToDevice, args.stream),
-          "cudaMemcpyAsync (scatter)"));
+      SLIMRT_CUDA_RETURN_IF_ERROR(
+          cudaMemcpyAsync(args.output(0), args.input(0), data_bytes_, cudaMemcpyDeviceToDevice, args.stream));
     if (p_.total == 0) return Status::OK();
     return dispatch_all(dtype_, [&](auto ttag) {
       using T = typename decltype(ttag)::type;

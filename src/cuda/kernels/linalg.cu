@@ -42,7 +42,7 @@ class ProductKernel final : public Kernel {
     char* d = static_cast<char*>(args.output(0));
     const auto elem = static_cast<int64_t>(elem_);
     if (pre_ == Pre::kZero) {
-      SLIMRT_RETURN_IF_ERROR(cuda_status(cudaMemsetAsync(d, 0, static_cast<size_t>(out_n_ * elem), args.stream), "zero fill"));
+      SLIMRT_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(d, 0, static_cast<size_t>(out_n_ * elem), args.stream), "zero fill");
     } else if (pre_ == Pre::kCopy) {
       SLIMRT_RETURN_IF_ERROR(dispatch_float(dtype_, [&](auto tag) {
         using T = typename decltype(tag)::type;

@@ -13,11 +13,6 @@ namespace {
 // cuBLASLt's own cap on useful workspace for one matmul; more only slows the heuristic.
 constexpr uint64_t kMaxWorkspace = 32ull << 20;
 
-Status lt_status(cublasStatus_t s, const char* what) {
-  if (s == CUBLAS_STATUS_SUCCESS) return Status::OK();
-  return internal_error(std::string(what) + " failed: cublasStatus " + std::to_string(static_cast<int>(s)));
-}
-
 bool cuda_type(DataType t, cudaDataType_t* out) {
   switch (t) {
     case DataType::kFloat32: *out = CUDA_R_32F; return true;
@@ -38,7 +33,7 @@ unsigned pointer_alignment(const void* p) {
 
 template <typename T>
 Status set_attr(cublasLtMatmulDesc_t d, cublasLtMatmulDescAttributes_t attr, const T& v, const char* what) {
-  return lt_status(cublasLtMatmulDescSetAttribute(d, attr, &v, sizeof(v)), what);
+  return SLIMRT_CUDA(cublasLtMatmulDescSetAttribute(d, attr, &v, sizeof(v)), what);
 }
 
 }  // namespace
@@ -47,10 +42,10 @@ LtGemm::~LtGemm() { release(); }
 
 void LtGemm::release() {
   // Destroy errors cannot be acted on here; the handles are gone either way.
-  if (layout_a_) cublasLtMatrixLayoutDestroy(layout_a_);
-  if (layout_b_) cublasLtMatrixLayoutDestroy(layout_b_);
-  if (layout_d_) cublasLtMatrixLayoutDestroy(layout_d_);
-  if (matmul_) cublasLtMatmulDescDestroy(matmul_);
+  if (layout_a_) SLIMRT_CUDA_IGNORE(cublasLtMatrixLayoutDestroy(layout_a_));
+  if (layout_b_) SLIMRT_CUDA_IGNORE(cublasLtMatrixLayoutDestroy(layout_b_));
+  if (layout_d_) SLIMRT_CUDA_IGNORE(cublasLtMatrixLayoutDestroy(layout_d_));
+  if (matmul_) SLIMRT_CUDA_IGNORE(cublasLtMatmulDescDestroy(matmul_));
   layout_a_ = layout_b_ = layout_d_ = nullptr;
   matmul_ = nullptr;
 }
@@ -72,7 +67,7 @@ Status LtGemm::init(const PrepareArgs& args, const LtGemmDesc& desc) {
   alpha_d_ = desc.alpha;
   beta_d_ = desc.beta;
 
-  SLIMRT_RETURN_IF_ERROR(lt_status(cublasLtMatmulDescCreate(&matmul_, compute, scale), "cublasLtMatmulDescCreate"));
+  SLIMRT_CUDA_RETURN_IF_ERROR(cublasLtMatmulDescCreate(&matmul_, compute, scale));
   // cuBLASLt's A is our B: stored [K,N] row-major = column-major N x K (op N), or [N,K] (op T).
   const cublasOperation_t op_first = desc.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
   const cublasOperation_t op_second = desc.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
@@ -93,17 +88,14 @@ Status LtGemm::init(const PrepareArgs& args, const LtGemmDesc& desc) {
   }
 
   const auto make_layout = [&](cublasLtMatrixLayout_t* l, int64_t rows, int64_t cols, int64_t ld, int64_t stride) {
-    SLIMRT_RETURN_IF_ERROR(lt_status(cublasLtMatrixLayoutCreate(l, type, static_cast<uint64_t>(rows),
-                                                                static_cast<uint64_t>(cols), ld),
-                                     "cublasLtMatrixLayoutCreate"));
+    SLIMRT_CUDA_RETURN_IF_ERROR(
+        cublasLtMatrixLayoutCreate(l, type, static_cast<uint64_t>(rows), static_cast<uint64_t>(cols), ld));
     if (desc.batch > 1) {
       const int32_t count = static_cast<int32_t>(desc.batch);
-      SLIMRT_RETURN_IF_ERROR(lt_status(
-          cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof(count)),
-          "set BATCH_COUNT"));
-      SLIMRT_RETURN_IF_ERROR(lt_status(
-          cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof(stride)),
-          "set STRIDED_BATCH_OFFSET"));
+      SLIMRT_CUDA_RETURN_IF_ERROR(
+          cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof(count)));
+      SLIMRT_CUDA_RETURN_IF_ERROR(
+          cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof(stride)));
     }
     return Status::OK();
   };
@@ -123,24 +115,24 @@ Status LtGemm::init(const PrepareArgs& args, const LtGemmDesc& desc) {
   const uint64_t ws_limit = std::min<uint64_t>(args.workspace_limit, kMaxWorkspace);
   const auto pick = [&](uint32_t align, cublasLtMatmulAlgo_t* algo, uint64_t* ws) -> Status {
     cublasLtMatmulPreference_t pref = nullptr;
-    SLIMRT_RETURN_IF_ERROR(lt_status(cublasLtMatmulPreferenceCreate(&pref), "cublasLtMatmulPreferenceCreate"));
-    cublasStatus_t s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                                                            &ws_limit, sizeof(ws_limit));
+    SLIMRT_CUDA_RETURN_IF_ERROR(cublasLtMatmulPreferenceCreate(&pref));
+    Status s = SLIMRT_CUDA(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                                &ws_limit, sizeof(ws_limit)));
     for (auto attr : {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
                       CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES}) {
-      if (s == CUBLAS_STATUS_SUCCESS) s = cublasLtMatmulPreferenceSetAttribute(pref, attr, &align, sizeof(align));
+      if (s.ok()) s = SLIMRT_CUDA(cublasLtMatmulPreferenceSetAttribute(pref, attr, &align, sizeof(align)));
     }
     cublasLtMatmulHeuristicResult_t result{};
     int found = 0;
-    if (s == CUBLAS_STATUS_SUCCESS)
-      s = cublasLtMatmulAlgoGetHeuristic(args.cublaslt, matmul_, layout_a_, layout_b_, layout_d_, layout_d_, pref,
-                                         1, &result, &found);
-    cublasLtMatmulPreferenceDestroy(pref);
-    if (s != CUBLAS_STATUS_SUCCESS || found == 0 || result.state != CUBLAS_STATUS_SUCCESS)
+    if (s.ok())
+      s = SLIMRT_CUDA(cublasLtMatmulAlgoGetHeuristic(args.cublaslt, matmul_, layout_a_, layout_b_, layout_d_,
+                                                     layout_d_, pref, 1, &result, &found));
+    SLIMRT_CUDA_IGNORE(cublasLtMatmulPreferenceDestroy(pref));
+    if (!s.ok() || found == 0 || result.state != CUBLAS_STATUS_SUCCESS)
       return args.unsupported("cuBLASLt has no algorithm for M=" + std::to_string(desc.m) + " N=" +
                               std::to_string(desc.n) + " K=" + std::to_string(desc.k) + " batch=" +
                               std::to_string(desc.batch) + " (pointer alignment " + std::to_string(align) +
-                              ", cublasStatus " + std::to_string(static_cast<int>(s)) + ")");
+                              (s.ok() ? std::string(")") : "; " + s.message() + ")"));
     *algo = result.algo;
     *ws = result.workspaceSize;
     return Status::OK();
@@ -173,10 +165,9 @@ Status LtGemm::run(const LaunchArgs& args, const void* a, const void* b, const v
   const bool is_double = desc_.dtype == DataType::kFloat64;
   const void* alpha = is_double ? static_cast<const void*>(&alpha_d_) : static_cast<const void*>(&alpha_f_);
   const void* beta = is_double ? static_cast<const void*>(&beta_d_) : static_cast<const void*>(&beta_f_);
-  return lt_status(cublasLtMatmul(args.cublaslt, matmul_, alpha, b, layout_a_, a, layout_b_, beta, use_c ? c : d,
-                                  layout_d_, d, layout_d_, algo, args.workspace, std::min(ws, args.workspace_bytes),
-                                  args.stream),
-                   "cublasLtMatmul");
+  return SLIMRT_CUDA(cublasLtMatmul(args.cublaslt, matmul_, alpha, b, layout_a_, a, layout_b_, beta, use_c ? c : d,
+                                    layout_d_, d, layout_d_, algo, args.workspace, std::min(ws, args.workspace_bytes),
+                                    args.stream));
 }
 
 }  // namespace slimrt::cuda

@@ -1,4 +1,4 @@
-// Shared pieces of the nn kernel family (.cu files only): cuDNN status and descriptor owners,
+// Shared pieces of the nn kernel family (.cu files only): cuDNN descriptor owners,
 // the window geometry read from a node, and the activations FusedConv applies.
 #pragma once
 
@@ -9,22 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "cuda/check.h"
 #include "cuda/kernels/common.cuh"
 #include "ir/ops/nn_geometry.h"
 
 namespace slimrt::cuda::nn_detail {
-
-// kInternal naming the cuDNN call and its status string.
-inline Status cudnn_status(cudnnStatus_t s, const char* what) {
-  if (s == CUDNN_STATUS_SUCCESS) return Status::OK();
-  return internal_error(std::string(what) + ": " + cudnnGetErrorString(s));
-}
-
-#define SLIMRT_CUDNN_RETURN(expr)                                   \
-  do {                                                              \
-    const cudnnStatus_t s_ = (expr);                                \
-    if (s_ != CUDNN_STATUS_SUCCESS) return cudnn_status(s_, #expr); \
-  } while (0)
 
 // Move-only owner of one cuDNN descriptor type.
 template <typename D, cudnnStatus_t (*Create)(D*), cudnnStatus_t (*Destroy)(D)>
@@ -34,9 +23,9 @@ class CudnnDesc {
   CudnnDesc(const CudnnDesc&) = delete;
   CudnnDesc& operator=(const CudnnDesc&) = delete;
   ~CudnnDesc() {
-    if (d_) Destroy(d_);
+    if (d_) SLIMRT_CUDA_IGNORE(Destroy(d_));
   }
-  Status create() { return cudnn_status(Create(&d_), "cudnnCreate*Descriptor"); }
+  Status create() { return SLIMRT_CUDA(Create(&d_), "creating a cuDNN descriptor"); }
   D get() const { return d_; }
 
  private:
@@ -64,7 +53,7 @@ inline bool cudnn_dtype(DataType t, cudnnDataType_t* out) {
 inline Status set_tensor_desc(const TensorDesc& d, cudnnDataType_t t, const std::vector<int>& dims) {
   std::vector<int> strides(dims.size(), 1);
   for (size_t i = dims.size() - 1; i-- > 0;) strides[i] = strides[i + 1] * dims[i + 1];
-  SLIMRT_CUDNN_RETURN(cudnnSetTensorNdDescriptor(d.get(), t, static_cast<int>(dims.size()), dims.data(), strides.data()));
+  SLIMRT_CUDA_RETURN_IF_ERROR(cudnnSetTensorNdDescriptor(d.get(), t, static_cast<int>(dims.size()), dims.data(), strides.data()));
   return Status::OK();
 }
 

@@ -218,23 +218,23 @@ struct ConvDescs {
     if (nhwc) {
       if (x_dims.size() != 4) return internal_error("NHWC convolution of rank " + std::to_string(x_dims.size()));
       const std::vector<int> xd = to_int(x_dims), yd = to_int(y_dims);
-      SLIMRT_CUDNN_RETURN(cudnnSetTensor4dDescriptor(x.get(), CUDNN_TENSOR_NHWC, dtype, xd[0], xd[1], xd[2], xd[3]));
-      SLIMRT_CUDNN_RETURN(cudnnSetTensor4dDescriptor(y.get(), CUDNN_TENSOR_NHWC, dtype, yd[0], yd[1], yd[2], yd[3]));
-      SLIMRT_CUDNN_RETURN(cudnnSetFilter4dDescriptor(w.get(), dtype, CUDNN_TENSOR_NHWC, wd[0], wd[1], wd[2], wd[3]));
+      SLIMRT_CUDA_RETURN_IF_ERROR(cudnnSetTensor4dDescriptor(x.get(), CUDNN_TENSOR_NHWC, dtype, xd[0], xd[1], xd[2], xd[3]));
+      SLIMRT_CUDA_RETURN_IF_ERROR(cudnnSetTensor4dDescriptor(y.get(), CUDNN_TENSOR_NHWC, dtype, yd[0], yd[1], yd[2], yd[3]));
+      SLIMRT_CUDA_RETURN_IF_ERROR(cudnnSetFilter4dDescriptor(w.get(), dtype, CUDNN_TENSOR_NHWC, wd[0], wd[1], wd[2], wd[3]));
     } else {
       SLIMRT_RETURN_IF_ERROR(set_tensor_desc(x, dtype, to_int(x_dims)));
       SLIMRT_RETURN_IF_ERROR(set_tensor_desc(y, dtype, to_int(y_dims)));
-      SLIMRT_CUDNN_RETURN(
+      SLIMRT_CUDA_RETURN_IF_ERROR(
           cudnnSetFilterNdDescriptor(w.get(), dtype, CUDNN_TENSOR_NCHW, static_cast<int>(wd.size()), wd.data()));
     }
-    SLIMRT_CUDNN_RETURN(cudnnSetConvolutionNdDescriptor(conv.get(), static_cast<int>(pads.size()), pads.data(),
+    SLIMRT_CUDA_RETURN_IF_ERROR(cudnnSetConvolutionNdDescriptor(conv.get(), static_cast<int>(pads.size()), pads.data(),
                                                         strides.data(), dilations.data(), CUDNN_CROSS_CORRELATION,
                                                         compute));
-    SLIMRT_CUDNN_RETURN(cudnnSetConvolutionGroupCount(conv.get(), static_cast<int>(group)));
-    SLIMRT_CUDNN_RETURN(cudnnSetConvolutionMathType(conv.get(), math_type(t, a.allow_tf32)));
+    SLIMRT_CUDA_RETURN_IF_ERROR(cudnnSetConvolutionGroupCount(conv.get(), static_cast<int>(group)));
+    SLIMRT_CUDA_RETURN_IF_ERROR(cudnnSetConvolutionMathType(conv.get(), math_type(t, a.allow_tf32)));
     // The forward output cuDNN derives must be the one we planned.
     std::vector<int> out(y_dims.size());
-    SLIMRT_CUDNN_RETURN(cudnnGetConvolutionNdForwardOutputDim(conv.get(), x.get(), w.get(),
+    SLIMRT_CUDA_RETURN_IF_ERROR(cudnnGetConvolutionNdForwardOutputDim(conv.get(), x.get(), w.get(),
                                                               static_cast<int>(out.size()), out.data()));
     if (out != to_int(y_dims)) return internal_error("cuDNN derives another convolution output shape than shape inference");
     return Status::OK();
@@ -250,7 +250,8 @@ struct ConvDescs {
   // fp32 without TF32 keeps its FMA request; other problems take the math mode of the algo.
   void set_algo_math(DataType t, bool allow_tf32, cudnnMathType_t algo_math) {
     if (t == DataType::kFloat32 && !allow_tf32) return;
-    cudnnSetConvolutionMathType(conv.get(), algo_math);
+    // A math type the descriptor refuses leaves the requested one: the algo still runs.
+    SLIMRT_CUDA_IGNORE(cudnnSetConvolutionMathType(conv.get(), algo_math));
   }
 };
 
@@ -275,7 +276,7 @@ class ConvKernel final : public Kernel {
     const void* bias = has_bias_ ? a.input(2) : nullptr;
     const void* r = residual_input_ >= 0 ? a.input(static_cast<size_t>(residual_input_)) : nullptr;
     if (empty_input_) {
-      SLIMRT_RETURN_IF_ERROR(cuda_status(cudaMemsetAsync(y, 0, y_bytes_, a.stream), "cudaMemsetAsync"));
+      SLIMRT_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(y, 0, y_bytes_, a.stream));
       return run_epilogue(plain_ep_, y, bias, r, a.stream);
     }
     const void* x = a.input(0);
@@ -294,19 +295,19 @@ class ConvKernel final : public Kernel {
     if (mode != kPlain) {
       // Without z, it is y scaled by 0; y is zeroed first so that stale NaNs in it (poisoned or
       // reused memory) cannot leak through 0 * NaN if cuDNN reads z anyway.
-      if (!use_z_) SLIMRT_RETURN_IF_ERROR(cuda_status(cudaMemsetAsync(y, 0, y_bytes_, a.stream), "cudaMemsetAsync"));
+      if (!use_z_) SLIMRT_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(y, 0, y_bytes_, a.stream));
       const void* z = use_z_ ? r : y;
       const void* alpha2 = use_z_ ? kScalars.one(dbl) : kScalars.zero(dbl);
-      const cudnnStatus_t s = cudnnConvolutionBiasActivationForward(
+      Status s = SLIMRT_CUDA(cudnnConvolutionBiasActivationForward(
           a.cudnn, kScalars.one(dbl), d_.x.get(), x, d_.w.get(), a.input(1), d_.conv.get(), algo_, algo_ws, algo_bytes_,
-          alpha2, d_.y.get(), z, d_.bias.get(), bias, act_desc_.get(), d_.y.get(), y);
-      if (s == CUDNN_STATUS_SUCCESS) {
+          alpha2, d_.y.get(), z, d_.bias.get(), bias, act_desc_.get(), d_.y.get(), y));
+      if (s.ok()) {
         if (mode == kUndecided) fused_mode_.store(kFused, std::memory_order_relaxed);
         return run_epilogue(fused_ep_, y, nullptr, r, a.stream);
       }
       // Once the fused call has worked, a failure is a real error, not a configuration cuDNN
       // refuses.
-      if (mode == kFused) return cudnn_status(s, "cudnnConvolutionBiasActivationForward");
+      if (mode == kFused) return s;
       // Some cuDNN builds refuse a fused configuration only when it runs: the first run decides,
       // and this one and all later ones take the plain path, which rounds the same way.
       fused_mode_.store(kPlain, std::memory_order_relaxed);
@@ -316,7 +317,7 @@ class ConvKernel final : public Kernel {
     if (has_bias_)
       SLIMRT_RETURN_IF_ERROR(launch_fill_bias(dtype_, y, bias, y_numel_, plain_ep_.inner, plain_ep_.channels, a.stream));
     const void* beta = has_bias_ ? kScalars.one(dbl) : kScalars.zero(dbl);
-    SLIMRT_CUDNN_RETURN(cudnnConvolutionForward(a.cudnn, kScalars.one(dbl), d_.x.get(), x, d_.w.get(), a.input(1),
+    SLIMRT_CUDA_RETURN_IF_ERROR(cudnnConvolutionForward(a.cudnn, kScalars.one(dbl), d_.x.get(), x, d_.w.get(), a.input(1),
                                                 d_.conv.get(), algo_, algo_ws, algo_bytes_, beta, d_.y.get(), y));
     return run_epilogue(plain_ep_, y, nullptr, r, a.stream);
   }
@@ -460,7 +461,7 @@ class ConvKernel final : public Kernel {
     if (cudnn_relu) fused_ep_.act.act = Act::kNone;
     SLIMRT_RETURN_IF_ERROR(d_.init_bias(m, yi.dims.size() == 3 ? 4 : yi.dims.size()));
     SLIMRT_RETURN_IF_ERROR(act_desc_.create());
-    SLIMRT_CUDNN_RETURN(cudnnSetActivationDescriptor(
+    SLIMRT_CUDA_RETURN_IF_ERROR(cudnnSetActivationDescriptor(
         act_desc_.get(), cudnn_relu ? CUDNN_ACTIVATION_RELU : CUDNN_ACTIVATION_IDENTITY, CUDNN_PROPAGATE_NAN, 0.0));
     return Status::OK();
   }
@@ -472,17 +473,18 @@ class ConvKernel final : public Kernel {
     const uint64_t budget = a.workspace_limit - pad_bytes_;
     cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     int count = 0;
-    SLIMRT_CUDNN_RETURN(cudnnGetConvolutionForwardAlgorithm_v7(a.cudnn, d_.x.get(), d_.w.get(), d_.conv.get(), d_.y.get(),
+    SLIMRT_CUDA_RETURN_IF_ERROR(cudnnGetConvolutionForwardAlgorithm_v7(a.cudnn, d_.x.get(), d_.w.get(), d_.conv.get(), d_.y.get(),
                                                                CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, perf));
     const cudnnMathType_t requested = math_type(dtype_, a.allow_tf32);
     auto take = [&](const cudnnConvolutionFwdAlgoPerf_t& p) {
       if (p.status != CUDNN_STATUS_SUCCESS) return false;
       d_.set_algo_math(dtype_, a.allow_tf32, p.mathType);
       size_t bytes = 0;
-      if (cudnnGetConvolutionForwardWorkspaceSize(a.cudnn, d_.x.get(), d_.w.get(), d_.conv.get(), d_.y.get(), p.algo,
-                                                  &bytes) != CUDNN_STATUS_SUCCESS ||
+      if (!SLIMRT_CUDA(cudnnGetConvolutionForwardWorkspaceSize(a.cudnn, d_.x.get(), d_.w.get(), d_.conv.get(),
+                                                               d_.y.get(), p.algo, &bytes))
+               .ok() ||
           bytes > budget) {
-        cudnnSetConvolutionMathType(d_.conv.get(), requested);
+        SLIMRT_CUDA_IGNORE(cudnnSetConvolutionMathType(d_.conv.get(), requested));
         return false;
       }
       algo_ = p.algo;
@@ -532,7 +534,7 @@ class ConvTransposeKernel final : public Kernel {
     void* y = a.output(0);
     const void* bias = has_bias_ ? a.input(2) : nullptr;
     if (empty_input_) {
-      SLIMRT_RETURN_IF_ERROR(cuda_status(cudaMemsetAsync(y, 0, y_bytes_, a.stream), "cudaMemsetAsync"));
+      SLIMRT_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(y, 0, y_bytes_, a.stream));
       return bias_pass(y, bias, a.stream);
     }
     char* ws = static_cast<char*>(a.workspace);
@@ -548,7 +550,7 @@ class ConvTransposeKernel final : public Kernel {
                                  : launch_fill_bias(dtype_, dst, bias, y_numel_, ep_.inner, ep_.channels, a.stream));
     }
     // Forward-conv naming: W maps the output ("dx") to X ("dy").
-    SLIMRT_CUDNN_RETURN(cudnnConvolutionBackwardData(a.cudnn, kScalars.one(dbl), d_.w.get(), a.input(1), d_.y.get(),
+    SLIMRT_CUDA_RETURN_IF_ERROR(cudnnConvolutionBackwardData(a.cudnn, kScalars.one(dbl), d_.w.get(), a.input(1), d_.y.get(),
                                                      a.input(0), d_.conv.get(), algo_, algo_ws, algo_bytes_,
                                                      prefill ? kScalars.one(dbl) : kScalars.zero(dbl), d_.x.get(), dst));
     if (stage_bytes_ == 0) return Status::OK();
@@ -662,7 +664,7 @@ class ConvTransposeKernel final : public Kernel {
     const uint64_t budget = a.workspace_limit - stage_bytes_;
     cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
     int count = 0;
-    SLIMRT_CUDNN_RETURN(cudnnGetConvolutionBackwardDataAlgorithm_v7(a.cudnn, d_.w.get(), d_.y.get(), d_.conv.get(),
+    SLIMRT_CUDA_RETURN_IF_ERROR(cudnnGetConvolutionBackwardDataAlgorithm_v7(a.cudnn, d_.w.get(), d_.y.get(), d_.conv.get(),
                                                                     d_.x.get(), CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
                                                                     &count, perf));
     const cudnnMathType_t requested = math_type(dtype_, a.allow_tf32);
@@ -672,10 +674,11 @@ class ConvTransposeKernel final : public Kernel {
         if (perf[i].status != CUDNN_STATUS_SUCCESS || (strict && !accurate_algo(perf[i].algo))) continue;
         d_.set_algo_math(dtype_, a.allow_tf32, perf[i].mathType);
         size_t bytes = 0;
-        if (cudnnGetConvolutionBackwardDataWorkspaceSize(a.cudnn, d_.w.get(), d_.y.get(), d_.conv.get(), d_.x.get(),
-                                                         perf[i].algo, &bytes) != CUDNN_STATUS_SUCCESS ||
+        if (!SLIMRT_CUDA(cudnnGetConvolutionBackwardDataWorkspaceSize(a.cudnn, d_.w.get(), d_.y.get(), d_.conv.get(),
+                                                                      d_.x.get(), perf[i].algo, &bytes))
+                 .ok() ||
             bytes > budget) {
-          cudnnSetConvolutionMathType(d_.conv.get(), requested);
+          SLIMRT_CUDA_IGNORE(cudnnSetConvolutionMathType(d_.conv.get(), requested));
           continue;
         }
         algo_ = perf[i].algo;

@@ -469,7 +469,7 @@ class MaxUnpoolKernel final : public Kernel {
  public:
   Status enqueue(const LaunchArgs& a) const override {
     if (y_bytes_ == 0) return Status::OK();
-    SLIMRT_RETURN_IF_ERROR(cuda_status(cudaMemsetAsync(a.output(0), 0, y_bytes_, a.stream), "cudaMemsetAsync"));
+    SLIMRT_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(a.output(0), 0, y_bytes_, a.stream));
     if (p_.n == 0) return Status::OK();
     return dispatch_bytes(dtype_, [&](auto tag) {
       using T = typename decltype(tag)::type;

@@ -263,14 +263,16 @@ Result<std::unique_ptr<Kernel>> create_topk(const PrepareArgs& a) {
   const uint64_t limit = a.device.max_shared_per_block_optin > 0 ? a.device.max_shared_per_block_optin : 48 * 1024;
   std::unique_ptr<Kernel> kernel;
   size_t smem = 0;
-  cudaError_t attr = cudaSuccess;
+  Status attr;
   Status s = dispatch_numeric(a.input(0).dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     smem = static_cast<size_t>(p.n) * (sizeof(sort_key_t<T>) + sizeof(int32_t));
     if (smem > limit) return;
     if (smem > 48 * 1024) {
-      attr = cudaFuncSetAttribute(topk_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
-      if (attr != cudaSuccess) return;
+      attr = SLIMRT_CUDA(
+          cudaFuncSetAttribute(topk_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
+          "TopK shared memory");
+      if (!attr.ok()) return;
     }
     kernel = std::make_unique<TopKKernel<T>>(p, smem, has_indices);
   });
@@ -279,7 +281,7 @@ Result<std::unique_ptr<Kernel>> create_topk(const PrepareArgs& a) {
     return a.unsupported("axis length " + std::to_string(p.v.len) + " needs " + std::to_string(smem) +
                          " bytes of shared memory to sort; the device offers " + std::to_string(limit));
   }
-  SLIMRT_RETURN_IF_ERROR(cuda_status(attr, "TopK: cudaFuncSetAttribute"));
+  SLIMRT_RETURN_IF_ERROR(attr);
   return std::move(kernel);
 }
 

@@ -31,7 +31,7 @@ class ViewCopyKernel final : public Kernel {
   explicit ViewCopyKernel(uint64_t bytes) : bytes_(bytes) {}
   Status enqueue(const LaunchArgs& args) const override {
     if (bytes_ && args.input(0) != args.output(0))
-      cudaMemcpyAsync(args.output(0), args.input(0), bytes_, cudaMemcpyDeviceToDevice, args.stream);
+      return SLIMRT_CUDA(cudaMemcpyAsync(args.output(0), args.input(0), bytes_, cudaMemcpyDeviceToDevice, args.stream));
     return Status::OK();
   }
 

@@ -194,8 +194,8 @@ void run_launch(const CopyLaunch& l, const void* in, void* out, cudaStream_t str
     case CopyLaunch::Kind::kNothing: return;
     case CopyLaunch::Kind::kMemcpy:
       if (l.memcpy_bytes)
-        cudaMemcpyAsync(out, static_cast<const uint8_t*>(in) + l.memcpy_offset, l.memcpy_bytes, cudaMemcpyDeviceToDevice,
-                        stream);
+        SLIMRT_CUDA_DEFERRED(cudaMemcpyAsync(out, static_cast<const uint8_t*>(in) + l.memcpy_offset, l.memcpy_bytes,
+                                             cudaMemcpyDeviceToDevice, stream));
       return;
     case CopyLaunch::Kind::kGather:
       dispatch_elem(l.elem, [&](auto tag) {
@@ -275,7 +275,7 @@ void copy_2d(const void* src, int64_t src_pitch, void* dst, int64_t dst_pitch, i
              cudaStream_t stream) {
   if (row_bytes <= 0 || rows <= 0) return;
   if (rows == 1 || (src_pitch == row_bytes && dst_pitch == row_bytes)) {
-    cudaMemcpyAsync(dst, src, static_cast<size_t>(row_bytes * rows), cudaMemcpyDeviceToDevice, stream);
+    SLIMRT_CUDA_DEFERRED(cudaMemcpyAsync(dst, src, static_cast<size_t>(row_bytes * rows), cudaMemcpyDeviceToDevice, stream));
     return;
   }
   const uint64_t bits = reinterpret_cast<uintptr_t>(src) | reinterpret_cast<uintptr_t>(dst) |
