@@ -24,7 +24,12 @@
 // enqueue(stream) then makes no device allocation, no host allocation and no synchronisation.
 // With cuda_graphs on (the default), the first enqueue of a shape runs eagerly (warm-up), the
 // second captures the work into a CUDA graph, and later ones replay it with one launch. Graphs
-// are cached per (input shapes, tensor addresses), at most max_cuda_graphs (LRU). The capture runs
+// are cached per input-shape set, at most max_cuda_graphs (LRU). Binding other buffers (a
+// rotating set, or a framework's fresh tensor per call) does not capture again: the graph's
+// nodes that hold the moved addresses are re-pointed in place (ContextStats::graph_updates; a
+// few microseconds), provided each new address is at least as aligned as the one captured (up
+// to 256 bytes: cudaMalloc's are). Otherwise, or with update_graph_addresses off, a graph is
+// captured per address set as well. The capture runs
 // on a non-blocking stream the context owns and the graph is launched on the caller's stream, so a
 // capture is never broken by another thread using the legacy default stream. When the stream is
 // already being captured by the caller, enqueue records its work into the caller's capture.
@@ -55,6 +60,8 @@ struct ContextOptions {
   bool allocate_device_memory = true;
   bool cuda_graphs = true;
   uint32_t max_cuda_graphs = 16;
+  // Re-point a captured graph at newly bound addresses instead of capturing another (see above).
+  bool update_graph_addresses = true;
   uint32_t max_cached_shapes = 32;
   // Scratch shared by the kernels, part of device_memory_size().
   uint64_t workspace_bytes = uint64_t{32} << 20;
@@ -72,6 +79,7 @@ struct ContextStats {
   uint64_t eager_enqueues = 0;
   uint64_t graph_captures = 0;
   uint64_t graph_launches = 0;
+  uint64_t graph_updates = 0;      // graphs re-pointed at new addresses instead of captured
   uint64_t shape_resolutions = 0;  // cache misses
 };
 

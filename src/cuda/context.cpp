@@ -8,9 +8,11 @@
 #include <cstring>
 #include <deque>
 #include <map>
+#include <optional>
 
 #include "core/log.h"
 #include "cuda/device_resources.h"
+#include "cuda/graph_rebase.h"
 #include "cuda/program.h"
 #include "cuda/program_kernels.h"
 #include "ir/graph_inputs.h"
@@ -58,7 +60,9 @@ struct ExecutionContext::Impl {
     void* arena = nullptr;
     std::vector<const void*> inputs;
     std::vector<void*> outputs;
+    cuda::CudaGraph graph;  // kept while `rebase` refers to its nodes
     cuda::CudaGraphExec exec;
+    std::optional<cuda::GraphRebase> rebase;  // empty: this entry serves its exact addresses only
     uint64_t last_used = 0;
   };
   std::vector<GraphEntry> graphs;  // at most max_cuda_graphs
@@ -69,6 +73,9 @@ struct ExecutionContext::Impl {
   cuda::Stream capture_stream;
   uint64_t tick = 0;
   ContextStats stats;
+  // Reused by update_graph (sized at create: one per arena, input and output).
+  std::vector<cuda::AddressRange> range_scratch;
+  std::vector<uintptr_t> base_scratch;
 
   int input_index(std::string_view name) const {
     const auto& ins = engine->graph().inputs();
@@ -164,6 +171,48 @@ struct ExecutionContext::Impl {
     return nullptr;
   }
 
+  // The ranges a graph of `b` reads and writes, in GraphRebase order: the arena, each device
+  // input, each output (base 0: host input, or not bound).
+  // Fills `r` without allocating once it has held as many ranges (enqueue allocates nothing).
+  void bound_ranges(const Binding& b, std::vector<cuda::AddressRange>& r) const {
+    const Graph& g = engine->graph();
+    r.clear();
+    r.push_back({reinterpret_cast<uintptr_t>(addr.arena), arena_capacity});
+    for (size_t i = 0; i < addr.inputs.size(); ++i) {
+      if (host_input[i]) r.push_back({});
+      else r.push_back({reinterpret_cast<uintptr_t>(addr.inputs[i]),
+                        static_cast<uint64_t>(numel_of(input_dims[i])) * dtype_size(g.inputs()[i]->dtype())});
+    }
+    for (size_t o = 0; o < addr.outputs.size(); ++o) {
+      r.push_back({reinterpret_cast<uintptr_t>(addr.outputs[o]),
+                   static_cast<uint64_t>(numel_of(b.output_dims(o))) * dtype_size(g.outputs()[o]->dtype())});
+    }
+  }
+
+  // A graph of `b` captured for other addresses, re-pointed at the bound ones; null when there is
+  // none that can be.
+  GraphEntry* update_graph(const Binding* b) {
+    for (size_t k = 0; k < graphs.size(); ++k) {
+      GraphEntry& g = graphs[k];
+      if (g.binding != b || !g.rebase) continue;
+      bound_ranges(*b, range_scratch);
+      base_scratch.clear();
+      for (const cuda::AddressRange& r : range_scratch) base_scratch.push_back(r.base);
+      if (!g.rebase->compatible(base_scratch)) continue;
+      if (Status s = g.rebase->apply(g.exec.get(), base_scratch); !s.ok()) {
+        SLIMRT_LOG(kWarning, "execution context: re-pointing a CUDA graph failed ({}); capturing a new one", s.message());
+        graphs.erase(graphs.begin() + static_cast<std::ptrdiff_t>(k));
+        return nullptr;
+      }
+      g.arena = addr.arena;
+      g.inputs = addr.inputs;
+      g.outputs = addr.outputs;
+      ++stats.graph_updates;
+      return &g;
+    }
+    return nullptr;
+  }
+
   Status capture_and_launch(cudaStream_t stream) {
     Binding& b = *current->binding;
     cudaStream_t cs = capture_stream.get();
@@ -178,17 +227,28 @@ struct ExecutionContext::Impl {
     SLIMRT_RETURN_IF_ERROR(end);
     cuda::CudaGraphExec exec;
     SLIMRT_CUDA_RETURN_IF_ERROR(cudaGraphInstantiate(exec.receive(), graph.get(), 0));
-    graph.reset();
+    std::optional<cuda::GraphRebase> rebase;
+    if (options.update_graph_addresses) {
+      bound_ranges(b, range_scratch);
+      Result<cuda::GraphRebase> scanned = cuda::GraphRebase::scan(graph.get(), range_scratch);
+      if (scanned.ok()) {
+        rebase.emplace(std::move(*scanned));
+      } else {
+        SLIMRT_LOG(kVerbose, "execution context: this graph is captured again for other buffer addresses: {}",
+                   scanned.status().message());
+      }
+    }
+    if (!rebase) graph.reset();
     if (graphs.size() >= std::max<uint32_t>(options.max_cuda_graphs, 1)) {
       auto lru = std::min_element(graphs.begin(), graphs.end(),
                                   [](const GraphEntry& a, const GraphEntry& c) { return a.last_used < c.last_used; });
       SLIMRT_LOG(kInfo, "execution context: {} CUDA graphs captured (ContextOptions::max_cuda_graphs); the least "
-                 "recently used is dropped (new shapes or buffer addresses each capture one)",
+                 "recently used is dropped (each input-shape set captures one)",
                  graphs.size());
       graphs.erase(lru);
     }
     const cudaGraphExec_t launch = exec.get();
-    graphs.push_back({&b, addr.arena, addr.inputs, addr.outputs, std::move(exec), ++tick});
+    graphs.push_back({&b, addr.arena, addr.inputs, addr.outputs, std::move(graph), std::move(exec), std::move(rebase), ++tick});
     ++stats.graph_captures;
     ++stats.graph_launches;
     return SLIMRT_CUDA(cudaGraphLaunch(launch, stream));
@@ -299,6 +359,8 @@ Result<std::unique_ptr<ExecutionContext>> ExecutionContext::create(std::shared_p
     impl->arena_capacity = impl->owned_arena.bytes();
   }
   impl->addr.arena = impl->arena;
+  impl->range_scratch.reserve(1 + n_in + g.outputs().size());
+  impl->base_scratch.reserve(1 + n_in + g.outputs().size());
   if (options.cuda_graphs) {
     SLIMRT_ASSIGN_OR_RETURN(impl->capture_stream, cuda::Stream::create());
   }
@@ -396,7 +458,9 @@ Status ExecutionContext::enqueue(CudaStream stream) {
   cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
   SLIMRT_CUDA_RETURN_IF_ERROR(cudaStreamIsCapturing(stream, &capturing));
   if (m.options.cuda_graphs && capturing == cudaStreamCaptureStatusNone) {
-    if (Impl::GraphEntry* g = m.find_graph(e.binding.get())) {
+    Impl::GraphEntry* g = m.find_graph(e.binding.get());
+    if (!g) g = m.update_graph(e.binding.get());
+    if (g) {
       g->last_used = ++m.tick;
       ++m.stats.graph_launches;
       return SLIMRT_CUDA(cudaGraphLaunch(g->exec.get(), stream));

@@ -7,7 +7,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <new>
@@ -553,7 +556,7 @@ TEST(CudaContext, HostInputsAreReadAtEachEnqueue) {
     axv = p.axis;
     const Tensor want = testing::run_graph(g, feeds(p.k, p.lo, p.hi, p.axis))[0];
     for (int rep = 0; rep < 3; ++rep) {  // eager, capture, replay
-      ASSERT_EQ(cuda::poison_device(dy, hx.bytes(), stream), cudaSuccess);
+      ASSERT_TRUE(cuda::poison_device(dy, hx.bytes(), stream).ok());
       Status s = (*ctx)->enqueue(stream);
       ASSERT_TRUE(s.ok()) << s.to_string();
       Tensor got = Tensor::allocate(DataType::kFloat32, {n, 6}).value();
@@ -577,6 +580,216 @@ TEST(CudaContext, HostInputsAreReadAtEachEnqueue) {
   cudaStreamDestroy(stream);
   cudaFree(dx);
   cudaFree(dy);
+}
+
+// ---- graphs survive new addresses (ContextOptions::update_graph_addresses) --------------------
+
+// Enqueues with `ios[k]` bound, the output poisoned first, and returns the output's error against
+// `want` (NaN when an element was not written).
+double run_and_check(ExecutionContext& ctx, const Io& io, const Tensor& want, cudaStream_t stream) {
+  const size_t bytes = static_cast<size_t>(io.batch * kOut) * sizeof(float);
+  EXPECT_EQ(cudaMemsetAsync(io.y, 0xFF, bytes, stream), cudaSuccess);
+  EXPECT_TRUE(bind(ctx, io).ok());
+  Status s = ctx.enqueue(stream);
+  EXPECT_TRUE(s.ok()) << s.to_string();
+  Tensor got = Tensor::allocate(DataType::kFloat32, {io.batch, 8, 4}).value();
+  EXPECT_EQ(cudaMemcpyAsync(got.raw(), io.y, got.bytes(), cudaMemcpyDeviceToHost, stream), cudaSuccess);
+  EXPECT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+  return testing::rel_l2(got, want);
+}
+
+double median_us(std::vector<double> v) {
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+  return v[v.size() / 2];
+}
+
+// Issue 14 item 6: a caller rotating among 8 input/output buffer sets (or a framework handing a
+// fresh tensor each call) re-points one captured graph: one capture for the shape set over 1,000
+// enqueues, every output checked against the CPU reference.
+TEST(CudaContext, RotatingBufferSetsReuseOneGraph) {
+  SLIMRT_SKIP_WITHOUT_GPU();
+  TestEngine t = load_mlp(true);
+  ASSERT_TRUE(t.engine);
+  auto ctx = ExecutionContext::create(t.engine);
+  ASSERT_TRUE(ctx.ok()) << ctx.status().to_string();
+  auto rng = make_rng();
+  constexpr int kSets = 8, kEnqueues = 1000;
+  std::vector<std::unique_ptr<Io>> ios;
+  std::vector<Tensor> want;
+  for (int k = 0; k < kSets; ++k) {
+    ios.push_back(std::make_unique<Io>(24, rng));
+    want.push_back(reference(t.graph, ios.back()->host_x));
+  }
+  cudaStream_t stream = nullptr;
+  ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
+  std::uniform_int_distribution<int> pick(0, kSets - 1);
+  int wrong = 0, moves = 0, prev = -1;
+  double worst = 0;
+  for (int i = 0; i < kEnqueues; ++i) {
+    const int k = pick(rng);
+    moves += (prev >= 0 && k != prev);
+    prev = k;
+    const double e = run_and_check(**ctx, *ios[static_cast<size_t>(k)], want[static_cast<size_t>(k)], stream);
+    if (!(e < 1e-5)) ++wrong;
+    worst = std::max(worst, e);
+  }
+  const ContextStats& st = (*ctx)->stats();
+  std::printf("rotation over %d buffer sets, %d enqueues: %llu capture(s), %llu graph updates (%d address changes), "
+              "%llu graph launches, %llu eager; worst rel_l2 %.3g\n",
+              kSets, kEnqueues, static_cast<unsigned long long>(st.graph_captures),
+              static_cast<unsigned long long>(st.graph_updates), moves,
+              static_cast<unsigned long long>(st.graph_launches), static_cast<unsigned long long>(st.eager_enqueues), worst);
+  EXPECT_EQ(wrong, 0) << "worst rel_l2 " << worst;
+  EXPECT_EQ(st.graph_captures, 1u);
+  EXPECT_EQ(st.eager_enqueues, 1u);
+  EXPECT_GE(st.graph_updates, static_cast<uint64_t>(moves) - 1);
+
+  // Rotating after warm-up allocates nothing on the host.
+  g_allocations = 0;
+  g_counting = true;
+  for (int i = 0; i < 64; ++i) {
+    const Io& io = *ios[static_cast<size_t>(i % kSets)];
+    Status s = bind(**ctx, io);
+    if (s.ok()) s = (*ctx)->enqueue(stream);
+    if (!s.ok()) {
+      g_counting = false;
+      FAIL() << s.to_string();
+    }
+  }
+  g_counting = false;
+  EXPECT_EQ(g_allocations.load(), 0u) << "host allocations while rotating buffers";
+
+  // A less aligned output address than the captured one cannot reuse that graph (kernels may
+  // have chosen vector loads): it is captured for it, and stays right.
+  void* shifted = nullptr;
+  const size_t out_bytes = static_cast<size_t>(24 * kOut) * sizeof(float);
+  ASSERT_EQ(cudaMalloc(&shifted, out_bytes + 256), cudaSuccess);
+  const uint64_t captures = st.graph_captures;
+  Io& io0 = *ios[0];
+  void* saved_y = io0.y;
+  io0.y = static_cast<char*>(shifted) + 4;
+  for (int rep = 0; rep < 3; ++rep) EXPECT_LT(run_and_check(**ctx, io0, want[0], stream), 1e-5) << "rep " << rep;
+  EXPECT_EQ(st.graph_captures, captures + 1);
+  io0.y = saved_y;
+  EXPECT_LT(run_and_check(**ctx, io0, want[0], stream), 1e-5);
+  cudaFree(shifted);
+
+  // Host time of an enqueue that re-points the graph, against one that relaunches it as is and
+  // one that captures anew (update_graph_addresses off, fewer graphs than sets).
+  std::vector<double> same, moved;
+  for (int i = 0; i < 200; ++i) {
+    const Io& io = *ios[static_cast<size_t>((i / 2) % kSets)];  // even i: another set; odd i: the same again
+    ASSERT_TRUE(bind(**ctx, io).ok());
+    const auto t0 = std::chrono::steady_clock::now();
+    ASSERT_TRUE((*ctx)->enqueue(stream).ok());
+    const double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+    (i % 2 == 0 ? moved : same).push_back(us);
+    ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+  }
+  ContextOptions off;
+  off.update_graph_addresses = false;
+  off.max_cuda_graphs = 2;
+  auto recapture = ExecutionContext::create(t.engine, off);
+  ASSERT_TRUE(recapture.ok());
+  std::vector<double> captured;
+  for (int i = 0; i < 2 * kSets + 40; ++i) {
+    ASSERT_TRUE(bind(**recapture, *ios[static_cast<size_t>(i % kSets)]).ok());
+    const auto t0 = std::chrono::steady_clock::now();
+    ASSERT_TRUE((*recapture)->enqueue(stream).ok());
+    const double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+    if (i >= 2 * kSets) captured.push_back(us);
+    ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+  }
+  std::printf("enqueue host time, median: same buffers %.1f us; new buffers, graph re-pointed %.1f us; new buffers, "
+              "captured again %.1f us\n",
+              median_us(same), median_us(moved), median_us(captured));
+  cudaStreamDestroy(stream);
+}
+
+// x[2, 3, 20, 20] -> Conv 3x3 (16) + bias -> Relu -> Conv 3x3 stride 2 (8) -> GlobalAveragePool
+// -> Flatten -> Gemm (10): cuDNN or slimrt's convolutions and cuBLASLt in one graph.
+Graph make_convnet(std::mt19937_64& rng) {
+  Graph g;
+  Value* x = g.add_input("x", DataType::kFloat32, Shape{2, 3, 20, 20});
+  Value* w1 = g.add_initializer("w1", random_tensor(DataType::kFloat32, {16, 3, 3, 3}, rng, -0.3, 0.3));
+  Value* b1 = g.add_initializer("b1", random_tensor(DataType::kFloat32, {16}, rng));
+  Value* w2 = g.add_initializer("w2", random_tensor(DataType::kFloat32, {8, 16, 3, 3}, rng, -0.2, 0.2));
+  Value* wf = g.add_initializer("wf", random_tensor(DataType::kFloat32, {10, 8}, rng, -0.5, 0.5));
+  Value* bf = g.add_initializer("bf", random_tensor(DataType::kFloat32, {10}, rng));
+  Node* c1 = g.add_node("Conv", "conv1", {x, w1, b1}, 1);
+  c1->set_attr("pads", std::vector<int64_t>{1, 1, 1, 1});
+  Value* h = g.add_node("Relu", "relu1", {c1->output(0)}, 1)->output(0);
+  Node* c2 = g.add_node("Conv", "conv2", {h, w2}, 1);
+  c2->set_attr("strides", std::vector<int64_t>{2, 2});
+  h = g.add_node("GlobalAveragePool", "gap", {c2->output(0)}, 1)->output(0);
+  h = g.add_node("Flatten", "flatten", {h}, 1)->output(0);
+  Node* fc = g.add_node("Gemm", "fc", {h, wf, bf}, 1);
+  fc->set_attr("transB", int64_t{1});
+  g.add_output(fc->output(0));
+  SLIMRT_CHECK(infer_shapes(g).ok());
+  return g;
+}
+
+// The arena moves too: two user-supplied arenas alternate with 8 input/output sets on a
+// convolution network; one capture, every output right.
+TEST(CudaContext, RotatingArenasAndBuffersOnConvolutions) {
+  SLIMRT_SKIP_WITHOUT_GPU();
+  auto rng = make_rng(11);
+  const Graph g = make_convnet(rng);
+  std::shared_ptr<Engine> engine = load_engine(g, EngineOptions{}, "convnet");
+  ASSERT_TRUE(engine);
+  ContextOptions opts;
+  opts.allocate_device_memory = false;
+  auto ctx = ExecutionContext::create(engine, opts);
+  ASSERT_TRUE(ctx.ok()) << ctx.status().to_string();
+  const uint64_t arena_bytes = (*ctx)->device_memory_size();
+  void* arenas[2] = {nullptr, nullptr};
+  for (void*& a : arenas) ASSERT_EQ(cudaMalloc(&a, arena_bytes), cudaSuccess);
+  constexpr int kSets = 8;
+  std::vector<Tensor> xs, want;
+  std::vector<void*> dx(kSets), dy(kSets);
+  for (int k = 0; k < kSets; ++k) {
+    xs.push_back(random_tensor(DataType::kFloat32, {2, 3, 20, 20}, rng));
+    want.push_back(testing::run_graph(g, {{"x", xs.back()}})[0]);
+    ASSERT_EQ(cudaMalloc(&dx[k], xs.back().bytes()), cudaSuccess);
+    ASSERT_EQ(cudaMalloc(&dy[k], want.back().bytes()), cudaSuccess);
+    ASSERT_EQ(cudaMemcpy(dx[k], xs.back().raw(), xs.back().bytes(), cudaMemcpyHostToDevice), cudaSuccess);
+  }
+  cudaStream_t stream = nullptr;
+  ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
+  const std::string out = engine->graph().outputs()[0]->name();
+  std::uniform_int_distribution<int> pick(0, kSets - 1);
+  int wrong = 0;
+  double worst = 0;
+  for (int i = 0; i < 400; ++i) {
+    const int k = pick(rng);
+    ASSERT_TRUE((*ctx)->set_device_memory(arenas[i % 2], arena_bytes).ok());
+    ASSERT_EQ(cudaMemsetAsync(arenas[i % 2], 0xFF, arena_bytes, stream), cudaSuccess);  // stale data shows
+    ASSERT_EQ(cudaMemsetAsync(dy[k], 0xFF, want[k].bytes(), stream), cudaSuccess);
+    ASSERT_TRUE((*ctx)->set_tensor_address("x", dx[k]).ok());
+    ASSERT_TRUE((*ctx)->set_tensor_address(out, dy[k]).ok());
+    Status s = (*ctx)->enqueue(stream);
+    ASSERT_TRUE(s.ok()) << s.to_string();
+    Tensor got = Tensor::allocate(DataType::kFloat32, want[k].shape()).value();
+    ASSERT_EQ(cudaMemcpyAsync(got.raw(), dy[k], got.bytes(), cudaMemcpyDeviceToHost, stream), cudaSuccess);
+    ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+    const double e = testing::rel_l2(got, want[k]);
+    if (!(e < 1e-4)) ++wrong;
+    worst = std::max(worst, e);
+  }
+  const ContextStats& st = (*ctx)->stats();
+  std::printf("convnet, 2 arenas x 8 buffer sets, 400 enqueues: %llu capture(s), %llu graph updates; worst rel_l2 %.3g\n",
+              static_cast<unsigned long long>(st.graph_captures), static_cast<unsigned long long>(st.graph_updates),
+              worst);
+  EXPECT_EQ(wrong, 0) << "worst rel_l2 " << worst;
+  EXPECT_EQ(st.graph_captures, 1u);
+  EXPECT_GE(st.graph_updates, 390u);
+  cudaStreamDestroy(stream);
+  for (int k = 0; k < kSets; ++k) {
+    cudaFree(dx[k]);
+    cudaFree(dy[k]);
+  }
+  for (void* a : arenas) cudaFree(a);
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "cuda/kernels/fused_pattern.cuh"
 
 #include <cmath>
+#include <utility>
 
 namespace slimrt::cuda {
 
@@ -324,10 +325,13 @@ Result<std::unique_ptr<Kernel>> create_attention(const PrepareArgs& a) {
         dt,
         [&](auto tag) {
           using T = typename decltype(tag)::type;
-          if constexpr (!std::is_same_v<T, double>)
-            e = SLIMRT_CUDA(cudaFuncSetAttribute(attention_kernel_for<T>(chunks),
-                                                 cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
-                            "Attention shared memory");
+          if constexpr (!std::is_same_v<T, double>) {
+            // Swapped in rather than assigned: nvcc warns that Status& from operator= is discarded.
+            Status r = SLIMRT_CUDA(cudaFuncSetAttribute(attention_kernel_for<T>(chunks),
+                                                        cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
+                                   "Attention shared memory");
+            std::swap(e, r);
+          }
         },
         false);
     SLIMRT_RETURN_IF_ERROR(st);

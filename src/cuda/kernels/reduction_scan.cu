@@ -1,5 +1,6 @@
 // CUDA kernels: CumSum and TopK, viewed as [outer, len, inner] around their axis.
 #include <cmath>
+#include <utility>
 
 #include "cuda/kernels/reduction_common.cuh"
 
@@ -269,9 +270,10 @@ Result<std::unique_ptr<Kernel>> create_topk(const PrepareArgs& a) {
     smem = static_cast<size_t>(p.n) * (sizeof(sort_key_t<T>) + sizeof(int32_t));
     if (smem > limit) return;
     if (smem > 48 * 1024) {
-      attr = SLIMRT_CUDA(
+      Status r = SLIMRT_CUDA(
           cudaFuncSetAttribute(topk_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
           "TopK shared memory");
+      std::swap(attr, r);  // not assigned: nvcc warns that operator='s Status& is discarded
       if (!attr.ok()) return;
     }
     kernel = std::make_unique<TopKKernel<T>>(p, smem, has_indices);
