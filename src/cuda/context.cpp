@@ -6,13 +6,13 @@
 
 #include <algorithm>
 #include <cstring>
-#include <deque>
 #include <map>
 #include <optional>
 
 #include "core/log.h"
 #include "cuda/device_resources.h"
 #include "cuda/graph_rebase.h"
+#include "cuda/host_run.h"
 #include "cuda/program.h"
 #include "cuda/program_kernels.h"
 #include "ir/graph_inputs.h"
@@ -512,67 +512,54 @@ Result<std::vector<LayerTime>> ExecutionContext::profile_layers(CudaStream strea
   return out;
 }
 
+namespace {
+
+// ExecutionContext::run through run_staged: shapes and addresses set on the context, then its
+// own enqueue (CUDA graphs included).
+class ContextRunner final : public cuda::StagedRunner {
+ public:
+  ContextRunner(ExecutionContext& ctx, const std::vector<bool>& host_input, void* arena)
+      : ctx_(ctx), host_input_(host_input), arena_(arena) {}
+  bool reads_on_host(size_t k) const override { return host_input_[k]; }
+  Result<std::vector<std::vector<int64_t>>> prepare(const std::vector<std::vector<int64_t>>& dims,
+                                                    const std::vector<const Tensor*>&,
+                                                    const BindingAddresses& addr) override {
+    const Graph& g = ctx_.engine().graph();
+    for (size_t k = 0; k < dims.size(); ++k) {
+      SLIMRT_RETURN_IF_ERROR(ctx_.set_input_shape(g.inputs()[k]->name(), dims[k]));
+      SLIMRT_RETURN_IF_ERROR(ctx_.set_tensor_address(g.inputs()[k]->name(), const_cast<void*>(addr.inputs[k])));
+    }
+    std::vector<std::vector<int64_t>> out(g.outputs().size());
+    for (size_t o = 0; o < out.size(); ++o) {
+      SLIMRT_ASSIGN_OR_RETURN(out[o], ctx_.tensor_shape(g.outputs()[o]->name()));
+    }
+    return out;
+  }
+  void* scratch() const override { return arena_; }
+  uint64_t scratch_bytes() const override { return ctx_.device_memory_size(); }
+  Status enqueue(const BindingAddresses& addr, cudaStream_t stream) override {
+    const Graph& g = ctx_.engine().graph();
+    for (size_t o = 0; o < addr.outputs.size(); ++o) {
+      SLIMRT_RETURN_IF_ERROR(ctx_.set_tensor_address(g.outputs()[o]->name(), addr.outputs[o]));
+    }
+    return ctx_.enqueue(stream);
+  }
+
+ private:
+  ExecutionContext& ctx_;
+  const std::vector<bool>& host_input_;
+  void* arena_;
+};
+
+}  // namespace
+
 Status ExecutionContext::run(const std::vector<NamedTensor>& inputs, std::vector<NamedTensor>* outputs, bool poison) {
   Impl& m = *impl_;
   SLIMRT_RETURN_IF_ERROR(cuda::select_device(m.engine->device()));
   SLIMRT_ASSIGN_OR_RETURN(cuda::Stream stream, cuda::Stream::create());
   const BindingAddresses saved = m.addr;
-  std::vector<DeviceBuffer> buffers;
-  std::deque<Tensor> host_copies;  // stable addresses
-  std::map<std::string, int64_t> symbols;
-  Status s = [&]() -> Status {
-    for (const NamedTensor& nt : inputs) {
-      const int i = m.input_index(nt.name);
-      if (i < 0) return invalid_argument(fmt::format("'{}' is not an input of the engine (tensors: {})", nt.name, m.tensor_names()));
-      const Value* v = m.engine->graph().inputs()[static_cast<size_t>(i)];
-      SLIMRT_RETURN_IF_ERROR(check_graph_input(*v, nt.tensor, &symbols));
-      SLIMRT_RETURN_IF_ERROR(set_input_shape(nt.name, nt.tensor.shape()));
-      if (m.host_input[static_cast<size_t>(i)]) {  // read from host memory: no upload
-        if (nt.tensor.memory_kind() == MemoryKind::kDevice) {
-          SLIMRT_ASSIGN_OR_RETURN(Tensor h, Tensor::allocate(nt.tensor.dtype(), nt.tensor.shape()));
-          if (h.bytes() > 0)
-            SLIMRT_CUDA_RETURN_IF_ERROR(cudaMemcpy(h.raw(), nt.tensor.raw(), h.bytes(), cudaMemcpyDeviceToHost),
-                                               "copying a host input");
-          host_copies.push_back(std::move(h));
-          m.addr.inputs[static_cast<size_t>(i)] = host_copies.back().raw();
-        } else {
-          m.addr.inputs[static_cast<size_t>(i)] = nt.tensor.raw();
-        }
-        continue;
-      }
-      if (nt.tensor.memory_kind() == MemoryKind::kDevice) {
-        m.addr.inputs[static_cast<size_t>(i)] = const_cast<void*>(nt.tensor.raw());
-        continue;
-      }
-      SLIMRT_ASSIGN_OR_RETURN(DeviceBuffer b, DeviceBuffer::allocate(std::max<uint64_t>(nt.tensor.bytes(), 1), "input '" + nt.name + "'"));
-      if (nt.tensor.bytes() > 0)
-        SLIMRT_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(b.get(), nt.tensor.raw(), nt.tensor.bytes(),
-                                                           cudaMemcpyHostToDevice, stream.get()), "copying an input");
-      m.addr.inputs[static_cast<size_t>(i)] = b.get();
-      buffers.push_back(std::move(b));
-    }
-    SLIMRT_RETURN_IF_ERROR(m.resolve());
-    const Graph& g = m.engine->graph();
-    std::vector<Tensor> host(g.outputs().size());
-    for (size_t o = 0; o < g.outputs().size(); ++o) {
-      SLIMRT_ASSIGN_OR_RETURN(host[o], Tensor::allocate(g.outputs()[o]->dtype(), m.current->binding->output_dims(o)));
-      SLIMRT_ASSIGN_OR_RETURN(DeviceBuffer b, DeviceBuffer::allocate(std::max<uint64_t>(host[o].bytes(), 1), "output"));
-      if (poison) SLIMRT_RETURN_IF_ERROR(cuda::poison_device(b.get(), host[o].bytes(), stream.get()));
-      m.addr.outputs[o] = b.get();
-      buffers.push_back(std::move(b));
-    }
-    if (poison) SLIMRT_RETURN_IF_ERROR(cuda::poison_device(m.arena, device_memory_size(), stream.get()));
-    SLIMRT_RETURN_IF_ERROR(enqueue(stream.get()));
-    outputs->clear();
-    for (size_t o = 0; o < g.outputs().size(); ++o) {
-      if (host[o].bytes() > 0)
-        SLIMRT_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(host[o].raw(), m.addr.outputs[o], host[o].bytes(),
-                                                           cudaMemcpyDeviceToHost, stream.get()), "copying an output");
-      outputs->push_back({g.outputs()[o]->name(), std::move(host[o])});
-    }
-    return SLIMRT_CUDA(cudaStreamSynchronize(stream.get()), "running the engine");
-  }();
-  if (!s.ok()) SLIMRT_CUDA_IGNORE(cudaStreamSynchronize(stream.get()));  // nothing may still use the buffers
+  ContextRunner runner(*this, m.host_input, m.arena);
+  Status s = cuda::run_staged(runner, m.engine->graph(), inputs, poison, stream.get(), outputs);
   m.addr.inputs = saved.inputs;
   m.addr.outputs = saved.outputs;
   return s;

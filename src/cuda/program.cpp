@@ -58,8 +58,6 @@ Result<std::unique_ptr<Program>> Program::create(const Graph& graph,
   std::unique_ptr<Program> p(new Program(graph));
   p->options_ = options;
   p->nodes_ = graph.nodes();
-  p->activation_bytes_ = activation_bytes;
-  p->workspace_offset_ = round_up(activation_bytes, kArenaAlignment);
   for (Value* v : graph.values()) {
     ValueInfo info;
     info.value = v;
@@ -72,17 +70,10 @@ Result<std::unique_ptr<Program>> Program::create(const Graph& graph,
         info.device_constant = v->constant()->raw();
       }
     }
-    auto slot = layout.find(v->name());
-    if (slot != layout.end() && !v->constant() && !v->is_graph_input()) {
-      info.planned = true;
-      info.slot = slot->second;
-      if (info.slot.offset + info.slot.bytes > activation_bytes)
-        return internal_error(fmt::format("value '{}': planned slot [{}, +{}) lies outside the {}-byte arena",
-                                          v->name(), info.slot.offset, info.slot.bytes, activation_bytes));
-    }
     p->index_[v] = static_cast<int32_t>(p->values_.size());
     p->values_.push_back(info);
   }
+  SLIMRT_RETURN_IF_ERROR(p->set_arena_layout(layout, activation_bytes));
   for (size_t i = 0; i < graph.inputs().size(); ++i) p->values_[p->index_.at(graph.inputs()[i])].input_index = static_cast<int32_t>(i);
   for (const Value* out : graph.outputs()) p->outputs_.push_back(p->index_.at(out));
 
@@ -90,6 +81,24 @@ Result<std::unique_ptr<Program>> Program::create(const Graph& graph,
   // kernels' KernelDef::host_inputs repeat; the engine describes the same inputs as host inputs).
   p->needs_host_value_ = inputs_read_on_host(graph);
   return p;
+}
+
+Status Program::set_arena_layout(const ArenaLayout& layout, uint64_t activation_bytes) {
+  for (ValueInfo& info : values_) {
+    const Value* v = info.value;
+    info.planned = false;
+    info.slot = {};
+    auto slot = layout.find(v->name());
+    if (slot == layout.end() || v->constant() || v->is_graph_input()) continue;
+    if (slot->second.offset + slot->second.bytes > activation_bytes)
+      return internal_error(fmt::format("value '{}': planned slot [{}, +{}) lies outside the {}-byte arena", v->name(),
+                                        slot->second.offset, slot->second.bytes, activation_bytes));
+    info.planned = true;
+    info.slot = slot->second;
+  }
+  activation_bytes_ = activation_bytes;
+  workspace_offset_ = round_up(activation_bytes, kArenaAlignment);
+  return Status::OK();
 }
 
 Result<std::unique_ptr<Binding>> Program::resolve(const std::vector<std::vector<int64_t>>& input_dims,

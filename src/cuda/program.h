@@ -75,6 +75,13 @@ class Program {
   // fails, naming the node, when a device kernel reads one of them.
   void set_host_only_inputs(std::vector<bool> host_only) { host_only_ = std::move(host_only); }
 
+  // Places the activations (by value name) in an arena of `activation_bytes`, replacing the
+  // layout given to create(). Call it before any Binding of this program first enqueues (a
+  // Binding keeps the pointer tables of the addresses it last bound): the convenience path
+  // resolves once with no layout, plans at the binding's exact sizes (Binding::plan_concrete)
+  // and sets that plan here, without resolving again.
+  Status set_arena_layout(const ArenaLayout& layout, uint64_t activation_bytes);
+
   // Resolves every value's dims for these input dims (graph-input order), creates the kernels.
   // Errors name the node (unsupported op, data-dependent shape, a value larger than its planned
   // slot: shapes outside the profile).
