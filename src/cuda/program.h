@@ -50,6 +50,7 @@ ArenaLayout arena_layout_from_plan(const ActivationPlan& plan);
 
 class Binding;
 class DeviceResources;
+class Resolver;
 
 class Program {
  public:
@@ -75,9 +76,10 @@ class Program {
   // fails, naming the node, when a device kernel reads one of them.
   void set_host_only_inputs(std::vector<bool> host_only) { host_only_ = std::move(host_only); }
 
-  // Resolves every value's dims for these input dims (graph-input order), creates the kernels.
-  // Errors name the node (unsupported op, data-dependent shape, a value larger than its planned
-  // slot: shapes outside the profile).
+  // Resolves every value's dims for these input dims (graph-input order), creates the kernels:
+  // the steps of Resolver (program_resolve.h: shapes, host values, kernels, launches), node by
+  // node. Errors name the node (unsupported op, data-dependent shape, a value larger than its
+  // planned slot: shapes outside the profile).
   // `input_host` (optional, graph-input order): host copies of inputs whose data is known before
   // the run (small integer inputs of the convenience path); they become host-known values.
   // Does not check the memory plan: see Binding::check_planned.
@@ -87,6 +89,7 @@ class Program {
 
  private:
   friend class Binding;
+  friend class Resolver;
   Program(const Graph& g) : graph_(g) {}
 
   struct ValueInfo {
@@ -148,7 +151,7 @@ class Binding {
   const void* output_address(const BindingAddresses& addr, size_t i) const;
 
  private:
-  friend class Program;
+  friend class Resolver;
   struct Launch {
     const Node* node = nullptr;
     std::unique_ptr<Kernel> kernel;  // null: a host-known value written by write_values
