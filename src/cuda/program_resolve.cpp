@@ -135,7 +135,8 @@ Status Resolver::shapes(size_t i) {
       continue;
     }
     const auto& o = c.ctx->output(k);
-    if (!o.shape) return internal_error(node->describe() + ": output " + std::to_string(k) + " has no shape at run time");
+    if (!o.shape)
+      return internal_error(node->describe() + ": output " + std::to_string(k) + " has no shape at run time");
     std::optional<std::vector<int64_t>> dims = shape_to_static(*o.shape);
     if (!dims)
       return unsupported(fmt::format("{}: output '{}' has shape {}, which depends on the input data; the CUDA "
@@ -238,7 +239,8 @@ Status Resolver::make_kernel(size_t i, DeviceResources* res, std::unique_ptr<Ker
                      p_.options_.allow_tf32};
     args.outputs.resize(node->num_outputs());
     for (size_t k = 0; k < node->num_outputs(); ++k) {
-      if (const Value* out = node->output(k)) args.outputs[k] = {cur_.ctx->output(k).dtype, b_->dims_[index(out)], nullptr};
+      const Value* out = node->output(k);
+      if (out) args.outputs[k] = {cur_.ctx->output(k).dtype, b_->dims_[index(out)], nullptr};
     }
     auto created = kdef->create(args);
     if (!created.ok()) return created.status();
@@ -248,8 +250,8 @@ Status Resolver::make_kernel(size_t i, DeviceResources* res, std::unique_ptr<Ker
   }
   const uint64_t ws = kernel->workspace_bytes();
   if (ws > p_.options_.workspace_bytes)
-    return internal_error(fmt::format("{}: the kernel asks for {} bytes of workspace; the limit is {}", node->describe(),
-                                      ws, p_.options_.workspace_bytes));
+    return internal_error(fmt::format("{}: the kernel asks for {} bytes of workspace; the limit is {}",
+                                      node->describe(), ws, p_.options_.workspace_bytes));
   b_->workspace_needed_ = std::max(b_->workspace_needed_, ws);
   nodes_[i].kernel = std::move(kernel);
   nodes_[i].host_mask = kdef->host_inputs;
@@ -260,7 +262,8 @@ Status Resolver::make_kernel(size_t i, DeviceResources* res, std::unique_ptr<Ker
 
 Status Resolver::launches() {
   if (!b_ || nodes_.size() != p_.nodes_.size())
-    return internal_error(fmt::format("resolve: step 'launches' after {} of {} nodes", nodes_.size(), p_.nodes_.size()));
+    return internal_error(
+        fmt::format("resolve: step 'launches' after {} of {} nodes", nodes_.size(), p_.nodes_.size()));
   for (int32_t o : p_.outputs_) on_device_[o] = true;
   const Graph& graph = p_.graph_;
   for (size_t i = 0; i < p_.host_only_.size() && i < graph.inputs().size(); ++i) {
