@@ -8,9 +8,8 @@
 
 #include "cuda/device_resources.h"
 #include "cuda/program_kernels.h"
+#include "cuda/program_resolve.h"
 #include "ir/graph_inputs.h"
-#include "ir/op_registry.h"
-#include "slimrt/backend.h"
 
 namespace slimrt::cuda {
 namespace {
@@ -18,28 +17,6 @@ namespace {
 uint64_t round_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
 std::string dims_string(const std::vector<int64_t>& d) { return fmt::format("[{}]", fmt::join(d, ",")); }
-
-bool is_integer(DataType t) { return !dtype_is_float(t) && t != DataType::kBool && t != DataType::kUndefined; }
-
-// A host tensor from the integer elements shape inference knows, when every one is static.
-std::unique_ptr<Tensor> tensor_from_known(DataType dtype, const std::vector<int64_t>& dims,
-                                          const std::vector<Dim>& known) {
-  if (!is_integer(dtype) || static_cast<int64_t>(known.size()) != numel_of(dims)) return nullptr;
-  auto t = Tensor::allocate(dtype, dims);
-  if (!t.ok()) return nullptr;
-  for (size_t i = 0; i < known.size(); ++i) {
-    std::optional<int64_t> v = known[i].value();
-    if (!v) return nullptr;
-    switch (dtype) {
-      case DataType::kInt64: t->data<int64_t>()[i] = *v; break;
-      case DataType::kInt32: t->data<int32_t>()[i] = static_cast<int32_t>(*v); break;
-      case DataType::kInt8: t->data<int8_t>()[i] = static_cast<int8_t>(*v); break;
-      case DataType::kUInt8: t->data<uint8_t>()[i] = static_cast<uint8_t>(*v); break;
-      default: return nullptr;
-    }
-  }
-  return std::make_unique<Tensor>(std::move(*t));
-}
 
 }  // namespace
 
@@ -104,247 +81,16 @@ Status Program::set_arena_layout(const ArenaLayout& layout, uint64_t activation_
 Result<std::unique_ptr<Binding>> Program::resolve(const std::vector<std::vector<int64_t>>& input_dims,
                                                   DeviceResources& res,
                                                   const std::vector<const Tensor*>* input_host) const {
-  if (input_dims.size() != graph_.inputs().size())
-    return invalid_argument(fmt::format("{} input shapes given; the graph has {} inputs", input_dims.size(),
-                                        graph_.inputs().size()));
-  auto b = std::unique_ptr<Binding>(new Binding());
-  b->program_ = this;
-  const size_t nv = values_.size();
-  b->dims_.assign(nv, {});
-  b->host_.resize(nv);
-  std::vector<bool> known(nv, false);   // dims known
-  // Derived from input data the caller gave on the host: usable for shapes and host inputs, but
-  // the node still runs its device kernel (the CUDA backend must compute what it is asked to).
-  std::vector<bool> from_input(nv, false);
-  std::vector<bool> on_device(nv, false);  // some device kernel or output reads the data
-  for (size_t i = 0; i < nv; ++i) {
-    const ValueInfo& vi = values_[i];
-    if (vi.input_index >= 0) {
-      b->dims_[i] = input_dims[static_cast<size_t>(vi.input_index)];
-      known[i] = true;
-      const size_t k = static_cast<size_t>(vi.input_index);
-      if (input_host && k < input_host->size() && (*input_host)[k]) {
-        SLIMRT_ASSIGN_OR_RETURN(Tensor copy, (*input_host)[k]->clone());
-        b->host_[i] = std::make_unique<Tensor>(std::move(copy));
-        // A host-only input is a parameter, not data: what is computed from it alone is
-        // evaluated here like shape arithmetic.
-        from_input[i] = !(k < host_only_.size() && host_only_[k]);
-      }
-    } else if (const Tensor* c = vi.value->constant()) {
-      b->dims_[i] = c->shape();
-      known[i] = true;
-    }
+  Resolver r(*this);
+  SLIMRT_RETURN_IF_ERROR(r.seed(input_dims, input_host));
+  // Node by node: a node's shapes may read an earlier node's host values.
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    SLIMRT_RETURN_IF_ERROR(r.shapes(i));
+    SLIMRT_RETURN_IF_ERROR(r.host_values(i));
+    if (r.launches_kernel(i)) SLIMRT_RETURN_IF_ERROR(r.kernel(i, res));
   }
-  std::unique_ptr<ConstantEvaluator> evaluator = make_cpu_constant_evaluator();
-
-  // Pass 1: dims, host-known values and kernels, node by node.
-  struct Pending {
-    const Node* node;
-    std::unique_ptr<Kernel> kernel;
-    uint32_t host_mask = 0;
-    bool host_evaluated = false;
-  };
-  std::vector<Pending> pending;
-  pending.reserve(nodes_.size());
-  for (const Node* node : nodes_) {
-    const OpDef* def = OpRegistry::get().find(node->op_type());
-    if (!def) return unsupported(node->describe() + ": unknown op '" + node->op_type() + "'");
-    std::vector<Shape> shapes(node->num_inputs());
-    std::vector<ShapeContext::InputInfo> infos(node->num_inputs());
-    std::vector<const Tensor*> host_inputs(node->num_inputs(), nullptr);
-    bool all_host = true;
-    bool tainted = false;
-    for (size_t k = 0; k < node->num_inputs(); ++k) {
-      const Value* in = node->input(k);
-      if (!in) continue;
-      const int32_t vi = index_.at(in);
-      tainted = tainted || from_input[vi];
-      if (!known[static_cast<size_t>(vi)])
-        return internal_error(node->describe() + ": input '" + in->name() + "' has no shape at run time");
-      shapes[k] = shape_from_static(b->dims_[vi]);
-      infos[k].dtype = in->dtype();
-      infos[k].shape = &shapes[k];
-      const Tensor* host = b->host_[vi] ? b->host_[vi].get() : values_[vi].host_constant;
-      infos[k].constant = host;
-      host_inputs[k] = host;
-      if (!host) all_host = false;
-    }
-    ShapeContext ctx(*node, std::move(infos), node->num_outputs());
-    SLIMRT_RETURN_IF_ERROR(def->infer(ctx));
-    const KernelDef* kdef = KernelRegistry::get().find(node->op_type());
-    // An op without a CUDA kernel whose output shape depends on data (NonZero, Compress) can
-    // still be evaluated here when all its inputs are small and known on the host.
-    std::vector<Tensor> evaluated;
-    if (!kdef && all_host) {
-      auto r = evaluator->evaluate(*node, host_inputs);
-      if (r.ok() && r->size() == node->num_outputs()) {
-        bool small = true;
-        for (const Tensor& t : *r) small = small && t.numel() <= kMaxHostValueElements;
-        if (small) evaluated = std::move(*r);
-      }
-    }
-    bool outputs_small = true;
-    bool outputs_known = true;
-    for (size_t k = 0; k < node->num_outputs(); ++k) {
-      const Value* out = node->output(k);
-      if (!out) continue;
-      const int32_t vo = index_.at(out);
-      const auto& o = ctx.output(k);
-      if (!evaluated.empty()) {
-        b->dims_[vo] = evaluated[k].shape();
-        known[vo] = true;
-        from_input[vo] = tainted;
-        b->host_[vo] = std::make_unique<Tensor>(std::move(evaluated[k]));
-        continue;
-      }
-      if (!o.shape) return internal_error(node->describe() + ": output " + std::to_string(k) + " has no shape at run time");
-      std::optional<std::vector<int64_t>> dims = shape_to_static(*o.shape);
-      if (!dims)
-        return unsupported(fmt::format("{}: output '{}' has shape {}, which depends on the input data; the CUDA "
-                                       "backend needs every shape known from the input shapes alone",
-                                       node->describe(), out->name(), shape_to_string(*o.shape)));
-      b->dims_[vo] = *dims;
-      known[vo] = true;
-      from_input[vo] = tainted;
-      if (const Tensor* c = out->constant()) {  // folded by shape inference: the upload has it
-        b->host_[vo] = std::make_unique<Tensor>(*c);
-        continue;
-      }
-      outputs_small = outputs_small && numel_of(*dims) <= kMaxHostValueElements;
-      if (o.value) b->host_[vo] = tensor_from_known(o.dtype, *dims, *o.value);
-      if (!b->host_[vo]) outputs_known = false;
-    }
-    Pending pend{node, nullptr, 0, false};
-    if (!outputs_known && all_host && outputs_small) {
-      // Small arithmetic on host-known data (Range, Concat of shapes, ...): evaluate it here.
-      auto r = evaluator->evaluate(*node, host_inputs);
-      if (r.ok() && r->size() == node->num_outputs()) {
-        outputs_known = true;
-        for (size_t k = 0; k < node->num_outputs(); ++k) {
-          if (!node->output(k)) continue;
-          const int32_t vo = index_.at(node->output(k));
-          if ((*r)[k].shape() != b->dims_[vo]) {
-            outputs_known = false;
-            break;
-          }
-          b->host_[vo] = std::make_unique<Tensor>(std::move((*r)[k]));
-        }
-      }
-    }
-    if (outputs_known) {
-      // Known on the host. It launches nothing, unless its data is too big to be written from
-      // a kernel parameter and a device kernel exists to compute it (then both: the host copy
-      // serves host inputs, the kernel the device).
-      bool small = true;
-      for (size_t k = 0; k < node->num_outputs(); ++k) {
-        if (const Value* out = node->output(k)) small = small && b->host_[index_.at(out)]->bytes() <= kMaxSmallValueBytes;
-      }
-      if (!kdef || (small && !tainted)) {
-        pend.host_evaluated = true;
-        pending.push_back(std::move(pend));
-        continue;
-      }
-    }
-    // A device kernel.
-    if (!kdef) return unsupported(node->describe() + ": the CUDA backend has no kernel for op '" + node->op_type() + "'");
-    cudnnHandle_t cudnn = nullptr;
-    if (kdef->needs_cudnn) {
-      SLIMRT_ASSIGN_OR_RETURN(cudnn, res.cudnn());
-    }
-    PrepareArgs args{*node, {}, {}, res.props(), res.cublaslt(), cudnn, options_.workspace_bytes, options_.allow_tf32};
-    args.inputs.resize(node->num_inputs());
-    for (size_t k = 0; k < node->num_inputs(); ++k) {
-      const Value* in = node->input(k);
-      if (!in) continue;
-      const int32_t vi = index_.at(in);
-      args.inputs[k] = {in->dtype(), b->dims_[vi], host_inputs[k]};
-      const bool host_only = k < 32 && (kdef->host_inputs >> k) & 1u;
-      if (host_only && !host_inputs[k])
-        return unsupported(fmt::format("{}: input {} ('{}') must be known before the run (a constant or computed "
-                                       "from shapes) on the CUDA backend",
-                                       node->describe(), k, in->name()));
-      if (!host_only) on_device[vi] = true;
-    }
-    args.outputs.resize(node->num_outputs());
-    for (size_t k = 0; k < node->num_outputs(); ++k) {
-      if (const Value* out = node->output(k)) args.outputs[k] = {ctx.output(k).dtype, b->dims_[index_.at(out)], nullptr};
-    }
-    auto kernel = kdef->create(args);
-    if (!kernel.ok()) return kernel.status();
-    const uint64_t ws = (*kernel)->workspace_bytes();
-    if (ws > options_.workspace_bytes)
-      return internal_error(fmt::format("{}: the kernel asks for {} bytes of workspace; the limit is {}", node->describe(),
-                                        ws, options_.workspace_bytes));
-    b->workspace_needed_ = std::max(b->workspace_needed_, ws);
-    pend.kernel = std::move(*kernel);
-    pend.host_mask = kdef->host_inputs;
-    pending.push_back(std::move(pend));
-  }
-  for (int32_t o : outputs_) on_device[o] = true;
-  for (size_t i = 0; i < host_only_.size() && i < graph_.inputs().size(); ++i) {
-    if (!host_only_[i]) continue;
-    const Value* in = graph_.inputs()[i];
-    if (on_device[static_cast<size_t>(index_.at(in))]) {
-      std::string readers;
-      for (const Node* c : in->consumers()) readers += (readers.empty() ? "" : ", ") + c->describe();
-      return unsupported(fmt::format("input '{}' is a host input (its values are kernel parameters, read from host "
-                                     "memory at enqueue) but a device kernel or graph output also reads its data "
-                                     "(consumers: {}); the CUDA backend does not support that",
-                                     in->name(), readers));
-    }
-  }
-
-  // Pass 2: launches in node order, pointer tables sized.
-  int32_t n_in = 0, n_out = 0;
-  for (Pending& pend : pending) {
-    const Node* node = pend.node;
-    if (pend.host_evaluated) {
-      for (size_t k = 0; k < node->num_outputs(); ++k) {
-        const Value* out = node->output(k);
-        if (!out) continue;
-        const int32_t vo = index_.at(out);
-        if (!on_device[vo] || numel_of(b->dims_[vo]) == 0 || out->constant()) continue;
-        const Tensor& t = *b->host_[vo];
-        if (t.bytes() > kMaxSmallValueBytes)
-          return unsupported(fmt::format("{}: output '{}' ({} bytes) is computed on the host and read on the device; "
-                                         "at most {} bytes are supported",
-                                         node->describe(), out->name(), t.bytes(), kMaxSmallValueBytes));
-        Binding::Launch l;
-        l.node = node;
-        l.known_value = vo;
-        l.known.assign(static_cast<const uint8_t*>(t.raw()), static_cast<const uint8_t*>(t.raw()) + t.bytes());
-        b->launches_.push_back(std::move(l));
-      }
-      continue;
-    }
-    Binding::Launch l;
-    l.node = node;
-    l.kernel = std::move(pend.kernel);
-    l.first_in = n_in;
-    l.num_in = static_cast<int32_t>(node->num_inputs());
-    l.first_out = n_out;
-    l.num_out = static_cast<int32_t>(node->num_outputs());
-    for (size_t k = 0; k < node->num_inputs(); ++k) {
-      const Value* in = node->input(k);
-      l.in_values.push_back(in ? index_.at(in) : -1);
-      l.host_input.push_back(k < 32 && ((pend.host_mask >> k) & 1u) ? 1 : 0);
-    }
-    for (size_t k = 0; k < node->num_outputs(); ++k) {
-      const Value* out = node->output(k);
-      l.out_values.push_back(out ? index_.at(out) : -1);
-    }
-    n_in += l.num_in;
-    n_out += l.num_out;
-    b->launches_.push_back(std::move(l));
-  }
-  b->in_table_.assign(static_cast<size_t>(n_in), nullptr);
-  b->out_table_.assign(static_cast<size_t>(n_out), nullptr);
-
-  for (size_t i = 0; i < outputs_.size(); ++i) {
-    const ValueInfo& vi = values_[outputs_[i]];
-    if (vi.input_index >= 0 || vi.value->constant()) b->copies_.push_back({outputs_[i], i});
-  }
-  return b;
+  SLIMRT_RETURN_IF_ERROR(r.launches());
+  return r.take();
 }
 
 Status Binding::check_planned() const {

@@ -50,6 +50,7 @@ ArenaLayout arena_layout_from_plan(const ActivationPlan& plan);
 
 class Binding;
 class DeviceResources;
+class Resolver;
 
 class Program {
  public:
@@ -82,9 +83,10 @@ class Program {
   // and sets that plan here, without resolving again.
   Status set_arena_layout(const ArenaLayout& layout, uint64_t activation_bytes);
 
-  // Resolves every value's dims for these input dims (graph-input order), creates the kernels.
-  // Errors name the node (unsupported op, data-dependent shape, a value larger than its planned
-  // slot: shapes outside the profile).
+  // Resolves every value's dims for these input dims (graph-input order), creates the kernels:
+  // the steps of Resolver (program_resolve.h: shapes, host values, kernels, launches), node by
+  // node. Errors name the node (unsupported op, data-dependent shape, a value larger than its
+  // planned slot: shapes outside the profile).
   // `input_host` (optional, graph-input order): host copies of inputs whose data is known before
   // the run (small integer inputs of the convenience path); they become host-known values.
   // Does not check the memory plan: see Binding::check_planned.
@@ -94,6 +96,7 @@ class Program {
 
  private:
   friend class Binding;
+  friend class Resolver;
   Program(const Graph& g) : graph_(g) {}
 
   struct ValueInfo {
@@ -155,7 +158,7 @@ class Binding {
   const void* output_address(const BindingAddresses& addr, size_t i) const;
 
  private:
-  friend class Program;
+  friend class Resolver;
   struct Launch {
     const Node* node = nullptr;
     std::unique_ptr<Kernel> kernel;  // null: a host-known value written by write_values
