@@ -5,6 +5,7 @@
 //
 // Semantics follow the CPU reference (src/cpu/kernels/elementwise.cpp): fp16/bf16 compute in
 // float and round once; fp32 uses float math (within an ulp or two of the CPU's double-then-round).
+#include "cuda/kernels/device_math.cuh"
 #include "cuda/kernels/elementwise_common.cuh"
 #include "cuda/kernels/elementwise_ops.cuh"
 
@@ -94,10 +95,7 @@ struct GeluOp {
   bool tanh_approx;
   explicit GeluOp(const Node& n) : tanh_approx(n.attr_string("approximate", "none") == "tanh") {}
   template <typename C> __device__ C operator()(C v) const {
-    if (tanh_approx) {
-      const C k = C(0.7978845608028654);  // sqrt(2 / pi)
-      return C(0.5) * v * (C(1) + m_tanh(k * (v + C(0.044715) * v * v * v)));
-    }
+    if (tanh_approx) return gelu_tanh(v);
     // erfc keeps precision for negative v, where 1 + erf(v / sqrt 2) cancels.
     return C(0.5) * v * m_erfc(v * C(-0.7071067811865476));
   }
