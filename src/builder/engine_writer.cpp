@@ -209,7 +209,7 @@ Status write_engine(const Graph& graph, const EngineOptions& options, std::ostre
                               " data but its value is " + std::string(dtype_name(as)) +
                               "; only float32/float16/bfloat16 convert while writing");
     WeightSlot s{t, std::move(name), as};
-    s.offset = engine::align_up(cursor, kEngineTensorAlignment);
+    s.offset = round_up(cursor, kEngineTensorAlignment);
     s.size = static_cast<uint64_t>(t->numel()) * dtype_size(as);
     cursor = s.offset + s.size;
     slots.push_back(std::move(s));
@@ -232,7 +232,7 @@ Status write_engine(const Graph& graph, const EngineOptions& options, std::ostre
       }
     }
   }
-  const uint64_t weights_size = engine::align_up(cursor, kEngineRegionAlignment);
+  const uint64_t weights_size = round_up(cursor, kEngineRegionAlignment);
   const uint64_t num_chunks = (weights_size + options.chunk_size - 1) / options.chunk_size;
 
   // Metadata, with zeroed chunk hashes to be patched in after the weights are streamed.
@@ -328,7 +328,7 @@ Status write_engine(const Graph& graph, const EngineOptions& options, std::ostre
   h.slimrt_patch = SLIMRT_VERSION_PATCH;
   h.metadata_offset = kEngineHeaderSize;
   h.metadata_size = metadata.size();
-  h.weights_offset = engine::align_up(h.metadata_offset + h.metadata_size, kEngineRegionAlignment);
+  h.weights_offset = round_up(h.metadata_offset + h.metadata_size, kEngineRegionAlignment);
   h.weights_size = weights_size;
   h.chunk_size = options.chunk_size;
   h.num_chunks = num_chunks;

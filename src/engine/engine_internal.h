@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/align.h"
 #include "slimrt/engine_format.h"
 
 namespace slimrt::engine {
@@ -21,7 +22,6 @@ HeaderBytes encode_header(const EngineHeader& h);
 // Field extraction only: no validation.
 EngineHeader decode_header(const HeaderBytes& b);
 
-inline uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 // a + b, false on overflow.
 inline bool add_overflows(uint64_t a, uint64_t b, uint64_t* out) { return __builtin_add_overflow(a, b, out); }
 

@@ -59,9 +59,9 @@ Status check_header_fields(const EngineHeader& h) {
     return bad("metadata offset " + u64s(h.metadata_offset) + " + size " + u64s(h.metadata_size) + " overflows");
   if (h.weights_offset % kEngineRegionAlignment != 0)
     return bad("weights offset " + u64s(h.weights_offset) + " is not a multiple of 4096");
-  if (h.weights_offset != engine::align_up(meta_end, kEngineRegionAlignment))
+  if (h.weights_offset != round_up(meta_end, kEngineRegionAlignment))
     return bad("weights offset " + u64s(h.weights_offset) + " should be " +
-               u64s(engine::align_up(meta_end, kEngineRegionAlignment)) + ", the first 4096-aligned offset after the metadata ending at " +
+               u64s(round_up(meta_end, kEngineRegionAlignment)) + ", the first 4096-aligned offset after the metadata ending at " +
                u64s(meta_end));
   if (h.weights_size % kEngineRegionAlignment != 0)
     return bad("weights size " + u64s(h.weights_size) + " is not a multiple of 4096");

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <thread>
 
+#include "core/align.h"
 #include "core/log.h"
 #include "engine/engine_internal.h"
 #include "runtime/runtime_internal.h"
@@ -23,8 +24,6 @@ using runtime_detail::RegionSink;
 
 constexpr uint64_t kHostAlignment = 4096;
 constexpr uint32_t kMaxReaderThreads = 64;
-
-uint64_t round_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
 // CPU loads: the region itself is the set of group buffers; nothing to move afterwards.
 class HostSink final : public RegionSink {

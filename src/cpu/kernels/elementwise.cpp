@@ -14,6 +14,7 @@
 #include "cpu/dispatch.h"
 #include "cpu/kernel_registry.h"
 #include "cpu/kernels/elementwise_common.h"
+#include "ir/ops/op_lists.h"
 
 namespace slimrt::cpu {
 
@@ -270,43 +271,12 @@ void add_numeric(KernelRegistry& r, const char* name) {
 }  // namespace
 
 void register_elementwise_unary_kernels(KernelRegistry& r) {
-  add_float<CeilOp>(r, "Ceil");
-  add_float<FloorOp>(r, "Floor");
-  add_float<RoundOp>(r, "Round");
-  add_float<SqrtOp>(r, "Sqrt");
-  add_float<ReciprocalOp>(r, "Reciprocal");
-  add_float<ExpOp>(r, "Exp");
-  add_float<LogOp>(r, "Log");
-  add_float<SinOp>(r, "Sin");
-  add_float<CosOp>(r, "Cos");
-  add_float<TanOp>(r, "Tan");
-  add_float<AsinOp>(r, "Asin");
-  add_float<AcosOp>(r, "Acos");
-  add_float<AtanOp>(r, "Atan");
-  add_float<SinhOp>(r, "Sinh");
-  add_float<CoshOp>(r, "Cosh");
-  add_float<AsinhOp>(r, "Asinh");
-  add_float<AcoshOp>(r, "Acosh");
-  add_float<AtanhOp>(r, "Atanh");
-  add_float<TanhOp>(r, "Tanh");
-  add_float<ErfOp>(r, "Erf");
-  add_float<SigmoidOp>(r, "Sigmoid");
-  add_float<SoftplusOp>(r, "Softplus");
-  add_float<SoftsignOp>(r, "Softsign");
-  add_float<EluOp>(r, "Elu");
-  add_float<SeluOp>(r, "Selu");
-  add_float<CeluOp>(r, "Celu");
-  add_float<LeakyReluOp>(r, "LeakyRelu");
-  add_float<HardSigmoidOp>(r, "HardSigmoid");
-  add_float<HardSwishOp>(r, "HardSwish");
-  add_float<ThresholdedReluOp>(r, "ThresholdedRelu");
-  add_float<MishOp>(r, "Mish");
-  add_float<GeluOp>(r, "Gelu");
-  add_numeric<AbsOp>(r, "Abs");
-  add_numeric<NegOp>(r, "Neg");
-  add_numeric<SignOp>(r, "Sign");
-  add_numeric<ReluOp>(r, "Relu");
-  add_numeric<ShrinkOp>(r, "Shrink");
+#define SLIMRT_ADD(Name) add_float<Name##Op>(r, #Name);
+  SLIMRT_FLOAT_UNARY_OPS(SLIMRT_ADD)
+#undef SLIMRT_ADD
+#define SLIMRT_ADD(Name) add_numeric<Name##Op>(r, #Name);
+  SLIMRT_NUMERIC_UNARY_OPS(SLIMRT_ADD)
+#undef SLIMRT_ADD
   r.add({"IsNaN", &isnan_kernel, true});
   r.add({"IsInf", &isinf_kernel, true});
   r.add({"Not", &not_kernel, false});

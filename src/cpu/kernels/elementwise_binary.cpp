@@ -12,6 +12,7 @@
 #include "cpu/dispatch.h"
 #include "cpu/kernel_registry.h"
 #include "cpu/kernels/elementwise_common.h"
+#include "ir/ops/op_lists.h"
 
 namespace slimrt::cpu {
 
@@ -381,23 +382,20 @@ Status clip_kernel(KernelContext& ctx) {
 }  // namespace
 
 void register_elementwise_binary_kernels(KernelRegistry& r) {
-  r.add({"Add", &arith_kernel<Arith::kAdd>, true});
-  r.add({"Sub", &arith_kernel<Arith::kSub>, true});
-  r.add({"Mul", &arith_kernel<Arith::kMul>, true});
-  r.add({"Div", &arith_kernel<Arith::kDiv>, true});
+#define SLIMRT_ADD(Name) r.add({#Name, &arith_kernel<Arith::k##Name>, true});
+  SLIMRT_ARITH_BINARY_OPS(SLIMRT_ADD)
+#undef SLIMRT_ADD
   r.add({"Mod", &mod_kernel, true});
   r.add({"Pow", &pow_kernel, true});
   r.add({"PRelu", &prelu_kernel, true});
   r.add({"BitShift", &bitshift_kernel, false});
   // Widening fp16/bf16 to float32 is exact, so comparisons see the same values.
-  r.add({"Equal", &compare_kernel<Cmp::kEq>, true});
-  r.add({"Greater", &compare_kernel<Cmp::kGt>, true});
-  r.add({"GreaterOrEqual", &compare_kernel<Cmp::kGe>, true});
-  r.add({"Less", &compare_kernel<Cmp::kLt>, true});
-  r.add({"LessOrEqual", &compare_kernel<Cmp::kLe>, true});
-  r.add({"And", &logic_kernel<Logic::kAnd>, false});
-  r.add({"Or", &logic_kernel<Logic::kOr>, false});
-  r.add({"Xor", &logic_kernel<Logic::kXor>, false});
+#define SLIMRT_ADD(Name, Kind) r.add({#Name, &compare_kernel<Cmp::k##Kind>, true});
+  SLIMRT_COMPARE_OPS(SLIMRT_ADD)
+#undef SLIMRT_ADD
+#define SLIMRT_ADD(Name) r.add({#Name, &logic_kernel<Logic::k##Name>, false});
+  SLIMRT_LOGIC_OPS(SLIMRT_ADD)
+#undef SLIMRT_ADD
   r.add({"Max", &variadic_kernel<Variadic::kMax>, true});
   r.add({"Min", &variadic_kernel<Variadic::kMin>, true});
   r.add({"Sum", &variadic_kernel<Variadic::kSum>, true});

@@ -5,6 +5,7 @@
 
 #include "cpu/dispatch.h"
 #include "cpu/kernel_registry.h"
+#include "ir/ops/op_lists.h"
 
 namespace slimrt::cpu {
 namespace {
@@ -230,16 +231,9 @@ void register_softmax_kernels(KernelRegistry& r);  // reduction_softmax.cpp
 void register_scan_kernels(KernelRegistry& r);     // reduction_scan.cpp
 
 void register_reduction_kernels(KernelRegistry& r) {
-  r.add({"ReduceSum", reduce_kernel<ReduceKind::kSum>, true});
-  r.add({"ReduceMean", reduce_kernel<ReduceKind::kMean>, true});
-  r.add({"ReduceMax", reduce_kernel<ReduceKind::kMax>, true});
-  r.add({"ReduceMin", reduce_kernel<ReduceKind::kMin>, true});
-  r.add({"ReduceProd", reduce_kernel<ReduceKind::kProd>, true});
-  r.add({"ReduceL1", reduce_kernel<ReduceKind::kL1>, true});
-  r.add({"ReduceL2", reduce_kernel<ReduceKind::kL2>, true});
-  r.add({"ReduceLogSum", reduce_kernel<ReduceKind::kLogSum>, true});
-  r.add({"ReduceLogSumExp", reduce_kernel<ReduceKind::kLogSumExp>, true});
-  r.add({"ReduceSumSquare", reduce_kernel<ReduceKind::kSumSquare>, true});
+#define SLIMRT_ADD(Kind) r.add({"Reduce" #Kind, reduce_kernel<ReduceKind::k##Kind>, true});
+  SLIMRT_REDUCE_OPS(SLIMRT_ADD)
+#undef SLIMRT_ADD
   register_softmax_kernels(r);
   register_scan_kernels(r);
 }

@@ -5,8 +5,10 @@
 //
 // Semantics follow the CPU reference (src/cpu/kernels/elementwise.cpp): fp16/bf16 compute in
 // float and round once; fp32 uses float math (within an ulp or two of the CPU's double-then-round).
+#include "cuda/kernels/device_math.cuh"
 #include "cuda/kernels/elementwise_common.cuh"
 #include "cuda/kernels/elementwise_ops.cuh"
+#include "ir/ops/op_lists.h"
 
 namespace slimrt::cuda {
 
@@ -94,10 +96,7 @@ struct GeluOp {
   bool tanh_approx;
   explicit GeluOp(const Node& n) : tanh_approx(n.attr_string("approximate", "none") == "tanh") {}
   template <typename C> __device__ C operator()(C v) const {
-    if (tanh_approx) {
-      const C k = C(0.7978845608028654);  // sqrt(2 / pi)
-      return C(0.5) * v * (C(1) + m_tanh(k * (v + C(0.044715) * v * v * v)));
-    }
+    if (tanh_approx) return gelu_tanh(v);
     // erfc keeps precision for negative v, where 1 + erf(v / sqrt 2) cancels.
     return C(0.5) * v * m_erfc(v * C(-0.7071067811865476));
   }
@@ -229,44 +228,13 @@ template <typename Op> void add_numeric(KernelRegistry& r, const char* name) { r
 }  // namespace
 
 void register_elementwise_kernels(KernelRegistry& r) {
-  add_float<CeilOp>(r, "Ceil");
-  add_float<FloorOp>(r, "Floor");
-  add_float<RoundOp>(r, "Round");
-  add_float<SqrtOp>(r, "Sqrt");
-  add_float<ReciprocalOp>(r, "Reciprocal");
-  add_float<ExpOp>(r, "Exp");
-  add_float<LogOp>(r, "Log");
-  add_float<SinOp>(r, "Sin");
-  add_float<CosOp>(r, "Cos");
-  add_float<TanOp>(r, "Tan");
-  add_float<AsinOp>(r, "Asin");
-  add_float<AcosOp>(r, "Acos");
-  add_float<AtanOp>(r, "Atan");
-  add_float<SinhOp>(r, "Sinh");
-  add_float<CoshOp>(r, "Cosh");
-  add_float<AsinhOp>(r, "Asinh");
-  add_float<AcoshOp>(r, "Acosh");
-  add_float<AtanhOp>(r, "Atanh");
-  add_float<TanhOp>(r, "Tanh");
-  add_float<ErfOp>(r, "Erf");
-  add_float<SigmoidOp>(r, "Sigmoid");
-  add_float<SoftplusOp>(r, "Softplus");
-  add_float<SoftsignOp>(r, "Softsign");
-  add_float<EluOp>(r, "Elu");
-  add_float<SeluOp>(r, "Selu");
-  add_float<CeluOp>(r, "Celu");
-  add_float<LeakyReluOp>(r, "LeakyRelu");
-  add_float<HardSigmoidOp>(r, "HardSigmoid");
-  add_float<HardSwishOp>(r, "HardSwish");
-  add_float<ThresholdedReluOp>(r, "ThresholdedRelu");
-  add_float<MishOp>(r, "Mish");
-  add_float<GeluOp>(r, "Gelu");
-  add_float<SiluOp>(r, "SiLU");
-  add_numeric<AbsOp>(r, "Abs");
-  add_numeric<NegOp>(r, "Neg");
-  add_numeric<SignOp>(r, "Sign");
-  add_numeric<ReluOp>(r, "Relu");
-  add_numeric<ShrinkOp>(r, "Shrink");
+#define SLIMRT_ADD(Name) add_float<Name##Op>(r, #Name);
+  SLIMRT_FLOAT_UNARY_OPS(SLIMRT_ADD)
+#undef SLIMRT_ADD
+  add_float<SiluOp>(r, "SiLU");  // on the CPU a fused-pattern op (src/cpu/kernels/fused_pattern.cpp)
+#define SLIMRT_ADD(Name) add_numeric<Name##Op>(r, #Name);
+  SLIMRT_NUMERIC_UNARY_OPS(SLIMRT_ADD)
+#undef SLIMRT_ADD
   r.add({"Clip", &clip_create, 0b110});
   r.add({"IsNaN", &isnan_create, 0});
   r.add({"IsInf", &isinf_create, 0});

@@ -3,6 +3,7 @@
 // integer arithmetic wraps; integer division by zero (an error on the CPU) is not checked here.
 #include "cuda/kernels/elementwise_common.cuh"
 #include "cuda/kernels/elementwise_ops.cuh"
+#include "ir/ops/op_lists.h"
 
 namespace slimrt::cuda {
 
@@ -236,10 +237,9 @@ template <Fold kOp, bool kMean> Result<std::unique_ptr<Kernel>> variadic_create(
 }  // namespace
 
 void register_elementwise_binary_kernels(KernelRegistry& r) {
-  r.add({"Add", &arith_create<AddOp>, 0});
-  r.add({"Sub", &arith_create<SubOp>, 0});
-  r.add({"Mul", &arith_create<MulOp>, 0});
-  r.add({"Div", &arith_create<DivOp>, 0});
+#define SLIMRT_ADD(Name) r.add({#Name, &arith_create<Name##Op>, 0});
+  SLIMRT_ARITH_BINARY_OPS(SLIMRT_ADD)
+#undef SLIMRT_ADD
   r.add({"Mod", &mod_create, 0});
   r.add({"Pow", &pow_create, 0});
   r.add({"PRelu", &prelu_create, 0});

@@ -2,6 +2,7 @@
 // LessOrEqual) and logic ops (And, Or, Xor). Outputs are bool (one byte, 0/1); bools compare by
 // truth value, fp16/bf16 compare exactly after widening to float, as on the CPU.
 #include "cuda/kernels/elementwise_common.cuh"
+#include "ir/ops/op_lists.h"
 
 namespace slimrt::cuda {
 
@@ -60,14 +61,12 @@ template <Logic kOp> Result<std::unique_ptr<Kernel>> logic_create(const PrepareA
 }  // namespace
 
 void register_elementwise_compare_kernels(KernelRegistry& r) {
-  r.add({"Equal", &compare_create<Cmp::kEq>, 0});
-  r.add({"Greater", &compare_create<Cmp::kGt>, 0});
-  r.add({"GreaterOrEqual", &compare_create<Cmp::kGe>, 0});
-  r.add({"Less", &compare_create<Cmp::kLt>, 0});
-  r.add({"LessOrEqual", &compare_create<Cmp::kLe>, 0});
-  r.add({"And", &logic_create<Logic::kAnd>, 0});
-  r.add({"Or", &logic_create<Logic::kOr>, 0});
-  r.add({"Xor", &logic_create<Logic::kXor>, 0});
+#define SLIMRT_ADD(Name, Kind) r.add({#Name, &compare_create<Cmp::k##Kind>, 0});
+  SLIMRT_COMPARE_OPS(SLIMRT_ADD)
+#undef SLIMRT_ADD
+#define SLIMRT_ADD(Name) r.add({#Name, &logic_create<Logic::k##Name>, 0});
+  SLIMRT_LOGIC_OPS(SLIMRT_ADD)
+#undef SLIMRT_ADD
 }
 
 }  // namespace slimrt::cuda

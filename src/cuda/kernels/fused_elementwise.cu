@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "cuda/kernels/common.cuh"
+#include "cuda/kernels/device_math.cuh"
 #include "ir/elementwise_program.h"
 
 namespace slimrt::cuda {
@@ -45,8 +46,8 @@ __device__ __forceinline__ C ew_apply(int op, C x, C y, float alpha, float beta)
     case EwOp::kSigmoid: return C(1) / (C(1) + exp(-x));
     case EwOp::kTanh: return tanh(x);
     case EwOp::kErf: return erf(x);
-    case EwOp::kGelu: return C(0.5) * x * (C(1) + erf(x * C(0.70710678118654752440)));
-    case EwOp::kGeluTanh: return C(0.5) * x * (C(1) + tanh(C(0.79788456080286535588) * (x + C(0.044715) * x * x * x)));
+    case EwOp::kGelu: return gelu_erf(x);
+    case EwOp::kGeluTanh: return gelu_tanh(x);
     case EwOp::kSiLU: return x / (C(1) + exp(-x));
     case EwOp::kClip: return isnan(x) ? x : (x < C(alpha) ? C(alpha) : (x > C(beta) ? C(beta) : x));
     case EwOp::kHardSigmoid: {

@@ -127,7 +127,7 @@ __global__ void norm_kernel(const T* __restrict__ x, T* __restrict__ y, NormPara
     A s = 0;
     for (int64_t k = tid; k < nv; k += threads) {
       if constexpr (V > 1) {
-        const Vec<T, V> v = reinterpret_cast<const Vec<T, V>*>(x + base)[k];
+        const Pack<T, V> v = reinterpret_cast<const Pack<T, V>*>(x + base)[k];
 #pragma unroll
         for (int e = 0; e < V; ++e) s += to_acc(v.v[e]);
       } else {
@@ -140,7 +140,7 @@ __global__ void norm_kernel(const T* __restrict__ x, T* __restrict__ y, NormPara
   A q = 0;
   for (int64_t k = tid; k < nv; k += threads) {
     if constexpr (V > 1) {
-      const Vec<T, V> v = reinterpret_cast<const Vec<T, V>*>(x + base)[k];
+      const Pack<T, V> v = reinterpret_cast<const Pack<T, V>*>(x + base)[k];
 #pragma unroll
       for (int e = 0; e < V; ++e) {
         const A d = to_acc(v.v[e]) - mean;
@@ -180,17 +180,17 @@ __global__ void norm_kernel(const T* __restrict__ x, T* __restrict__ y, NormPara
   };
   for (int64_t k = tid; k < nv; k += threads) {
     if constexpr (V > 1) {
-      const Vec<T, V> v = reinterpret_cast<const Vec<T, V>*>(x + base)[k];
-      Vec<T, V> sv;
-      if (p.scale_vec) sv = reinterpret_cast<const Vec<T, V>*>(p.scale.ptr)[k];
-      Vec<T, V> out;
+      const Pack<T, V> v = reinterpret_cast<const Pack<T, V>*>(x + base)[k];
+      Pack<T, V> sv;
+      if (p.scale_vec) sv = reinterpret_cast<const Pack<T, V>*>(p.scale.ptr)[k];
+      Pack<T, V> out;
 #pragma unroll
       for (int e = 0; e < V; ++e) {
         const int64_t i = k * V + e;
         const A s = p.scale_vec ? to_acc(sv.v[e]) : scale_of(i);
         out.v[e] = from_acc<T>(affine(to_acc(v.v[e]), i, s));
       }
-      reinterpret_cast<Vec<T, V>*>(y + base)[k] = out;
+      reinterpret_cast<Pack<T, V>*>(y + base)[k] = out;
     } else {
       const int64_t o = at(k);
       store_c(y, o, affine(static_cast<A>(load_c(x, o)), k, scale_of(k)));
@@ -224,12 +224,12 @@ __global__ void __launch_bounds__(128) norm_rows_kernel(const T* __restrict__ x,
   const int lane = threadIdx.x & 31;
   if (row >= p.rows) return;
   const int nv = static_cast<int>(p.n / V);
-  const Vec<T, V>* xr = reinterpret_cast<const Vec<T, V>*>(x + row * p.n);
+  const Pack<T, V>* xr = reinterpret_cast<const Pack<T, V>*>(x + row * p.n);
   float vals[kPer][V];
 #pragma unroll
   for (int j = 0; j < kPer; ++j) {
     const int k = lane + 32 * j;
-    Vec<T, V> v;
+    Pack<T, V> v;
     if (k < nv) v = xr[k];
 #pragma unroll
     for (int e = 0; e < V; ++e) vals[j][e] = k < nv ? to_acc(v.v[e]) : 0.0f;
@@ -265,14 +265,14 @@ __global__ void __launch_bounds__(128) norm_rows_kernel(const T* __restrict__ x,
       if (p.inv_out) static_cast<float*>(p.inv_out)[row] = inv;
     }
   }
-  Vec<T, V>* yr = reinterpret_cast<Vec<T, V>*>(y + row * p.n);
+  Pack<T, V>* yr = reinterpret_cast<Pack<T, V>*>(y + row * p.n);
 #pragma unroll
   for (int j = 0; j < kPer; ++j) {
     const int k = lane + 32 * j;
     if (k >= nv) continue;
-    Vec<T, V> sv, bv, out;
-    if (p.scale_mode == 1) sv = reinterpret_cast<const Vec<T, V>*>(p.scale)[k];
-    if (p.bias_mode == 1) bv = reinterpret_cast<const Vec<T, V>*>(p.bias)[k];
+    Pack<T, V> sv, bv, out;
+    if (p.scale_mode == 1) sv = reinterpret_cast<const Pack<T, V>*>(p.scale)[k];
+    if (p.bias_mode == 1) bv = reinterpret_cast<const Pack<T, V>*>(p.bias)[k];
 #pragma unroll
     for (int e = 0; e < V; ++e) {
       const int i = k * V + e;

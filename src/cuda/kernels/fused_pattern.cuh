@@ -3,25 +3,12 @@
 #pragma once
 
 #include "cuda/kernels/common.cuh"
+#include "cuda/kernels/device_math.cuh"
 
 namespace slimrt::cuda {
 
 // Adds the Attention kernel (fused_pattern_attention.cu).
 void register_attention_kernels(KernelRegistry& r);
-
-template <typename A> __device__ __forceinline__ A warp_sum(A v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-template <typename A> __device__ __forceinline__ A warp_max(A v) {
-  for (int o = 16; o > 0; o >>= 1) v = max(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
-}
-
-// An aligned group of V elements, so that one load or store moves 16 bytes.
-template <typename T, int V> struct alignas(sizeof(T) * V) Vec {
-  T v[V];
-};
 
 // ---- Attention (fused_pattern_attention*.cu) ----------------------------------------------------
 

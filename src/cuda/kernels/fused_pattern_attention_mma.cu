@@ -304,11 +304,8 @@ __global__ void __launch_bounds__(32 * kWarps, (min_blocks<kD, kWarps, kPlain>()
           }
         }
       }
-#pragma unroll
-      for (int off = 1; off <= 2; off <<= 1) {
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, off));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, off));
-      }
+      mx0 = warp_allreduce<4, true>(mx0, PlainMax{});  // over the four threads of each row
+      mx1 = warp_allreduce<4, true>(mx1, PlainMax{});
       const float mn0 = fmaxf(m0, mx0), mn1 = fmaxf(m1, mx1);
       // With every key so far masked the maximum is -inf; subtracting 0 keeps exp(-inf) = 0.
       const float base0 = mn0 == -INFINITY ? 0.0f : mn0, base1 = mn1 == -INFINITY ? 0.0f : mn1;
@@ -373,13 +370,10 @@ __global__ void __launch_bounds__(32 * kWarps, (min_blocks<kD, kWarps, kPlain>()
   if (!active) return;
 
   // Row sums and NaN flags over the four threads of each row.
-#pragma unroll
-  for (int off = 1; off <= 2; off <<= 1) {
-    l0 += __shfl_xor_sync(0xffffffffu, l0, off);
-    l1 += __shfl_xor_sync(0xffffffffu, l1, off);
-    nan0 = __shfl_xor_sync(0xffffffffu, static_cast<int>(nan0), off) != 0 || nan0;
-    nan1 = __shfl_xor_sync(0xffffffffu, static_cast<int>(nan1), off) != 0 || nan1;
-  }
+  l0 = warp_allreduce<4, true>(l0, PlainSum{});
+  l1 = warp_allreduce<4, true>(l1, PlainSum{});
+  nan0 = warp_allreduce<4, true>(static_cast<int>(nan0), PlainOr{}) != 0;
+  nan1 = warp_allreduce<4, true>(static_cast<int>(nan1), PlainOr{}) != 0;
   // All keys masked (l == 0) gives NaN, as softmax over all -inf does in the reference. (The
   // plain variant meets NaN scores through the sums: exp2(NaN) is NaN.)
   const float inv0 = (nan0 || l0 == 0.0f) ? NAN : 1.0f / l0;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "cuda/kernels/common.cuh"
+#include "cuda/kernels/device_math.cuh"
 
 namespace slimrt::cuda {
 
@@ -28,11 +29,8 @@ __device__ __forceinline__ C activate(C v, const EpilogueParams& p) {
   switch (p.act) {
     case Act::kNone: return v;
     case Act::kRelu: return v < C(0) ? C(0) : v;  // NaN passes through, as on the CPU
-    case Act::kGelu: return C(0.5) * v * (C(1) + erf(v * C(0.70710678118654752440)));
-    case Act::kGeluTanh: {
-      const C kS = C(0.79788456080286535588);  // sqrt(2 / pi)
-      return C(0.5) * v * (C(1) + tanh(kS * (v + C(0.044715) * v * v * v)));
-    }
+    case Act::kGelu: return gelu_erf(v);
+    case Act::kGeluTanh: return gelu_tanh(v);
     case Act::kSiLU: return v / (C(1) + exp(-v));
     case Act::kSigmoid: return C(1) / (C(1) + exp(-v));
     case Act::kTanh: return tanh(v);
@@ -82,7 +80,7 @@ template <typename T>
 __global__ void epilogue_vec_kernel(T* __restrict__ y, const T* __restrict__ bias, const T* __restrict__ res,
                                     EpilogueParams p) {
   constexpr int kVec = 16 / sizeof(T);
-  struct alignas(16) Pack { T v[kVec]; };
+  using Pack = cuda::Pack<T, kVec>;  // 16 bytes
   const int64_t packs = p.n / kVec;
   for (int64_t q = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; q < packs; q += int64_t(gridDim.x) * blockDim.x) {
     const int64_t i0 = q * kVec;

@@ -11,6 +11,7 @@
 
 #include "cuda/check.h"
 #include "cuda/kernels/common.cuh"
+#include "cuda/kernels/device_math.cuh"
 #include "ir/ops/nn_geometry.h"
 
 namespace slimrt::cuda::nn_detail {
@@ -115,11 +116,8 @@ __device__ __forceinline__ C apply_act(C v, const ActParams& p) {
   switch (p.act) {
     case Act::kNone: return v;
     case Act::kRelu: return v < C(0) ? C(0) : v;
-    case Act::kGelu: return C(0.5) * v * (C(1) + erf(v * C(0.70710678118654752440)));
-    case Act::kGeluTanh: {
-      const C k = C(0.79788456080286535588);
-      return C(0.5) * v * (C(1) + tanh(k * (v + C(0.044715) * v * v * v)));
-    }
+    case Act::kGelu: return gelu_erf(v);
+    case Act::kGeluTanh: return gelu_tanh(v);
     case Act::kSilu: return v / (C(1) + exp(-v));
     case Act::kSigmoid: {
       const C e = exp(-fabs(v));

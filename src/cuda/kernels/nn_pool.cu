@@ -334,8 +334,7 @@ template <typename A> __device__ __forceinline__ A combine(A a, A b, PoolKind k)
 }
 
 template <typename A> __device__ __forceinline__ A warp_reduce(A v, PoolKind k) {
-  for (int off = 16; off > 0; off >>= 1) v = combine<A>(v, static_cast<A>(__shfl_xor_sync(0xffffffffu, v, off)), k);
-  return v;
+  return warp_allreduce(v, [k](A a, A b) { return combine<A>(a, b, k); });
 }
 
 // `Tpp` threads reduce one plane of `size` elements; kBlock / Tpp planes per block.

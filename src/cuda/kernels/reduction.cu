@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "cuda/kernels/reduction_common.cuh"
+#include "ir/ops/op_lists.h"
 
 namespace slimrt::cuda {
 namespace {
@@ -321,16 +322,9 @@ template <ReduceKind K> Result<std::unique_ptr<Kernel>> create_reduce(const Prep
 
 void register_reduction_kernels(KernelRegistry& r) {
   constexpr uint32_t kAxesOnHost = 1u << 1;
-  r.add({"ReduceSum", create_reduce<ReduceKind::kSum>, kAxesOnHost});
-  r.add({"ReduceMean", create_reduce<ReduceKind::kMean>, kAxesOnHost});
-  r.add({"ReduceMax", create_reduce<ReduceKind::kMax>, kAxesOnHost});
-  r.add({"ReduceMin", create_reduce<ReduceKind::kMin>, kAxesOnHost});
-  r.add({"ReduceProd", create_reduce<ReduceKind::kProd>, kAxesOnHost});
-  r.add({"ReduceL1", create_reduce<ReduceKind::kL1>, kAxesOnHost});
-  r.add({"ReduceL2", create_reduce<ReduceKind::kL2>, kAxesOnHost});
-  r.add({"ReduceLogSum", create_reduce<ReduceKind::kLogSum>, kAxesOnHost});
-  r.add({"ReduceLogSumExp", create_reduce<ReduceKind::kLogSumExp>, kAxesOnHost});
-  r.add({"ReduceSumSquare", create_reduce<ReduceKind::kSumSquare>, kAxesOnHost});
+#define SLIMRT_ADD(Kind) r.add({"Reduce" #Kind, create_reduce<ReduceKind::k##Kind>, kAxesOnHost});
+  SLIMRT_REDUCE_OPS(SLIMRT_ADD)
+#undef SLIMRT_ADD
   register_softmax_kernels(r);
   register_scan_kernels(r);
 }

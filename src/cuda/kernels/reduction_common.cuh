@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "cuda/kernels/common.cuh"
+#include "cuda/kernels/device_math.cuh"
 
 namespace slimrt::cuda {
 
@@ -57,17 +58,11 @@ template <typename T> __device__ __forceinline__ bool is_nan(T v) {
   else return false;
 }
 
-template <typename T, typename Op> __device__ __forceinline__ T warp_reduce(T v, Op op) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
-}
-
 // Reduces `v` over threadIdx.x for each threadIdx.y row of the block; every thread of the row
 // gets the result. blockDim.x is a multiple of 32 (<= 1024); `smem` holds 32 * blockDim.y values.
 // All threads of the block must call it (it synchronises when a row spans several warps).
 template <typename T, typename Op> __device__ __forceinline__ T row_reduce(T v, Op op, T identity, T* smem) {
-  v = warp_reduce(v, op);
+  v = warp_allreduce(v, op);
   if (blockDim.x == 32) return v;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
   T* s = smem + threadIdx.y * 32;
@@ -75,7 +70,7 @@ template <typename T, typename Op> __device__ __forceinline__ T row_reduce(T v, 
   if (lane == 0) s[warp] = v;
   __syncthreads();
   v = lane < warps ? s[lane] : identity;
-  return warp_reduce(v, op);
+  return warp_allreduce(v, op);
 }
 
 struct SumOp {
@@ -89,10 +84,6 @@ struct MaxOp {  // NaN wins, as in the CPU reference
   }
 };
 
-// N consecutive elements loaded or stored at once (16 bytes for N = 16 / sizeof(T)).
-template <typename T, int N> struct alignas(sizeof(T) * N) Vec {
-  T v[N];
-};
 
 inline bool aligned_to(const void* p, size_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
 

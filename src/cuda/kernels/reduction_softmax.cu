@@ -36,7 +36,7 @@ __global__ void softmax_warp_kernel(const T* __restrict__ x, T* __restrict__ y, 
   for (int c = 0; c < kChunks; ++c) {
     const int at = (c * 32 + lane) * kVec;
     if (at < len) {
-      const Vec<T, kVec> t = *reinterpret_cast<const Vec<T, kVec>*>(xr + at);
+      const Pack<T, kVec> t = *reinterpret_cast<const Pack<T, kVec>*>(xr + at);
 #pragma unroll
       for (int i = 0; i < kVec; ++i) v[c * kVec + i] = load_one(t.v, i);
     } else {
@@ -47,7 +47,7 @@ __global__ void softmax_warp_kernel(const T* __restrict__ x, T* __restrict__ y, 
   C m = v[0];
 #pragma unroll
   for (int i = 1; i < kCols; ++i) m = MaxOp{}(m, v[i]);
-  m = warp_reduce(m, MaxOp{});
+  m = warp_allreduce(m, MaxOp{});
   C sum = 0;
 #pragma unroll
   for (int c = 0; c < kChunks; ++c) {
@@ -59,19 +59,19 @@ __global__ void softmax_warp_kernel(const T* __restrict__ x, T* __restrict__ y, 
       sum += e;
     }
   }
-  sum = warp_reduce(sum, SumOp{});
+  sum = warp_allreduce(sum, SumOp{});
   const C scale = kLog ? m + log(sum) : C(1) / sum;
 #pragma unroll
   for (int c = 0; c < kChunks; ++c) {
     const int at = (c * 32 + lane) * kVec;
     if (at >= len) continue;
-    Vec<T, kVec> t;
+    Pack<T, kVec> t;
 #pragma unroll
     for (int i = 0; i < kVec; ++i) {
       const C r = kLog ? v[c * kVec + i] - scale : v[c * kVec + i] * scale;
       store_c(t.v, i, r);
     }
-    *reinterpret_cast<Vec<T, kVec>*>(yr + at) = t;
+    *reinterpret_cast<Pack<T, kVec>*>(yr + at) = t;
   }
 }
 
