@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cpu/kernel_registry.h"
+#include "ir/broadcast_plan.h"
 
 namespace slimrt::cpu {
 
@@ -24,51 +25,8 @@ void register_elementwise_cast_kernels(KernelRegistry& r);    // elementwise_cas
 
 namespace ew {
 
-// How to walk a contiguous output of shape `dims` while reading N broadcast inputs.
-template <size_t N>
-struct BroadcastPlan {
-  std::vector<int64_t> dims;                    // collapsed, outermost first, never empty
-  std::vector<std::array<int64_t, N>> strides;  // element strides per dim and input; 0 = broadcast
-};
-
-// `ins` are the inputs' shapes, each broadcastable to `out` (shape inference checked that).
-template <size_t N>
-BroadcastPlan<N> make_broadcast_plan(const std::vector<int64_t>& out,
-                                     const std::array<const std::vector<int64_t>*, N>& ins) {
-  // Built innermost first, then reversed.
-  BroadcastPlan<N> p;
-  std::array<int64_t, N> running;
-  running.fill(1);
-  for (size_t k = out.size(); k-- > 0;) {
-    std::array<int64_t, N> s{};
-    for (size_t j = 0; j < N; ++j) {
-      const std::vector<int64_t>& in = *ins[j];
-      const size_t lead = out.size() - in.size();
-      const int64_t d = k >= lead ? in[k - lead] : 1;
-      s[j] = d == 1 ? 0 : running[j];
-      running[j] *= d;
-    }
-    if (out[k] == 1) continue;
-    if (!p.dims.empty()) {
-      // Merge into the inner run when every input continues it (or stays broadcast).
-      bool merge = true;
-      for (size_t j = 0; j < N; ++j) merge = merge && s[j] == p.strides.back()[j] * p.dims.back();
-      if (merge) {
-        p.dims.back() *= out[k];
-        continue;
-      }
-    }
-    p.dims.push_back(out[k]);
-    p.strides.push_back(s);
-  }
-  if (p.dims.empty()) {
-    p.dims.push_back(1);
-    p.strides.push_back(std::array<int64_t, N>{});
-  }
-  std::reverse(p.dims.begin(), p.dims.end());
-  std::reverse(p.strides.begin(), p.strides.end());
-  return p;
-}
+using slimrt::BroadcastPlan;
+using slimrt::make_broadcast_plan;
 
 // Calls row(out_offset, in_offsets, length, inner_strides) for every innermost run. Inner strides
 // are 0 or 1.

@@ -6,6 +6,7 @@
 #include "cpu/dispatch.h"
 #include "cpu/kernel_registry.h"
 #include "ir/ops/op_lists.h"
+#include "ir/reduce_geometry.h"
 
 namespace slimrt::cpu {
 namespace {
@@ -23,31 +24,16 @@ struct ReducePlan {
 
 Status make_plan(const KernelContext& ctx, ReducePlan* plan) {
   const Tensor& x = *ctx.input(0);
-  const int64_t rank = static_cast<int64_t>(x.rank());
-  const bool noop = ctx.node.attr_int("noop_with_empty_axes", 0) != 0;
   std::vector<int64_t> axes;
   if (const Tensor* a = ctx.input(1)) axes = a->to_int64_vector();
-  std::vector<bool> reduced(static_cast<size_t>(rank), axes.empty() && !noop);
-  for (int64_t a : axes) {
-    if (a < -rank || a >= rank) return ctx.invalid("axis " + std::to_string(a) + " out of range");
-    reduced[static_cast<size_t>(a < 0 ? a + rank : a)] = true;
-  }
-  // Merge neighbours of the same kind; dims of size 1 go with either.
-  std::vector<int64_t> dims;
-  std::vector<bool> kinds;
-  for (int64_t d = 0; d < rank; ++d) {
-    const int64_t n = x.dim(static_cast<size_t>(d));
-    const bool r = reduced[static_cast<size_t>(d)];
-    if (r) plan->group *= n;
-    else plan->out_numel *= n;
-    if (n == 1) continue;
-    if (!dims.empty() && kinds.back() == r) {
-      dims.back() *= n;
-    } else {
-      dims.push_back(n);
-      kinds.push_back(r);
-    }
-  }
+  ReduceGeometry g;
+  std::string why;
+  if (!reduce_geometry(x.shape(), axes, ctx.node.attr_int("noop_with_empty_axes", 0) != 0, &g, &why))
+    return ctx.invalid(why);
+  plan->group = g.group;
+  plan->out_numel = g.out_numel;
+  const std::vector<int64_t>& dims = g.dims;
+  const std::vector<bool>& kinds = g.reduced;
   plan->dims = dims;
   plan->out_strides.assign(dims.size(), 0);
   int64_t s = 1;

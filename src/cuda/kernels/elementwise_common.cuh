@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "cuda/kernels/common.cuh"
+#include "ir/broadcast_plan.h"
 
 namespace slimrt::cuda::ew {
 
@@ -165,40 +166,12 @@ StridedParams<K> make_strided(const std::vector<int64_t>& out, const std::array<
   for (int64_t d : out) n *= d;
   p.n = n;
   p.small = n < (int64_t{1} << 31);
-  // Built innermost first.
-  std::vector<int64_t> dims;
-  std::vector<std::array<int64_t, K>> strides;
-  std::array<int64_t, K> running;
-  running.fill(1);
-  for (size_t k = out.size(); k-- > 0;) {
-    std::array<int64_t, K> s{};
-    for (int j = 0; j < K; ++j) {
-      const std::vector<int64_t>& in = *ins[j];
-      const size_t lead = out.size() - in.size();
-      const int64_t d = k >= lead ? in[k - lead] : 1;
-      s[j] = d == 1 ? 0 : running[j];
-      running[j] *= d;
-    }
-    if (out[k] == 1) continue;
-    if (!dims.empty()) {
-      bool merge = true;
-      for (int j = 0; j < K; ++j) merge = merge && s[j] == strides.back()[j] * dims.back();
-      if (merge) {
-        dims.back() *= out[k];
-        continue;
-      }
-    }
-    dims.push_back(out[k]);
-    strides.push_back(s);
-  }
-  if (dims.empty()) {
-    dims.push_back(1);
-    strides.push_back({});
-  }
-  p.rank = static_cast<int>(dims.size());
+  const BroadcastPlan<static_cast<size_t>(K)> plan = make_broadcast_plan<static_cast<size_t>(K)>(out, ins);
+  // StridedParams holds the dims innermost first.
+  p.rank = static_cast<int>(plan.dims.size());
   for (int d = 0; d < p.rank; ++d) {
-    p.dims[d] = dims[p.rank - 1 - d];
-    for (int j = 0; j < K; ++j) p.strides[d][j] = strides[p.rank - 1 - d][j];
+    p.dims[d] = plan.dims[p.rank - 1 - d];
+    for (int j = 0; j < K; ++j) p.strides[d][j] = plan.strides[p.rank - 1 - d][j];
   }
   return p;
 }

@@ -11,6 +11,7 @@
 
 #include "cuda/kernels/reduction_common.cuh"
 #include "ir/ops/op_lists.h"
+#include "ir/reduce_geometry.h"
 
 namespace slimrt::cuda {
 namespace {
@@ -243,33 +244,17 @@ template <ReduceKind K> Result<std::unique_ptr<Kernel>> create_reduce(const Prep
   const TensorInfo& x = a.input(0);
   const int64_t rank = x.rank();
   if (rank > kMaxRank) return a.unsupported("rank above " + std::to_string(kMaxRank));
-  const bool noop = a.node.attr_int("noop_with_empty_axes", 0) != 0;
   std::vector<int64_t> axes;
   if (a.has_input(1)) {
     if (!a.input(1).host) return a.unsupported("axes must be known before the run");
     axes = a.input(1).host->to_int64_vector();
   }
-  std::vector<bool> reduced(static_cast<size_t>(rank), axes.empty() && !noop);
-  for (int64_t ax : axes) {
-    if (ax < -rank || ax >= rank) return a.invalid("axis " + std::to_string(ax) + " out of range");
-    reduced[static_cast<size_t>(ax < 0 ? ax + rank : ax)] = true;
-  }
-  // Merge neighbours of the same kind; size-1 dims go with either.
-  std::vector<int64_t> dims;
-  std::vector<bool> kinds;
-  int64_t group = 1, out_numel = 1;
-  for (int64_t d = 0; d < rank; ++d) {
-    const int64_t n = x.dims[static_cast<size_t>(d)];
-    const bool r = reduced[static_cast<size_t>(d)];
-    (r ? group : out_numel) *= n;
-    if (n == 1) continue;
-    if (!dims.empty() && kinds.back() == r) {
-      dims.back() *= n;
-    } else {
-      dims.push_back(n);
-      kinds.push_back(r);
-    }
-  }
+  ReduceGeometry g;
+  std::string why;
+  if (!reduce_geometry(x.dims, axes, a.node.attr_int("noop_with_empty_axes", 0) != 0, &g, &why)) return a.invalid(why);
+  const std::vector<int64_t>& dims = g.dims;
+  const std::vector<bool>& kinds = g.reduced;
+  const int64_t group = g.group, out_numel = g.out_numel;
   if (out_numel != a.output(0).numel()) return a.invalid("output size does not match the reduction");
   if (!dtype_is_float(x.dtype) && K == ReduceKind::kMean && group == 0 && out_numel > 0)
     return a.invalid("ReduceMean of an empty set of integers");
