@@ -21,10 +21,10 @@ Shapes (--shapes, comma-separated; default all):
 
 Models are cached under build/cache/build_scaling (never committed). Each build runs with a
 timeout (--timeout, default 120 s); once a size times out, the larger sizes of that shape and
-precision are skipped. Timings on a shared machine are noisy: --repeat N (default 3 for sizes up
-to 10k nodes, 1 above) builds each model N times and reports the median.
+precision are skipped. Timings on a shared machine are noisy: --repeat N (default 5 for sizes up
+to 10k nodes, 3 above) builds each model N times and reports the median.
 
-    /usr/bin/python3 scripts/build_scaling.py [--slimrt build/src/cli/slimrt]
+    /usr/bin/python3 scripts/build_scaling.py [--slimrt build/slimrt]
         [--sizes 1000,2000,5000,10000,20000,50000,100000] [--shapes relu,mlp] [--precisions fp32,fp16]
         [--repeat N] [--timeout S] [--json results.json]
 """
@@ -216,7 +216,7 @@ def main():
     ap.add_argument("--sizes", default=",".join(str(s) for s in DEFAULT_SIZES))
     ap.add_argument("--shapes", default=",".join(SHAPES))
     ap.add_argument("--precisions", default="fp32,fp16")
-    ap.add_argument("--repeat", type=int, default=0, help="builds per point (0: 3 up to 10k nodes, 1 above)")
+    ap.add_argument("--repeat", type=int, default=0, help="builds per point (0: 5 up to 10k nodes, 3 above)")
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds per build")
     ap.add_argument("--cache", default=os.path.join(here, "build", "cache", "build_scaling"))
     ap.add_argument("--json", help="also write every measurement to this file")
@@ -247,7 +247,7 @@ def main():
                 if skip_reason:
                     print(f"{shape:9} {precision:5} {nodes:>7}  skipped ({skip_reason} at a smaller size)")
                     continue
-                reps = args.repeat or (3 if n <= 10000 else 1)
+                reps = args.repeat or (5 if n <= 10000 else 3)
                 runs, error = [], None
                 for _ in range(reps):
                     t, error = build_once(args.slimrt, path, flags, precision, args.timeout, engine)

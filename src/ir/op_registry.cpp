@@ -1,5 +1,6 @@
 #include "ir/op_registry.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace slimrt {
@@ -137,7 +138,9 @@ const OpDef* OpRegistry::find(const std::string& op_type) const {
 
 std::vector<std::string> OpRegistry::names() const {
   std::vector<std::string> out;
+  out.reserve(defs_.size());
   for (const auto& [name, def] : defs_) out.push_back(name);
+  std::sort(out.begin(), out.end());
   return out;
 }
 

@@ -8,6 +8,7 @@
 
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "slimrt/graph.h"
@@ -94,7 +95,7 @@ class OpRegistry {
   std::vector<std::string> names() const;
 
  private:
-  std::map<std::string, OpDef> defs_;
+  std::unordered_map<std::string, OpDef> defs_;  // names() sorts
 };
 
 // Registration functions, one per op family (src/ir/ops/*.cpp).

@@ -242,7 +242,8 @@ Result<Graph> import_model(onnx::ModelProto& model, const std::string& base_dir,
   }
 
   // Every name of the model is reserved so that values made by rewrites never take one.
-  std::set<std::string> reserved;
+  std::unordered_set<std::string> reserved;
+  reserved.reserve(static_cast<size_t>(gp.initializer_size() + gp.input_size() + 2 * gp.node_size()));
   for (const auto& t : gp.initializer()) reserved.insert(t.name());
   for (const auto& vi : gp.input()) reserved.insert(vi.name());
   std::vector<std::string> node_names;
@@ -252,13 +253,13 @@ Result<Graph> import_model(onnx::ModelProto& model, const std::string& base_dir,
     node_names.push_back(n.name().empty() ? n.op_type() + "_" + std::to_string(i) : n.name());
   }
   for (const auto& nm : node_names) reserved.insert(nm);
-  GraphBuilder b(g, opset, reserved);
+  GraphBuilder b(g, opset, std::move(reserved));
   for (const auto& n : gp.node()) {
     for (const auto& in : n.input()) b.used_names().insert(in);
   }
   for (const auto& vi : gp.output()) b.used_names().insert(vi.name());
 
-  std::set<std::string> init_names;
+  std::unordered_set<std::string> init_names;
   for (const auto& t : gp.initializer()) init_names.insert(t.name());
   // Old exporters list weights among the inputs: those are initializers, not runtime inputs.
   for (const auto& vi : gp.input()) {

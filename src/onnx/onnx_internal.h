@@ -110,7 +110,7 @@ struct NodeSpec {
 // Where canonicalization puts what it makes: helper nodes, constants, the final node.
 class GraphBuilder {
  public:
-  GraphBuilder(Graph& g, int64_t opset, std::set<std::string> reserved_names)
+  GraphBuilder(Graph& g, int64_t opset, std::unordered_set<std::string> reserved_names)
       : g_(g), opset_(opset), reserved_(std::move(reserved_names)) {}
 
   Graph& graph() { return g_; }
@@ -140,16 +140,16 @@ class GraphBuilder {
 
   // ONNX names read by some node or listed as graph outputs: optional outputs outside this set
   // are dropped (Dropout's mask, BatchNormalization's training statistics).
-  std::set<std::string>& used_names() { return used_; }
+  std::unordered_set<std::string>& used_names() { return used_; }
 
  private:
   std::string fresh_name(const std::string& hint);
   Graph& g_;
   int64_t opset_;
-  std::set<std::string> reserved_;
+  std::unordered_set<std::string> reserved_;
   std::unordered_map<std::string, Value*> values_;
   std::vector<Node*> cast_like_;
-  std::set<std::string> used_;
+  std::unordered_set<std::string> used_;
 };
 
 // The IR op an ONNX op becomes (Upsample -> Resize, Scatter -> ScatterElements; others keep
