@@ -10,6 +10,7 @@ build_pkgs=(
   libfmt-dev libcli11-dev nlohmann-json3-dev      # formatting, CLI, JSON reports
   libflatbuffers-dev flatbuffers-compiler         # engine metadata (FlatBuffers schema)
   libxxhash-dev                                   # engine checksums (XXH3)
+  libgoogle-perftools-dev                         # tcmalloc_minimal, linked into the slimrt command
   libgtest-dev                                    # unit tests
 )
 test_pkgs=(
