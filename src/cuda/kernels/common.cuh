@@ -90,15 +90,18 @@ template <typename F> Status dispatch_all(DataType t, F&& f) {
   if (dtype_is_float(t)) return dispatch_float(t, f);
   return dispatch_int(t, f);
 }
-// By element size only (data movement): uint8_t, uint16_t, uint32_t, uint64_t.
-template <typename F> Status dispatch_bytes(DataType t, F&& f) {
-  switch (dtype_size(t)) {
-    case 1: f(TypeTag<uint8_t>{}); return Status::OK();
-    case 2: f(TypeTag<uint16_t>{}); return Status::OK();
-    case 4: f(TypeTag<uint32_t>{}); return Status::OK();
-    case 8: f(TypeTag<uint64_t>{}); return Status::OK();
-    default: break;
+// By element size only (data movement): uint8_t, uint16_t, uint32_t, uint64_t; false for other sizes.
+template <typename F> bool dispatch_size(size_t bytes, F&& f) {
+  switch (bytes) {
+    case 1: f(TypeTag<uint8_t>{}); return true;
+    case 2: f(TypeTag<uint16_t>{}); return true;
+    case 4: f(TypeTag<uint32_t>{}); return true;
+    case 8: f(TypeTag<uint64_t>{}); return true;
+    default: return false;
   }
+}
+template <typename F> Status dispatch_bytes(DataType t, F&& f) {
+  if (dispatch_size(dtype_size(t), f)) return Status::OK();
   return unsupported(std::string("dtype ") + std::string(dtype_name(t)) + " has an element size this CUDA kernel does not move");
 }
 

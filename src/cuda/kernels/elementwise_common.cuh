@@ -63,7 +63,8 @@ template <int K> struct StridedParams {
 };
 
 // ---- device helpers ---------------------------------------------------------------------------
-template <typename I> __device__ __forceinline__ I pattern_index(I i, I inner, I mid) { return (i / inner) % mid; }
+// Host and device: tests evaluate the addressing on the host (elementwise_addressing.h).
+template <typename I> __host__ __device__ __forceinline__ I pattern_index(I i, I inner, I mid) { return (i / inner) % mid; }
 
 template <int V, typename T, int K>
 __device__ __forceinline__ Pack<T, V> load_chunk(const T* p, int64_t i, const VecParams<K>& a, int j) {
@@ -123,7 +124,7 @@ __global__ void ew_vec_kernel(Op op, VecParams<sizeof...(In)> a, O* out, const I
 }
 
 template <typename I, int K>
-__device__ __forceinline__ void strided_offsets(const StridedParams<K>& p, I idx, I (&off)[K > 0 ? K : 1]) {
+__host__ __device__ __forceinline__ void strided_offsets(const StridedParams<K>& p, I idx, I (&off)[K > 0 ? K : 1]) {
 #pragma unroll
   for (int j = 0; j < K; ++j) off[j] = 0;
 #pragma unroll
@@ -167,11 +168,11 @@ StridedParams<K> make_strided(const std::vector<int64_t>& out, const std::array<
   p.n = n;
   p.small = n < (int64_t{1} << 31);
   const BroadcastPlan<static_cast<size_t>(K)> plan = make_broadcast_plan<static_cast<size_t>(K)>(out, ins);
-  // StridedParams holds the dims innermost first.
+  // StridedParams holds the dims outermost first, as the plan does.
   p.rank = static_cast<int>(plan.dims.size());
   for (int d = 0; d < p.rank; ++d) {
-    p.dims[d] = plan.dims[p.rank - 1 - d];
-    for (int j = 0; j < K; ++j) p.strides[d][j] = plan.strides[p.rank - 1 - d][j];
+    p.dims[d] = plan.dims[static_cast<size_t>(d)];
+    for (int j = 0; j < K; ++j) p.strides[d][j] = plan.strides[static_cast<size_t>(d)][static_cast<size_t>(j)];
   }
   return p;
 }

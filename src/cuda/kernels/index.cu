@@ -128,15 +128,13 @@ class GatherElementsKernel final : public Kernel {
 
   Status enqueue(const LaunchArgs& args) const override {
     if (p_.total == 0) return Status::OK();
-    return dispatch_bytes(dtype_, [&](auto ttag) {
+    return dispatch_bytes_and_index(dtype_, index_type_, [&](auto ttag, auto itag) {
       using T = typename decltype(ttag)::type;
-      (void)dispatch_index(index_type_, [&](auto itag) {
-        using I = typename decltype(itag)::type;
-        dispatch_offset(small_, [&](auto otag) {
-          using Off = typename decltype(otag)::type;
-          gather_elements_kernel<T, I, Off><<<grid_for(p_.total), kBlock, 0, args.stream>>>(
-              args.in<T>(0), args.out<T>(0), args.in<I>(1), p_);
-        });
+      using I = typename decltype(itag)::type;
+      dispatch_offset(small_, [&](auto otag) {
+        using Off = typename decltype(otag)::type;
+        gather_elements_kernel<T, I, Off><<<grid_for(p_.total), kBlock, 0, args.stream>>>(
+            args.in<T>(0), args.out<T>(0), args.in<I>(1), p_);
       });
     });
   }
@@ -204,13 +202,11 @@ class GatherNdKernel final : public Kernel {
 
   Status enqueue(const LaunchArgs& args) const override {
     if (p_.total == 0) return Status::OK();
-    return dispatch_bytes(dtype_, [&](auto ttag) {
+    return dispatch_bytes_and_index(dtype_, index_type_, [&](auto ttag, auto itag) {
       using T = typename decltype(ttag)::type;
-      (void)dispatch_index(index_type_, [&](auto itag) {
-        using I = typename decltype(itag)::type;
-        gather_nd_kernel<T, I><<<grid_for(p_.total), kBlock, 0, args.stream>>>(args.in<T>(0), args.out<T>(0),
-                                                                               args.in<I>(1), p_);
-      });
+      using I = typename decltype(itag)::type;
+      gather_nd_kernel<T, I><<<grid_for(p_.total), kBlock, 0, args.stream>>>(args.in<T>(0), args.out<T>(0),
+                                                                             args.in<I>(1), p_);
     });
   }
 };

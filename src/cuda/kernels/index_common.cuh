@@ -60,6 +60,14 @@ template <typename F> Status dispatch_index(DataType t, F&& f) {
   return unsupported(std::string("indices of dtype ") + std::string(dtype_name(t)) + " (int32 or int64 expected)");
 }
 
+// Data moved by element size (dispatch_bytes) and indices as int32 or int64 (dispatch_index):
+// f(TypeTag<T>{}, TypeTag<I>{}). The index dtype was checked when the kernel was made.
+template <typename F> Status dispatch_bytes_and_index(DataType data, DataType index, F&& f) {
+  return dispatch_bytes(data, [&](auto ttag) {
+    (void)dispatch_index(index, [&](auto itag) { f(ttag, itag); });
+  });
+}
+
 // 32-bit offsets when every tensor the kernel addresses has fewer than 2^30 elements (the
 // headroom keeps a grid-stride step past the end from overflowing).
 inline bool fits_int32(std::initializer_list<int64_t> sizes) {

@@ -162,6 +162,51 @@ std::vector<int64_t> lift_1d(std::vector<int64_t> dims, int64_t fill) {
   return dims;
 }
 
+// cuDNN's per-axis convolution parameters, gathered axis by axis from the resolved window; a 1-D
+// window is lifted to 2-D like its tensors (lift_1d): a leading axis of pad 0, stride 1, dilation 1.
+struct CudnnWindow {
+  std::vector<int> pads, strides, dilations;
+  void add(int64_t pad, const WindowAxis& ax) {
+    pads.push_back(static_cast<int>(pad));
+    strides.push_back(static_cast<int>(ax.stride));
+    dilations.push_back(static_cast<int>(ax.dilation));
+  }
+  void lift_1d() {
+    if (pads.size() != 1) return;
+    pads.insert(pads.begin(), 0);
+    strides.insert(strides.begin(), 1);
+    dilations.insert(dilations.begin(), 1);
+  }
+};
+
+// Axis i of a window over x (NC + spatial dims), before its output size and pads are resolved.
+WindowAxis window_axis(const WindowAttrs& wa, const std::vector<int64_t>& x_dims, size_t i) {
+  WindowAxis ax;
+  ax.in = x_dims[i + 2];
+  ax.kernel = wa.kernel[i];
+  ax.stride = wa.strides[i];
+  ax.dilation = wa.dilations[i];
+  return ax;
+}
+
+// Conv and ConvTranspose before their geometry: false when there is nothing to convolve (an empty
+// output; or an empty X or W, an empty reduction whose output is the epilogue of 0: *empty_input);
+// else true with the window attributes read. xi and wi carry the logical (NCHW) dims: W's spatial
+// dims are the kernel.
+Result<bool> conv_window(const PrepareArgs& a, const TensorInfo& xi, const TensorInfo& wi, int64_t y_numel,
+                         bool* empty_input, WindowAttrs* wa) {
+  const size_t n = static_cast<size_t>(xi.rank() - 2);
+  if (y_numel == 0) return false;
+  if (xi.numel() == 0 || wi.numel() == 0) {
+    *empty_input = true;
+    return false;
+  }
+  if (!a.cudnn) return a.unsupported("no cuDNN handle");
+  std::string why;
+  if (!read_window(a.node, n, std::vector<int64_t>(wi.dims.begin() + 2, wi.dims.end()), wa, &why)) return a.invalid(why);
+  return true;
+}
+
 Dims make_dims(const std::vector<int64_t>& v) {
   Dims d;
   d.rank = static_cast<int>(v.size());
@@ -396,41 +441,24 @@ class ConvKernel final : public Kernel {
     if (!nhwc) {
       for (size_t i = 2; i < yi.dims.size(); ++i) ep.inner *= yi.dims[i];
     }
-    if (y_numel_ == 0) return Status::OK();
-    if (xi.numel() == 0 || wi.numel() == 0) {  // an empty reduction: the output is the epilogue of 0
-      empty_input_ = true;
-      return Status::OK();
-    }
-    if (!a.cudnn) return a.unsupported("no cuDNN handle");
-
     // Geometry, checked against shape inference.
     WindowAttrs wa;
-    std::string why;
-    if (!read_window(node, n, std::vector<int64_t>(wi.dims.begin() + 2, wi.dims.end()), &wa, &why)) return a.invalid(why);
+    SLIMRT_ASSIGN_OR_RETURN(const bool convolve, conv_window(a, xi, wi, y_numel_, &empty_input_, &wa));
+    if (!convolve) return Status::OK();
     std::vector<int64_t> padded_x = xi.dims, extra_begin(xi.dims.size(), 0);
-    std::vector<int> pads, strides, dilations;
+    CudnnWindow cw;
     bool asymmetric = false;
     for (size_t i = 0; i < n; ++i) {
-      WindowAxis ax;
-      ax.in = xi.dims[i + 2];
-      ax.kernel = wa.kernel[i];
-      ax.stride = wa.strides[i];
-      ax.dilation = wa.dilations[i];
+      WindowAxis ax = window_axis(wa, xi.dims, i);
       if (!nn::resolve_window_axis(ax, wa.mode, wa.pads[i], wa.pads[i + n], false) || ax.out != yi.dims[i + 2])
         return a.invalid("conv geometry disagrees with the inferred output shape");
       const int64_t common = std::min(ax.pad_begin, ax.pad_end);
       extra_begin[i + 2] = ax.pad_begin - common;
       padded_x[i + 2] = ax.in + (ax.pad_begin - common) + (ax.pad_end - common);
       asymmetric |= ax.pad_begin != ax.pad_end;
-      pads.push_back(static_cast<int>(common));
-      strides.push_back(static_cast<int>(ax.stride));
-      dilations.push_back(static_cast<int>(ax.dilation));
+      cw.add(common, ax);
     }
-    if (n == 1) {
-      pads.insert(pads.begin(), 0);
-      strides.insert(strides.begin(), 1);
-      dilations.insert(dilations.begin(), 1);
-    }
+    cw.lift_1d();
     if (!fits_int(padded_x) || !fits_int(wi.dims) || !fits_int(yi.dims) || xi.numel() > INT_MAX || y_numel_ > INT_MAX)
       return a.unsupported("tensor too large for cuDNN's 32-bit dims");
     if (asymmetric && nhwc) return a.unsupported("channels_last convolutions need symmetric pads");
@@ -439,8 +467,8 @@ class ConvKernel final : public Kernel {
       pad_bytes_ = align256(static_cast<uint64_t>(shift_.n) * dtype_size(dtype_));
       if (pad_bytes_ > a.workspace_limit) return a.unsupported("asymmetric pads need more workspace than the limit");
     }
-    SLIMRT_RETURN_IF_ERROR(d_.init(a, dtype_, lift_1d(padded_x, 1), lift_1d(wi.dims, 1), lift_1d(yi.dims, 1), pads,
-                                   strides, dilations, group, nhwc));
+    SLIMRT_RETURN_IF_ERROR(d_.init(a, dtype_, lift_1d(padded_x, 1), lift_1d(wi.dims, 1), lift_1d(yi.dims, 1), cw.pads,
+                                   cw.strides, cw.dilations, group, nhwc));
     // cuDNN's fused conv + bias (+ z) (+ Relu) whenever there is a bias: it adds the bias in fp32
     // and rounds once. Identity activation needs IMPLICIT_PRECOMP_GEMM; Relu takes it too, so
     // that the fusion is one kernel on every cuDNN build.
@@ -600,16 +628,9 @@ class ConvTransposeKernel final : public Kernel {
     ep_.n = y_numel_;
     ep_.channels = m;
     for (size_t i = 2; i < yi.dims.size(); ++i) ep_.inner *= yi.dims[i];
-    if (y_numel_ == 0) return Status::OK();
-    if (xi.numel() == 0 || wi.numel() == 0) {
-      empty_input_ = true;
-      return Status::OK();
-    }
-    if (!a.cudnn) return a.unsupported("no cuDNN handle");
-
     WindowAttrs wa;
-    std::string why;
-    if (!read_window(node, n, std::vector<int64_t>(wi.dims.begin() + 2, wi.dims.end()), &wa, &why)) return a.invalid(why);
+    SLIMRT_ASSIGN_OR_RETURN(const bool convolve, conv_window(a, xi, wi, y_numel_, &empty_input_, &wa));
+    if (!convolve) return Status::OK();
     const auto out_pad = node.attr_ints("output_padding", std::vector<int64_t>(n, 0));
     auto out_shape = node.attr_ints("output_shape");
     if (out_shape.size() == n + 2) out_shape.erase(out_shape.begin(), out_shape.begin() + 2);
@@ -618,14 +639,10 @@ class ConvTransposeKernel final : public Kernel {
     // cuDNN computes the output with the pads both sides share (never negative) into `staged`;
     // the rest of the geometry is a crop (or zero border) on the way to Y.
     std::vector<int64_t> staged = yi.dims, crop_begin(yi.dims.size(), 0);
-    std::vector<int> pads, strides, dilations;
+    CudnnWindow cw;
     bool direct = true;
     for (size_t i = 0; i < n; ++i) {
-      WindowAxis ax;
-      ax.in = xi.dims[i + 2];
-      ax.kernel = wa.kernel[i];
-      ax.stride = wa.strides[i];
-      ax.dilation = wa.dilations[i];
+      WindowAxis ax = window_axis(wa, xi.dims, i);
       nn::resolve_transpose_axis(ax, wa.mode, wa.pads[i], wa.pads[i + n], out_pad[i], out_shape.empty() ? -1 : out_shape[i]);
       if (ax.out != yi.dims[i + 2]) return a.invalid("transposed conv geometry disagrees with the inferred output shape");
       if (out_pad[i] >= ax.stride) return a.unsupported("output_padding must be smaller than the stride");
@@ -634,15 +651,9 @@ class ConvTransposeKernel final : public Kernel {
       staged[i + 2] = full - 2 * common;
       crop_begin[i + 2] = -(ax.pad_begin - common);
       direct &= ax.pad_begin == ax.pad_end && ax.pad_begin >= 0 && staged[i + 2] == ax.out;
-      pads.push_back(static_cast<int>(common));
-      strides.push_back(static_cast<int>(ax.stride));
-      dilations.push_back(static_cast<int>(ax.dilation));
+      cw.add(common, ax);
     }
-    if (n == 1) {
-      pads.insert(pads.begin(), 0);
-      strides.insert(strides.begin(), 1);
-      dilations.insert(dilations.begin(), 1);
-    }
+    cw.lift_1d();
     if (!fits_int(staged) || !fits_int(wi.dims) || !fits_int(yi.dims) || xi.numel() > INT_MAX || y_numel_ > INT_MAX)
       return a.unsupported("tensor too large for cuDNN's 32-bit dims");
     if (!direct) {
@@ -655,8 +666,8 @@ class ConvTransposeKernel final : public Kernel {
       if (stage_bytes_ > a.workspace_limit) return a.unsupported("the staged output needs more workspace than the limit");
     }
     // The forward conv of this adjoint reads the (staged) output and writes X.
-    SLIMRT_RETURN_IF_ERROR(d_.init(a, dtype_, lift_1d(staged, 1), lift_1d(wi.dims, 1), lift_1d(xi.dims, 1), pads, strides,
-                                   dilations, group));
+    SLIMRT_RETURN_IF_ERROR(d_.init(a, dtype_, lift_1d(staged, 1), lift_1d(wi.dims, 1), lift_1d(xi.dims, 1), cw.pads,
+                                   cw.strides, cw.dilations, group));
     return choose_algo(a);
   }
 

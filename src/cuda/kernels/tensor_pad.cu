@@ -85,12 +85,8 @@ class PadKernel final : public Kernel {
 
   Status enqueue(const LaunchArgs& args) const override {
     if (p64_.n == 0) return Status::OK();
-    switch (esize_) {
-      case 1: launch<uint8_t>(args); break;
-      case 2: launch<uint16_t>(args); break;
-      case 4: launch<uint32_t>(args); break;
-      default: launch<uint64_t>(args); break;
-    }
+    // The element size was checked when the kernel was made (1, 2, 4 or 8).
+    (void)dispatch_size(static_cast<size_t>(esize_), [&](auto tag) { launch<typename decltype(tag)::type>(args); });
     return Status::OK();
   }
 
@@ -207,12 +203,8 @@ class TriluKernel final : public Kernel {
       : esize_(esize), n_(n), rows_(rows), cols_(cols), k_(k), upper_(upper) {}
   Status enqueue(const LaunchArgs& args) const override {
     if (n_ == 0) return Status::OK();
-    switch (esize_) {
-      case 1: launch<uint8_t>(args); break;
-      case 2: launch<uint16_t>(args); break;
-      case 4: launch<uint32_t>(args); break;
-      default: launch<uint64_t>(args); break;
-    }
+    // The element size was checked when the kernel was made (1, 2, 4 or 8).
+    (void)dispatch_size(static_cast<size_t>(esize_), [&](auto tag) { launch<typename decltype(tag)::type>(args); });
     return Status::OK();
   }
 

@@ -1,0 +1,50 @@
+#include "cuda/kernels/elementwise_addressing.h"
+
+#include <array>
+
+#include "cuda/kernels/elementwise_common.cuh"
+
+namespace slimrt::cuda::ew {
+
+namespace {
+
+// Input j's element for output index i as ew_vec_kernel reads it: whole chunks through
+// load_chunk (a Pack from the chunk's first address, or one value repeated for kConst), the tail
+// through load_one.
+int64_t vec_offset(const VecParams<2>& a, int v, int j, int64_t i) {
+  if (i < a.chunks * v) {
+    const int64_t first = i - i % v;
+    if (a.all_full || a.mode[j] == Mode::kFull) return i;
+    const int64_t at = pattern_index<int64_t>(first, a.inner[j], a.mid[j]);
+    return a.mode[j] == Mode::kConst ? at : at + (i - first);
+  }
+  if (a.all_full || a.mode[j] == Mode::kFull) return i;
+  return pattern_index<int64_t>(i, a.inner[j], a.mid[j]);
+}
+
+}  // namespace
+
+BinaryAddressing binary_addressing(const std::vector<int64_t>& out, const std::vector<int64_t>& a,
+                                   const std::vector<int64_t>& b, int vec_width) {
+  const StridedParams<2> sp = make_strided<2>(out, std::array<const std::vector<int64_t>*, 2>{&a, &b});
+  BinaryAddressing r;
+  r.a.reserve(static_cast<size_t>(sp.n));
+  r.b.reserve(static_cast<size_t>(sp.n));
+  for (int64_t i = 0; i < sp.n; ++i) {
+    int64_t off[2];
+    strided_offsets<int64_t, 2>(sp, i, off);
+    r.a.push_back(off[0]);
+    r.b.push_back(off[1]);
+  }
+  VecParams<2> vp;
+  r.vectorized = make_vec<2>(sp, vec_width, vp);
+  if (r.vectorized) {
+    for (int64_t i = 0; i < sp.n; ++i) {
+      r.vec_a.push_back(vec_offset(vp, vec_width, 0, i));
+      r.vec_b.push_back(vec_offset(vp, vec_width, 1, i));
+    }
+  }
+  return r;
+}
+
+}  // namespace slimrt::cuda::ew
