@@ -58,7 +58,7 @@ fi
 if want conformance; then
   data=/tmp/slimrt-onnx-testdata
   rm -rf "$data" && mkdir -p "$data" && tar -xzf "$bundle/onnx-testdata.tar.gz" -C "$data"
-  "$bundle/slimrt_conformance" --data "$data/data" --skip-list "$bundle/skip_list.txt" --backend cuda \
+  "$bundle/slimrt_conformance" --data "$data/data" --skip-list "$bundle/skip_list.txt" --backend cuda --jobs 8 \
     --baseline "$bundle/conformance_cpu.json" --json-out "$logs/conformance_cuda.json" --max-listed 60 \
     >"$logs/conformance_cuda.log" 2>&1
   rc=$?
@@ -70,7 +70,7 @@ if want conformance-engine; then
   # The same cases built into fp32 engines, loaded with Runtime and run through ExecutionContext.
   data=/tmp/slimrt-onnx-testdata
   [[ -d "$data/data" ]] || { mkdir -p "$data" && tar -xzf "$bundle/onnx-testdata.tar.gz" -C "$data"; }
-  "$bundle/slimrt_conformance" --data "$data/data" --skip-list "$bundle/skip_list.txt" --backend cuda --engine \
+  "$bundle/slimrt_conformance" --data "$data/data" --skip-list "$bundle/skip_list.txt" --backend cuda --engine --jobs 8 \
     --baseline "$bundle/conformance_engine_cpu.json" --json-out "$logs/conformance_engine_cuda.json" \
     --max-listed 60 >"$logs/conformance_engine_cuda.log" 2>&1
   rc=$?

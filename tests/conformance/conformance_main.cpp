@@ -4,14 +4,17 @@
 //   slimrt_conformance                                  # every suite, summary on stdout
 //   slimrt_conformance --filter 'test_conv' --verbose   # one family, a line per case
 //   slimrt_conformance --json-out results.json
+//   slimrt_conformance --backend cuda --jobs 8          # 8 cases at once
 //
 // docs/conformance.md describes the classification and the skip-list policy. Each case runs in
-// a forked child so that a crash or a hang in one kernel is a failed case, not a lost run.
+// a forked child so that a crash or a hang in one kernel is a failed case, not a lost run;
+// --jobs N runs N such children at once (the CUDA runs spend most of their time starting CUDA).
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <csignal>
+#include <deque>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -75,17 +78,29 @@ const char* signal_label(int sig) {
   return s ? s : "unknown signal";
 }
 
-// Runs the case in a child process; the child sends its result back as JSON through a pipe.
-CaseResult run_case_isolated(const CaseSpec& spec, const RunCaseOptions& options, int timeout_s) {
+// A case running in a forked child, which sends its result back as JSON through a pipe. When
+// the pipe or the fork fails the case runs in this process and `result` holds it (pid -1).
+struct RunningCase {
+  pid_t pid = -1;
+  int fd = -1;
+  CaseResult result;
+};
+
+RunningCase start_case_isolated(const CaseSpec& spec, const RunCaseOptions& options, int timeout_s) {
+  RunningCase rc;
   std::fflush(stdout);
   std::fflush(stderr);
   int fds[2];
-  if (pipe(fds) != 0) return run_case(spec, options);
+  if (pipe(fds) != 0) {
+    rc.result = run_case(spec, options);
+    return rc;
+  }
   const pid_t pid = fork();
   if (pid < 0) {
     close(fds[0]);
     close(fds[1]);
-    return run_case(spec, options);
+    rc.result = run_case(spec, options);
+    return rc;
   }
   if (pid == 0) {
     close(fds[0]);
@@ -102,16 +117,24 @@ CaseResult run_case_isolated(const CaseSpec& spec, const RunCaseOptions& options
     _exit(0);
   }
   close(fds[1]);
+  rc.pid = pid;
+  rc.fd = fds[0];
+  return rc;
+}
+
+// Waits for the child and turns what it sent (or how it died) into the case's result.
+CaseResult finish_case_isolated(const CaseSpec& spec, RunningCase& rc, int timeout_s) {
+  if (rc.pid < 0) return std::move(rc.result);
   std::string text;
   char buf[4096];
   for (;;) {
-    const ssize_t n = read(fds[0], buf, sizeof(buf));
+    const ssize_t n = read(rc.fd, buf, sizeof(buf));
     if (n <= 0) break;
     text.append(buf, static_cast<size_t>(n));
   }
-  close(fds[0]);
+  close(rc.fd);
   int wstatus = 0;
-  waitpid(pid, &wstatus, 0);
+  waitpid(rc.pid, &wstatus, 0);
 
   CaseResult r;
   r.suite = spec.suite;
@@ -234,6 +257,10 @@ int main(int argc, char** argv) {
   app.add_option("--baseline", baseline,
                  "a --json-out file of another run (the CPU backend's): fail if a case it passed does not pass here");
   app.add_flag("--no-fork", no_fork, "run cases in this process (for debuggers)");
+  int jobs = 1;
+  app.add_option("--jobs,-j", jobs, "cases run at once, each in its own child process (not with --no-fork)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   bool engine = false;
   app.add_flag("--engine", engine,
                "build each case into an fp32 engine (passes on), load it with Runtime on --backend and run it there");
@@ -279,28 +306,52 @@ int main(int argc, char** argv) {
   options.verbose = verbose;
   options.backend = backend;
   options.engine = engine;
-  std::vector<CaseResult> results;
-  for (const CaseSpec& spec : cases) {
-    CaseResult r;
+  // Up to `jobs` cases run at once, each in its own child; results keep the cases' order, and
+  // --verbose prints each line once every case before it has finished.
+  std::vector<CaseResult> results(cases.size());
+  std::vector<bool> finished(cases.size(), false);
+  size_t printed = 0;
+  auto record = [&](size_t i, CaseResult r) {
+    results[i] = std::move(r);
+    finished[i] = true;
+    for (; printed < cases.size() && finished[printed]; ++printed) {
+      if (!verbose) continue;
+      const CaseSpec& spec = cases[printed];
+      const CaseResult& done = results[printed];
+      fmt::print("{:<12} {}/{} ({:.2f} s){}{}\n", case_status_name(done.status), spec.suite, spec.name, done.seconds,
+                 done.message.empty() ? "" : ": ", one_line(done.message, 200));
+    }
+  };
+  std::deque<std::pair<size_t, RunningCase>> running;
+  auto finish_oldest = [&]() {
+    auto& [i, rc] = running.front();
+    CaseResult r = finish_case_isolated(cases[i], rc, timeout_s);
+    const size_t index = i;
+    running.pop_front();
+    record(index, std::move(r));
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const CaseSpec& spec = cases[i];
     auto skip = skips.find(spec.suite + "/" + spec.name);
     if (skip == skips.end()) skip = skips.find(spec.name);
     if (skip != skips.end()) {
       skip->second.used = true;
+      CaseResult r;
       r.suite = spec.suite;
       r.name = spec.name;
       r.status = CaseStatus::kSkipped;
       r.stage = "skip-list";
       r.message = "skipped: " + skip->second.reason;
       r.ops = model_op_types((fs::path(spec.dir) / "model.onnx").string());
+      record(i, std::move(r));
+    } else if (no_fork) {
+      record(i, run_case(spec, options));
     } else {
-      r = no_fork ? run_case(spec, options) : run_case_isolated(spec, options, timeout_s);
+      while (running.size() >= static_cast<size_t>(jobs)) finish_oldest();
+      running.emplace_back(i, start_case_isolated(spec, options, timeout_s));
     }
-    if (verbose) {
-      fmt::print("{:<12} {}/{} ({:.2f} s){}{}\n", case_status_name(r.status), spec.suite, spec.name, r.seconds,
-                 r.message.empty() ? "" : ": ", one_line(r.message, 200));
-    }
-    results.push_back(std::move(r));
   }
+  while (!running.empty()) finish_oldest();
 
   // A skip entry that matches nothing is stale (renamed case, or a mistyped name); report it so
   // the list stays honest. Only meaningful when nothing was filtered out.
