@@ -6,7 +6,6 @@
 // backend (every input concrete), so one function defines each op's output shapes for both.
 #pragma once
 
-#include <map>
 #include <string>
 #include <unordered_map>
 #include <vector>

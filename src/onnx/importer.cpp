@@ -2,6 +2,7 @@
 // then shape inference with constant folding on the CPU.
 #include <algorithm>
 #include <filesystem>
+#include <set>
 
 #include "onnx/onnx_internal.h"
 #include "slimrt/backend.h"

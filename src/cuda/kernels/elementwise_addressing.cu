@@ -9,17 +9,13 @@ namespace slimrt::cuda::ew {
 namespace {
 
 // Input j's element for output index i as ew_vec_kernel reads it: whole chunks through
-// load_chunk (a Pack from the chunk's first address, or one value repeated for kConst), the tail
+// load_chunk (V elements from the chunk's source index, or its one element repeated), the tail
 // through load_one.
 int64_t vec_offset(const VecParams<2>& a, int v, int j, int64_t i) {
-  if (i < a.chunks * v) {
-    const int64_t first = i - i % v;
-    if (a.all_full || a.mode[j] == Mode::kFull) return i;
-    const int64_t at = pattern_index<int64_t>(first, a.inner[j], a.mid[j]);
-    return a.mode[j] == Mode::kConst ? at : at + (i - first);
-  }
-  if (a.all_full || a.mode[j] == Mode::kFull) return i;
-  return pattern_index<int64_t>(i, a.inner[j], a.mid[j]);
+  if (i >= a.chunks * v) return vec_source_index(a, j, i);
+  const int64_t first = i - i % v;
+  const int64_t at = vec_source_index(a, j, first);
+  return vec_repeats(a, j) ? at : at + (i - first);
 }
 
 }  // namespace

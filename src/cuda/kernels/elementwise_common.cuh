@@ -66,19 +66,24 @@ template <int K> struct StridedParams {
 // Host and device: tests evaluate the addressing on the host (elementwise_addressing.h).
 template <typename I> __host__ __device__ __forceinline__ I pattern_index(I i, I inner, I mid) { return (i / inner) % mid; }
 
+// Where ew_vec_kernel reads input j for output index i: i itself for an input of the output's
+// shape, else its pattern index (32-bit arithmetic when the sizes allow). A kRow chunk reads V
+// elements from there, a kConst chunk repeats the one element there. Host and device.
+template <int K>
+__host__ __device__ __forceinline__ int64_t vec_source_index(const VecParams<K>& a, int j, int64_t i) {
+  if (a.all_full || a.mode[j] == Mode::kFull) return i;
+  return a.small ? static_cast<int64_t>(pattern_index<uint32_t>(static_cast<uint32_t>(i), static_cast<uint32_t>(a.inner[j]),
+                                                                static_cast<uint32_t>(a.mid[j])))
+                 : pattern_index<int64_t>(i, a.inner[j], a.mid[j]);
+}
+template <int K> __host__ __device__ __forceinline__ bool vec_repeats(const VecParams<K>& a, int j) {
+  return !a.all_full && a.mode[j] == Mode::kConst;
+}
+
 template <int V, typename T, int K>
 __device__ __forceinline__ Pack<T, V> load_chunk(const T* p, int64_t i, const VecParams<K>& a, int j) {
-  int64_t at = i;
-  Mode m = Mode::kFull;
-  if (!a.all_full) {
-    m = a.mode[j];
-    if (m != Mode::kFull) {
-      at = a.small ? static_cast<int64_t>(pattern_index<uint32_t>(static_cast<uint32_t>(i), static_cast<uint32_t>(a.inner[j]),
-                                                                  static_cast<uint32_t>(a.mid[j])))
-                   : pattern_index<int64_t>(i, a.inner[j], a.mid[j]);
-    }
-  }
-  if (m == Mode::kConst) {
+  const int64_t at = vec_source_index(a, j, i);
+  if (vec_repeats(a, j)) {
     Pack<T, V> pk;
     const T s = p[at];
 #pragma unroll
@@ -90,8 +95,7 @@ __device__ __forceinline__ Pack<T, V> load_chunk(const T* p, int64_t i, const Ve
 
 template <typename T, int K>
 __device__ __forceinline__ T load_one(const T* p, int64_t i, const VecParams<K>& a, int j) {
-  if (a.all_full || a.mode[j] == Mode::kFull) return p[i];
-  return p[pattern_index<int64_t>(i, a.inner[j], a.mid[j])];
+  return p[vec_source_index(a, j, i)];
 }
 
 template <int V, typename Op, typename O, typename... In>
