@@ -19,6 +19,11 @@ Shapes (--shapes, comma-separated; default all):
   shape     blocks Shape -> Gather -> Unsqueeze -> Concat -> Reshape -> Relu on a dynamic
             batch (shape inference with symbols, constant folding of shape subgraphs)
 
+--pairs N then measures the ratio the way issue 13 reads it: for each shape and precision, N
+pairs of builds, the 10k-node model then the 100k-node one back to back (so both see the same
+load on a shared machine), and prints the median of the N per-pair ratios of `total`, with the
+lowest and highest.
+
 Models are cached under build/cache/build_scaling (never committed). Each build runs with a
 timeout (--timeout, default 120 s); once a size times out, the larger sizes of that shape and
 precision are skipped. Timings on a shared machine are noisy: --repeat N (default 5 for sizes up
@@ -26,7 +31,7 @@ to 10k nodes, 3 above) builds each model N times and reports the median.
 
     /usr/bin/python3 scripts/build_scaling.py [--slimrt build/slimrt]
         [--sizes 1000,2000,5000,10000,20000,50000,100000] [--shapes relu,mlp] [--precisions fp32,fp16]
-        [--repeat N] [--timeout S] [--json results.json]
+        [--repeat N] [--timeout S] [--json results.json] [--pairs N] [--no-curve]
 """
 import argparse
 import json
@@ -220,6 +225,8 @@ def main():
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds per build")
     ap.add_argument("--cache", default=os.path.join(here, "build", "cache", "build_scaling"))
     ap.add_argument("--json", help="also write every measurement to this file")
+    ap.add_argument("--pairs", type=int, default=0, help="paired 100k / 10k ratio from this many pairs")
+    ap.add_argument("--no-curve", action="store_true", help="only the paired ratios (with --pairs)")
     args = ap.parse_args()
 
     if not os.access(args.slimrt, os.X_OK):
@@ -234,6 +241,47 @@ def main():
     engine = os.path.join(args.cache, f"out_{os.getpid()}.engine")
 
     results = []
+    if not args.no_curve:
+        curve(args, sizes, shapes, precisions, engine, results)
+    if args.pairs > 0:
+        paired_ratios(args, shapes, precisions, engine, results)
+    if os.path.exists(engine):
+        os.remove(engine)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+def paired_ratios(args, shapes, precisions, engine, results):
+    print(f"\npaired ratio total(100k) / total(10k): {args.pairs} pairs, each 10k then 100k back to back")
+    print(f"{'shape':9} {'prec':5} {'median':>7} {'lowest':>7} {'highest':>7}")
+    medians = []
+    for shape in shapes:
+        for precision in precisions:
+            small = model_path(args.cache, shape, 10000)
+            big = model_path(args.cache, shape, 100000)
+            ratios, error = [], None
+            for _ in range(args.pairs):
+                a, error = build_once(args.slimrt, small[0], small[1], precision, args.timeout, engine)
+                if a is None:
+                    break
+                b, error = build_once(args.slimrt, big[0], big[1], precision, args.timeout, engine)
+                if b is None:
+                    break
+                ratios.append(b["total"] / a["total"])
+            if error:
+                print(f"{shape:9} {precision:5}  {error}")
+                continue
+            med = statistics.median(ratios)
+            medians.append(med)
+            print(f"{shape:9} {precision:5} {med:>7.2f} {min(ratios):>7.2f} {max(ratios):>7.2f}", flush=True)
+            results.append({"shape": shape, "precision": precision, "paired_ratios": ratios})
+    if medians:
+        within = sum(1 for m in medians if m <= 12.0)
+        print(f"median of the cells' medians {statistics.median(medians):.2f}; {within} of {len(medians)} cells <= 12")
+
+
+def curve(args, sizes, shapes, precisions, engine, results):
     print(f"slimrt build timing (ms, median of repeats) per stage; {os.cpu_count()} CPUs")
     header = (f"{'shape':9} {'prec':5} {'nodes':>7} {'layers':>7} " + " ".join(f"{s:>9}" for s in STAGES) +
               f" {'cpu':>9}  reps")
@@ -270,11 +318,6 @@ def main():
                 ratio = totals[big][0] / totals[10000][0]
                 cpu_ratio = totals[big][1] / totals[10000][1]
                 print(f"{shape:9} {precision:5} ratio {big // 1000}k / 10k: total {ratio:.2f}, cpu {cpu_ratio:.2f}")
-    if os.path.exists(engine):
-        os.remove(engine)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <variant>
 #include <vector>
@@ -146,7 +147,10 @@ class Graph {
                  const std::vector<std::string>& output_names = {});
   void add_output(Value* v);
 
-  Value* find_value(const std::string& name) const;
+  Value* find_value(std::string_view name) const;
+  // Room for this many values and nodes in all, so importers growing a large graph do not
+  // rehash and reallocate as they go.
+  void reserve(size_t values, size_t nodes);
   const std::vector<Value*>& inputs() const { return inputs_; }
   const std::vector<Value*>& outputs() const { return outputs_; }
   // Nodes in insertion order (importers insert in topological order; passes keep it).
@@ -178,7 +182,8 @@ class Graph {
   std::vector<std::unique_ptr<Node>> nodes_;
   size_t live_values_ = 0;
   size_t live_nodes_ = 0;
-  std::unordered_map<std::string, Value*> by_name_;  // lookups only; never iterated
+  // Keyed by each Value's own name_ (a Value never moves: values_ holds it by unique_ptr).
+  std::unordered_map<std::string_view, Value*> by_name_;  // lookups only; never iterated
   std::vector<Value*> inputs_;
   std::vector<Value*> outputs_;
   uint64_t unique_counter_ = 0;

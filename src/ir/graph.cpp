@@ -40,16 +40,21 @@ const Tensor* Node::attr_tensor(const std::string& name) const { return attr_get
 std::string Node::describe() const { return "node '" + name_ + "' (" + op_type_ + ")"; }
 
 Value* Graph::add_value(const std::string& hint) {
-  std::string name = hint.empty() ? "v" : hint;
-  while (by_name_.count(name)) name = hint + "__" + std::to_string(++unique_counter_);
   auto v = std::make_unique<Value>();
-  v->name_ = name;
+  v->name_ = hint.empty() ? "v" : hint;
+  // One lookup when the name is free (the usual case); the key views the Value's own name.
+  while (!by_name_.try_emplace(v->name_, v.get()).second) v->name_ = hint + "__" + std::to_string(++unique_counter_);
   v->index_ = values_.size();
   Value* raw = v.get();
   values_.push_back(std::move(v));
   ++live_values_;
-  by_name_[name] = raw;
   return raw;
+}
+
+void Graph::reserve(size_t values, size_t nodes) {
+  values_.reserve(values);
+  nodes_.reserve(nodes);
+  by_name_.reserve(values);
 }
 
 Value* Graph::add_input(const std::string& name, DataType dtype, std::optional<Shape> shape) {
@@ -98,7 +103,7 @@ void Graph::add_output(Value* v) {
   outputs_.push_back(v);
 }
 
-Value* Graph::find_value(const std::string& name) const {
+Value* Graph::find_value(std::string_view name) const {
   auto it = by_name_.find(name);
   return it == by_name_.end() ? nullptr : it->second;
 }

@@ -118,8 +118,8 @@ Status import_constant(GraphBuilder& b, NodeSpec& s) {
     return invalid_argument(d + ": unexpected attribute '" + key + "'");
   }
   const std::string& name = s.output_names[0];
-  if (b.values().count(name)) return invalid_argument(d + " writes '" + name + "', which is already defined");
-  b.values()[name] = b.graph().add_initializer(name, std::move(t));
+  if (b.find(name)) return invalid_argument(d + " writes '" + name + "', which is already defined");
+  b.define(name, b.graph().add_initializer(name, std::move(t)));
   return Status::OK();
 }
 
@@ -308,7 +308,7 @@ bool is_empty_constant(const Value* v) { return v && v->constant() && v->constan
 // Optional outputs nobody reads are dropped, so inference-only forms stay inference-only.
 void drop_unused_outputs(GraphBuilder& b, NodeSpec& s, size_t keep) {
   for (size_t i = keep; i < s.output_names.size(); ++i) {
-    if (!b.used_names().count(s.output_names[i])) s.output_names[i].clear();
+    if (!b.is_read(s.output_names[i])) s.output_names[i].clear();
   }
 }
 

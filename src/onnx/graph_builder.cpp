@@ -8,9 +8,32 @@ namespace slimrt::onnx_import {
 
 std::string GraphBuilder::fresh_name(const std::string& hint) {
   std::string name = hint;
-  for (int i = 1; reserved_.count(name) || g_.find_value(name); ++i) name = hint + "_" + std::to_string(i);
-  reserved_.insert(name);
+  for (int i = 1; names_.count(name) || fresh_names_.count(name) || g_.find_value(name); ++i)
+    name = hint + "_" + std::to_string(i);
+  fresh_names_.insert(name);
   return name;
+}
+
+Value* GraphBuilder::find(std::string_view onnx_name) const {
+  auto it = names_.find(onnx_name);
+  return it == names_.end() ? nullptr : it->second.value;
+}
+
+OnnxName& GraphBuilder::entry(std::string_view onnx_name) {
+  auto it = names_.find(onnx_name);
+  if (it == names_.end()) {
+    // Every name of the model is in the table from the start; this keeps a name from elsewhere
+    // working all the same.
+    it = names_.emplace(extra_names_.emplace_back(onnx_name), OnnxName{}).first;
+  }
+  return it->second;
+}
+
+void GraphBuilder::define(std::string_view onnx_name, Value* v) { entry(onnx_name).value = v; }
+
+bool GraphBuilder::is_read(std::string_view onnx_name) const {
+  auto it = names_.find(onnx_name);
+  return it != names_.end() && it->second.read;
 }
 
 Value* GraphBuilder::constant(const std::string& hint, Tensor t) {
@@ -54,14 +77,17 @@ Result<Node*> GraphBuilder::emit(NodeSpec spec) {
   // Trailing absent optional inputs and outputs are dropped; absent ones in the middle stay.
   while (!spec.inputs.empty() && spec.inputs.back() == nullptr) spec.inputs.pop_back();
   while (!spec.output_names.empty() && spec.output_names.back().empty()) spec.output_names.pop_back();
+  // One lookup an output: the entry is checked now and written once the node exists.
   std::vector<std::string> outs;
+  std::vector<OnnxName*> entries(spec.output_names.size(), nullptr);
   for (size_t i = 0; i < spec.output_names.size(); ++i) {
     const std::string& o = spec.output_names[i];
     if (o.empty()) {
       outs.push_back(fresh_name(spec.name + ":" + std::to_string(i)));
       continue;
     }
-    if (values_.count(o)) {
+    entries[i] = &entry(o);
+    if (entries[i]->value) {
       return invalid_argument("node '" + spec.name + "' (" + spec.op_type + ") writes '" + o +
                               "', which is already defined (ONNX graphs assign each name once)");
     }
@@ -69,8 +95,8 @@ Result<Node*> GraphBuilder::emit(NodeSpec spec) {
   }
   Node* n = g_.add_node(spec.op_type, spec.name, spec.inputs, outs.size(), outs);
   for (auto& [k, v] : spec.attrs) n->set_attr(k, std::move(v));
-  for (size_t i = 0; i < spec.output_names.size(); ++i) {
-    if (!spec.output_names[i].empty()) values_[spec.output_names[i]] = n->output(i);
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (entries[i]) entries[i]->value = n->output(i);
   }
   return n;
 }

@@ -58,35 +58,39 @@ Result<Attribute> convert_attribute(const onnx::AttributeProto& a, const std::st
   }
 }
 
+// The table entry of each node input, in node order (nullptr for an absent optional input), so
+// that the passes over the inputs after the table is filled need no lookups. Entries of an
+// unordered_map keep their addresses when it grows or is moved.
+struct InputEntries {
+  std::vector<const OnnxName*> entries;
+  std::vector<size_t> start;  // node i's inputs are entries[start[i], start[i + 1])
+  const OnnxName* at(int node, int k) const { return entries[start[static_cast<size_t>(node)] + static_cast<size_t>(k)]; }
+};
+
 // Orders node indices so producers come before consumers (ONNX requires it; some exporters do
-// not comply). Names produced by no node must be graph inputs or initializers.
-Result<std::vector<int>> node_order(const onnx::GraphProto& g, const std::unordered_set<std::string>& available,
-                                    const std::vector<std::string>& names) {
+// not comply). Names produced by no node must be graph inputs or initializers (defined in the
+// table before this runs).
+Result<std::vector<int>> node_order(const onnx::GraphProto& g, const InputEntries& inputs,
+                                    const std::vector<std::string>& node_names) {
   const int n = g.node_size();
-  std::unordered_map<std::string, int> producer;
-  producer.reserve(static_cast<size_t>(n));
-  for (int i = 0; i < n; ++i) {
-    for (const std::string& o : g.node(i).output()) {
-      if (!o.empty()) producer.emplace(o, i);
-    }
-  }
   std::vector<int> pending(static_cast<size_t>(n), 0);
   std::vector<std::vector<int>> users(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) {
     std::set<int> deps;
-    for (const std::string& in : g.node(i).input()) {
-      if (in.empty() || available.count(in)) continue;
-      auto it = producer.find(in);
-      if (it == producer.end()) {
-        return invalid_argument(node_label(g.node(i), names[static_cast<size_t>(i)]) + " reads '" + in +
+    for (int k = 0; k < g.node(i).input_size(); ++k) {
+      const OnnxName* e = inputs.at(i, k);
+      if (!e || e->value) continue;  // absent, or a graph input or initializer
+      const std::string& in = g.node(i).input(k);
+      if (e->producer < 0) {
+        return invalid_argument(node_label(g.node(i), node_names[static_cast<size_t>(i)]) + " reads '" + in +
                                 "', which no node, graph input or initializer defines");
       }
-      if (it->second == i) {
-        return invalid_argument(node_label(g.node(i), names[static_cast<size_t>(i)]) + " reads '" + in +
+      if (e->producer == i) {
+        return invalid_argument(node_label(g.node(i), node_names[static_cast<size_t>(i)]) + " reads '" + in +
                                 "', which it produces itself: a node cannot depend on its own output (ONNX "
                                 "graphs are acyclic)");
       }
-      deps.insert(it->second);
+      deps.insert(e->producer);
     }
     pending[static_cast<size_t>(i)] = static_cast<int>(deps.size());
     for (int d : deps) users[static_cast<size_t>(d)].push_back(i);
@@ -112,7 +116,7 @@ Result<std::vector<int>> node_order(const onnx::GraphProto& g, const std::unorde
   if (order.size() != static_cast<size_t>(n)) {
     for (int i = 0; i < n; ++i) {
       if (pending[static_cast<size_t>(i)] > 0) {
-        return invalid_argument(node_label(g.node(i), names[static_cast<size_t>(i)]) +
+        return invalid_argument(node_label(g.node(i), node_names[static_cast<size_t>(i)]) +
                                 " is part of (or depends on) a cycle");
       }
     }
@@ -242,31 +246,52 @@ Result<Graph> import_model(onnx::ModelProto& model, const std::string& base_dir,
                        "' is sparse; slimrt does not support sparse tensors");
   }
 
-  // Every name of the model is reserved so that values made by rewrites never take one.
-  std::unordered_set<std::string> reserved;
-  reserved.reserve(static_cast<size_t>(gp.initializer_size() + gp.input_size() + 2 * gp.node_size()));
-  for (const auto& t : gp.initializer()) reserved.insert(t.name());
-  for (const auto& vi : gp.input()) reserved.insert(vi.name());
+  // Every name of the model, so that values made by rewrites never take one, and what the import
+  // needs to know of each. The keys view the proto's strings and node_names (reserved up front,
+  // so they never move).
   std::vector<std::string> node_names;
+  node_names.reserve(static_cast<size_t>(gp.node_size()));
+  size_t node_outputs = 0;
   for (int i = 0; i < gp.node_size(); ++i) {
     const auto& n = gp.node(i);
-    for (const auto& o : n.output()) reserved.insert(o);
+    node_outputs += static_cast<size_t>(n.output_size());
     node_names.push_back(n.name().empty() ? n.op_type() + "_" + std::to_string(i) : n.name());
   }
-  for (const auto& nm : node_names) reserved.insert(nm);
-  GraphBuilder b(g, opset, std::move(reserved));
-  for (const auto& n : gp.node()) {
-    for (const auto& in : n.input()) b.used_names().insert(in);
+  const size_t defined = static_cast<size_t>(gp.initializer_size() + gp.input_size()) + node_outputs;
+  OnnxNames names;
+  names.reserve(defined + node_names.size());
+  for (const auto& t : gp.initializer()) names[t.name()].initializer = true;
+  for (const auto& vi : gp.input()) names.try_emplace(vi.name());
+  InputEntries inputs;
+  inputs.start.reserve(node_names.size() + 1);
+  for (int i = 0; i < gp.node_size(); ++i) {
+    const auto& n = gp.node(i);
+    inputs.start.push_back(inputs.entries.size());
+    for (const std::string& in : n.input()) {
+      OnnxName* e = nullptr;
+      if (!in.empty()) {
+        e = &names[in];
+        e->read = true;
+      }
+      inputs.entries.push_back(e);
+    }
+    for (const std::string& o : n.output()) {
+      if (o.empty()) continue;
+      OnnxName& e = names[o];
+      if (e.producer < 0) e.producer = i;
+    }
   }
-  for (const auto& vi : gp.output()) b.used_names().insert(vi.name());
+  inputs.start.push_back(inputs.entries.size());
+  for (const auto& vi : gp.output()) names[vi.name()].read = true;
+  for (const auto& nm : node_names) names.try_emplace(nm);
+  g.reserve(defined + defined / 8, node_names.size() + node_names.size() / 8);
+  GraphBuilder b(g, opset, std::move(names));
 
-  std::unordered_set<std::string> init_names;
-  for (const auto& t : gp.initializer()) init_names.insert(t.name());
   // Old exporters list weights among the inputs: those are initializers, not runtime inputs.
   for (const auto& vi : gp.input()) {
-    if (init_names.count(vi.name())) continue;
     if (vi.name().empty()) return invalid_argument("a graph input has an empty name");
-    if (b.values().count(vi.name())) return invalid_argument("graph input '" + vi.name() + "' is listed twice");
+    if (b.names().at(vi.name()).initializer) continue;
+    if (b.find(vi.name())) return invalid_argument("graph input '" + vi.name() + "' is listed twice");
     if (!vi.type().has_tensor_type()) {
       return unsupported("graph input '" + vi.name() +
                          "' is not a tensor (sequence, map and optional types are not supported)");
@@ -278,7 +303,7 @@ Result<Graph> import_model(onnx::ModelProto& model, const std::string& base_dir,
                          ", which slimrt does not support");
     }
     SLIMRT_ASSIGN_OR_RETURN(std::optional<Shape> shape, input_shape(vi));
-    b.values()[vi.name()] = g.add_input(vi.name(), *dt, std::move(shape));
+    b.define(vi.name(), g.add_input(vi.name(), *dt, std::move(shape)));
   }
   SLIMRT_RETURN_IF_ERROR(apply_input_shapes(g, options));
   // Ops and domains are checked before any weight is read, so an unsupported model fails fast
@@ -286,18 +311,15 @@ Result<Graph> import_model(onnx::ModelProto& model, const std::string& base_dir,
   SLIMRT_RETURN_IF_ERROR(check_node_support(model, node_names, opset));
 
   for (auto& t : *gp.mutable_initializer()) {
-    if (b.values().count(t.name()) && !b.values()[t.name()]->is_graph_input())
+    if (const Value* v = b.find(t.name()); v && !v->is_graph_input())
       return invalid_argument("initializer '" + t.name() + "' is defined twice");
     SLIMRT_ASSIGN_OR_RETURN(Tensor tensor, tensor_from_proto(t, "initializer '" + t.name() + "'", &resolver));
-    b.values()[t.name()] = g.add_initializer(t.name(), std::move(tensor));
+    b.define(t.name(), g.add_initializer(t.name(), std::move(tensor)));
     // The tensor holds its own copy: free the proto's bytes now to keep the peak memory low.
     std::string().swap(*t.mutable_raw_data());
   }
 
-  std::unordered_set<std::string> available;
-  available.reserve(b.values().size());
-  for (const auto& [name, v] : b.values()) available.insert(name);
-  SLIMRT_ASSIGN_OR_RETURN(std::vector<int> order, node_order(gp, available, node_names));
+  SLIMRT_ASSIGN_OR_RETURN(std::vector<int> order, node_order(gp, inputs, node_names));
 
   for (int idx : order) {
     const onnx::NodeProto& np = gp.node(idx);
@@ -306,15 +328,14 @@ Result<Graph> import_model(onnx::ModelProto& model, const std::string& base_dir,
     spec.op_type = np.op_type();
     spec.name = name;
     const std::string desc = "node '" + name + "' (" + np.op_type() + ", opset " + std::to_string(opset) + ")";
-    for (const std::string& in : np.input()) {
-      if (in.empty()) {
+    for (int k = 0; k < np.input_size(); ++k) {
+      const OnnxName* e = inputs.at(idx, k);
+      if (!e) {
         spec.inputs.push_back(nullptr);
         continue;
       }
-      auto it = b.values().find(in);
-      if (it == b.values().end())
-        return internal_error(desc + " reads '" + in + "' before it is defined");
-      spec.inputs.push_back(it->second);
+      if (!e->value) return internal_error(desc + " reads '" + np.input(k) + "' before it is defined");
+      spec.inputs.push_back(e->value);
     }
     for (const auto& a : np.attribute()) {
       SLIMRT_ASSIGN_OR_RETURN(Attribute attr, convert_attribute(a, desc, &resolver));
@@ -325,10 +346,9 @@ Result<Graph> import_model(onnx::ModelProto& model, const std::string& base_dir,
   }
 
   for (const auto& vi : gp.output()) {
-    auto it = b.values().find(vi.name());
-    if (it == b.values().end())
-      return invalid_argument("graph output '" + vi.name() + "' is not produced by any node, input or initializer");
-    g.add_output(it->second);
+    Value* v = b.find(vi.name());
+    if (!v) return invalid_argument("graph output '" + vi.name() + "' is not produced by any node, input or initializer");
+    g.add_output(v);
   }
   SLIMRT_RETURN_IF_ERROR(fold_cast_like_helpers(b));
   if (options.external_files) *options.external_files = resolver.mapped_paths();

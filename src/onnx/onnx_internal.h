@@ -9,10 +9,12 @@
 #include <onnx/onnx_pb.h>
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -106,11 +108,22 @@ struct NodeSpec {
   std::vector<std::string> output_names;    // "" for absent optional outputs
 };
 
+// What the importer knows about one name of the ONNX graph.
+struct OnnxName {
+  Value* value = nullptr;    // the Value defined under this name so far
+  int producer = -1;         // the first node (index in the GraphProto) that writes it
+  bool read = false;         // a node reads it, or it is a graph output
+  bool initializer = false;  // an initializer has this name
+};
+// Every name of an ONNX graph (initializers, inputs, node inputs and outputs, graph outputs, node
+// names), keyed by views of strings that outlive the import (the proto's own, the node names).
+// One table, filled once before any node is emitted, instead of a set or map per question.
+using OnnxNames = std::unordered_map<std::string_view, OnnxName>;
+
 // Where canonicalization puts what it makes: helper nodes, constants, the final node.
 class GraphBuilder {
  public:
-  GraphBuilder(Graph& g, int64_t opset, std::unordered_set<std::string> reserved_names)
-      : g_(g), opset_(opset), reserved_(std::move(reserved_names)) {}
+  GraphBuilder(Graph& g, int64_t opset, OnnxNames names) : g_(g), opset_(opset), names_(std::move(names)) {}
 
   Graph& graph() { return g_; }
   int64_t opset() const { return opset_; }
@@ -126,8 +139,14 @@ class GraphBuilder {
   // Emits the final node of a spec: outputs named as in the ONNX model.
   Result<Node*> emit(NodeSpec spec);
 
-  // ONNX name -> Value, for node inputs and graph outputs.
-  std::unordered_map<std::string, Value*>& values() { return values_; }
+  // The Value defined under an ONNX name so far (node inputs, graph outputs); nullptr if none.
+  Value* find(std::string_view onnx_name) const;
+  // Records that `onnx_name` now names `v`.
+  void define(std::string_view onnx_name, Value* v);
+  // Whether some node reads the ONNX name or it is a graph output: optional outputs nobody reads
+  // are dropped (Dropout's mask, BatchNormalization's training statistics).
+  bool is_read(std::string_view onnx_name) const;
+  const OnnxNames& names() const { return names_; }
 
   // Infers shapes of everything built so far, so a rewrite can learn an input's rank (legacy
   // broadcasting). Errors are returned; nothing is reported twice (inference runs again later).
@@ -137,18 +156,15 @@ class GraphBuilder {
   // inference they are replaced by converted constants.
   std::vector<Node*>& cast_like_nodes() { return cast_like_; }
 
-  // ONNX names read by some node or listed as graph outputs: optional outputs outside this set
-  // are dropped (Dropout's mask, BatchNormalization's training statistics).
-  std::unordered_set<std::string>& used_names() { return used_; }
-
  private:
   std::string fresh_name(const std::string& hint);
+  OnnxName& entry(std::string_view onnx_name);  // added (with no value) when missing
   Graph& g_;
   int64_t opset_;
-  std::unordered_set<std::string> reserved_;
-  std::unordered_map<std::string, Value*> values_;
+  OnnxNames names_;
+  std::deque<std::string> extra_names_;         // keys of names_ defined outside the model's table
+  std::unordered_set<std::string> fresh_names_;  // names made by fresh_name
   std::vector<Node*> cast_like_;
-  std::unordered_set<std::string> used_;
 };
 
 // The IR op an ONNX op becomes (Upsample -> Resize, Scatter -> ScatterElements; others keep
