@@ -644,12 +644,15 @@ TEST(CudaContext, RotatingBufferSetsReuseOneGraph) {
   EXPECT_EQ(st.eager_enqueues, 1u);
   EXPECT_GE(st.graph_updates, static_cast<uint64_t>(moves) - 1);
 
-  // Rotating after warm-up allocates nothing on the host.
+  // Rotating after warm-up allocates nothing on the host. Every set has the same shape, so only
+  // the addresses are bound here (bind() builds a dims vector, which this count would include).
+  const std::string& out_name = (*ctx)->engine().graph().outputs()[0]->name();
   g_allocations = 0;
   g_counting = true;
   for (int i = 0; i < 64; ++i) {
     const Io& io = *ios[static_cast<size_t>(i % kSets)];
-    Status s = bind(**ctx, io);
+    Status s = (*ctx)->set_tensor_address("x", io.x);
+    if (s.ok()) s = (*ctx)->set_tensor_address(out_name, io.y);
     if (s.ok()) s = (*ctx)->enqueue(stream);
     if (!s.ok()) {
       g_counting = false;
