@@ -204,6 +204,29 @@ TEST(OnnxImport, GraphStructureErrors) {
                {"strc", "value_string"});
 }
 
+TEST(OnnxImport, NameErrors) {
+  expect_error(import_onnx_file(fx("init_twice.onnx")).status(), StatusCode::kInvalidArgument,
+               {"initializer 'w'", "defined twice"});
+  expect_error(import_onnx_file(fx("input_twice.onnx")).status(), StatusCode::kInvalidArgument,
+               {"graph input 'x'", "listed twice"});
+  expect_error(import_onnx_file(fx("two_writers.onnx")).status(), StatusCode::kInvalidArgument,
+               {"'second'", "'y'", "already defined"});
+  expect_error(import_onnx_file(fx("self_reader.onnx")).status(), StatusCode::kInvalidArgument,
+               {"'loop'", "'s'", "produces itself"});
+}
+
+// Weights also listed as graph inputs are initializers, not runtime inputs; nodes listed consumer
+// first are ordered by their data.
+TEST(OnnxImport, WeightsAsInputsOutOfOrder) {
+  Result<Graph> g = import_onnx_file(fx("weights_as_inputs_out_of_order.onnx"));
+  ASSERT_TRUE(g.ok()) << g.status().to_string();
+  ASSERT_EQ(g->inputs().size(), 1u);
+  EXPECT_EQ(g->inputs()[0]->name(), "x");
+  ASSERT_NE(g->find_value("w"), nullptr);
+  EXPECT_NE(g->find_value("w")->constant(), nullptr);
+  run_case("weights_as_inputs_out_of_order");
+}
+
 TEST(OnnxImport, BatchNormPerActivationIsUnsupported) {
   if (!is_supported_op("BatchNormalization")) GTEST_SKIP() << "op BatchNormalization is not registered yet";
   expect_error(import_onnx_file(fx("batchnorm7_per_activation.onnx")).status(), StatusCode::kUnsupported,

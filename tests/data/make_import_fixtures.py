@@ -326,6 +326,23 @@ save("no_default_opset",
                                          [vi("x", [2])], [vi("y", [2])]),
                        opset_imports=[helper.make_opsetid("ai.onnx.ml", 3)]))
 save("redefined", model([helper.make_node("Relu", ["x"], ["x"], name="self_writer")], [vi("x", [2])], [vi("x", [2])]))
+# Names: every way a graph can define a name twice, read its own output, or list its nodes out of
+# order (the importer's name table answers all of these).
+w2 = rand(2)
+save("init_twice", model([helper.make_node("Add", ["x", "w"], ["y"])], [vi("x", [2])], [vi("y", [2])],
+                         inits=[numpy_helper.from_array(w2, "w"), numpy_helper.from_array(rand(2), "w")]))
+save("input_twice", model([helper.make_node("Relu", ["x"], ["y"])], [vi("x", [2]), vi("x", [2])], [vi("y", [2])]))
+save("two_writers", model([helper.make_node("Relu", ["x"], ["y"], name="first"),
+                           helper.make_node("Neg", ["x"], ["y"], name="second")], [vi("x", [2])], [vi("y", [2])]))
+save("self_reader", model([helper.make_node("Add", ["x", "s"], ["s"], name="loop")], [vi("x", [2])], [vi("s", [2])]))
+x = rand(2, 3)
+w23 = rand(2, 3)
+# Old exporters list weights among the graph inputs; consumer before producer in the file.
+save_case("weights_as_inputs_out_of_order",
+          model([helper.make_node("Mul", ["r", "w"], ["y"], name="late"),
+                 helper.make_node("Relu", ["x"], ["r"], name="early")],
+                [vi("x", [2, 3]), vi("w", [2, 3])], [vi("y", [2, 3])], inits=[numpy_helper.from_array(w23, "w")]),
+          [x], [np.maximum(x, 0) * w23])
 save("unknown_output", model([helper.make_node("Relu", ["x"], ["y"])], [vi("x", [2])], [vi("zzz", [2])]))
 save("constant_string", model([helper.make_node("Constant", [], ["s"], value_string="hi", name="strc")], [],
                               [vi("s", None, TensorProto.STRING)]))
