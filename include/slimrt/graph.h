@@ -67,6 +67,10 @@ class Value {
   void set_known_value(std::vector<Dim> v) { known_value_ = std::move(v); }
   void clear_known_value() { known_value_.reset(); }
 
+  // A dense number below Graph::value_id_bound(), for side tables kept in vectors instead of
+  // hash maps keyed by pointer. Stable while no value is removed (removals may renumber).
+  size_t id() const { return index_; }
+
  private:
   friend class Graph;
   std::string name_;
@@ -113,6 +117,10 @@ class Node {
   // "node 'conv1' (Conv)": used at the start of error messages.
   std::string describe() const;
 
+  // A dense number below Graph::node_id_bound(); stable while no node is removed and the graph
+  // is not sorted (both may renumber). See Value::id().
+  size_t id() const { return index_; }
+
  private:
   friend class Graph;
   std::string name_;
@@ -157,6 +165,9 @@ class Graph {
   std::vector<Node*> nodes() const;
   std::vector<Value*> values() const;
   size_t num_nodes() const { return live_nodes_; }
+  // Every Node::id() and Value::id() is below these.
+  size_t node_id_bound() const { return nodes_.size(); }
+  size_t value_id_bound() const { return values_.size(); }
 
   // Replaces every use of `from` (node inputs and graph outputs) by `to`.
   void replace_all_uses(Value* from, Value* to);

@@ -44,7 +44,7 @@ class Dim {
   // Every symbol that appears, sorted, without repeats.
   std::vector<std::string> symbols() const;
   // Terms sorted by their factors, none with coefficient 0; empty for the value 0.
-  const std::vector<Term>& terms() const { return terms_; }
+  std::vector<Term> terms() const;
 
   Dim operator*(const Dim& o) const;
   Dim operator+(const Dim& o) const;
@@ -53,15 +53,18 @@ class Dim {
   // slimrt can find (a divisor of one term dividing every term, or a multiple of the divisor).
   std::optional<Dim> divide(const Dim& o) const;
 
-  bool operator==(const Dim& o) const { return terms_ == o.terms_; }
+  bool operator==(const Dim& o) const { return constant_ == o.constant_ && terms_ == o.terms_; }
   bool operator!=(const Dim& o) const { return !(*this == o); }
 
   // "768", "batch", "12*seq", "batch*seq", "past+seq", "seq-2".
   std::string to_string() const;
 
  private:
-  void normalize();
-  std::vector<Term> terms_;
+  // Sums equal factors, drops zero terms and keeps a polynomial without symbols as constant_.
+  static Dim from_terms(std::vector<Term> terms);
+  // Most dims are static: they are a number, with no allocation to copy or compare them.
+  int64_t constant_ = 0;      // the value when static; 0 when symbolic
+  std::vector<Term> terms_;   // every term (constant included) when symbolic; empty when static
 };
 
 using Shape = std::vector<Dim>;

@@ -99,16 +99,17 @@ Status refuse_input_as_output(const OutputTarget& out, const std::string& input,
 }
 
 Result<EngineMemoryPlan> to_engine_plan(const Graph& graph, const ActivationPlan& plan) {
+  // The engine numbers values in Graph::values() order.
   const std::vector<Value*> values = graph.values();
-  std::unordered_map<std::string, uint32_t> index;
-  index.reserve(values.size());
-  for (size_t i = 0; i < values.size(); ++i) index.emplace(values[i]->name(), static_cast<uint32_t>(i));
+  std::vector<uint32_t> index(graph.value_id_bound(), 0);
+  for (size_t i = 0; i < values.size(); ++i) index[values[i]->id()] = static_cast<uint32_t>(i);
   EngineMemoryPlan out;
   out.arena_bytes = static_cast<uint64_t>(plan.arena_bytes);
+  out.buffers.reserve(plan.buffers.size());
   for (const ActivationBuffer& b : plan.buffers) {
-    auto it = index.find(b.value);
-    if (it == index.end()) return internal_error("activation plan names unknown value '" + b.value + "'");
-    out.buffers.push_back({it->second, static_cast<uint64_t>(b.offset), static_cast<uint64_t>(b.size)});
+    const Value* v = graph.find_value(b.value);
+    if (!v) return internal_error("activation plan names unknown value '" + b.value + "'");
+    out.buffers.push_back({index[v->id()], static_cast<uint64_t>(b.offset), static_cast<uint64_t>(b.size)});
   }
   return out;
 }

@@ -193,9 +193,9 @@ Status write_engine(const Graph& graph, const EngineOptions& options, std::ostre
 
   // Values are numbered in Graph::values() order; the planner's EnginePlannedBuffer::value uses it.
   const std::vector<Value*> values = graph.values();
-  std::unordered_map<const Value*, int32_t> index;
-  for (size_t i = 0; i < values.size(); ++i) index[values[i]] = static_cast<int32_t>(i);
-  auto index_of = [&](const Value* v) { return v ? index.at(v) : -1; };
+  std::vector<int32_t> index(graph.value_id_bound(), -1);
+  for (size_t i = 0; i < values.size(); ++i) index[values[i]->id()] = static_cast<int32_t>(i);
+  auto index_of = [&](const Value* v) { return v ? index[v->id()] : -1; };
 
   // Lay out weights: value constants first, then tensor attributes, each 256-byte aligned.
   std::vector<WeightSlot> slots;

@@ -8,9 +8,7 @@
 
 namespace slimrt {
 
-Dim::Dim(int64_t value) {
-  if (value != 0) terms_.push_back({value, {}});
-}
+Dim::Dim(int64_t value) : constant_(value) {}
 
 Dim Dim::symbol(std::string name) {
   Dim d;
@@ -18,22 +16,30 @@ Dim Dim::symbol(std::string name) {
   return d;
 }
 
-void Dim::normalize() {
+Dim Dim::from_terms(std::vector<Term> terms) {
   std::map<Factors, int64_t> sum;
-  for (const Term& t : terms_) sum[t.factors] += t.coeff;
-  terms_.clear();
+  for (Term& t : terms) sum[std::move(t.factors)] += t.coeff;
+  Dim d;
   for (auto& [factors, coeff] : sum) {
-    if (coeff != 0) terms_.push_back({coeff, factors});
+    if (coeff != 0) d.terms_.push_back({coeff, factors});
   }
+  if (d.terms_.size() == 1 && d.terms_[0].factors.empty()) {
+    d.constant_ = d.terms_[0].coeff;
+    d.terms_.clear();
+  }
+  return d;
 }
 
-bool Dim::is_static() const {
-  return terms_.empty() || (terms_.size() == 1 && terms_[0].factors.empty());
+std::vector<Dim::Term> Dim::terms() const {
+  if (!terms_.empty()) return terms_;
+  if (constant_ == 0) return {};
+  return {Term{constant_, {}}};
 }
+
+bool Dim::is_static() const { return terms_.empty(); }
 
 std::optional<int64_t> Dim::value() const {
-  if (terms_.empty()) return 0;
-  if (terms_.size() == 1 && terms_[0].factors.empty()) return terms_[0].coeff;
+  if (terms_.empty()) return constant_;
   return std::nullopt;
 }
 
@@ -55,6 +61,8 @@ std::vector<std::string> Dim::symbols() const {
 }
 
 namespace {
+
+constexpr int64_t kMinDim = std::numeric_limits<int64_t>::min();
 
 // Product (s = +1) or quotient (s = -1) of two factor lists; exponents that reach 0 drop out.
 Dim::Factors merge_factors(const Dim::Factors& a, const Dim::Factors& b, int s) {
@@ -97,57 +105,62 @@ std::string term_to_string(const Dim::Term& t, bool with_sign) {
 }  // namespace
 
 Dim Dim::operator*(const Dim& o) const {
-  Dim d;
-  for (const Term& a : terms_) {
-    for (const Term& b : o.terms_) d.terms_.push_back({a.coeff * b.coeff, merge_factors(a.factors, b.factors, 1)});
+  if (terms_.empty() && o.terms_.empty()) return Dim(constant_ * o.constant_);
+  std::vector<Term> out;
+  const std::vector<Term> a = terms(), b = o.terms();
+  for (const Term& x : a) {
+    for (const Term& y : b) out.push_back({x.coeff * y.coeff, merge_factors(x.factors, y.factors, 1)});
   }
-  d.normalize();
-  return d;
+  return from_terms(std::move(out));
 }
 
 Dim Dim::operator+(const Dim& o) const {
-  Dim d = *this;
-  d.terms_.insert(d.terms_.end(), o.terms_.begin(), o.terms_.end());
-  d.normalize();
-  return d;
+  if (terms_.empty() && o.terms_.empty()) return Dim(constant_ + o.constant_);
+  std::vector<Term> out = terms();
+  for (Term& t : o.terms()) out.push_back(std::move(t));
+  return from_terms(std::move(out));
 }
 
 Dim Dim::operator-(const Dim& o) const {
-  Dim d = *this;
-  for (const Term& t : o.terms_) d.terms_.push_back({-t.coeff, t.factors});
-  d.normalize();
-  return d;
+  if (terms_.empty() && o.terms_.empty()) return Dim(constant_ - o.constant_);
+  std::vector<Term> out = terms();
+  for (Term& t : o.terms()) out.push_back({-t.coeff, std::move(t.factors)});
+  return from_terms(std::move(out));
 }
 
 std::optional<Dim> Dim::divide(const Dim& o) const {
-  if (o.terms_.empty()) return std::nullopt;
-  if (terms_.empty()) return Dim(0);
-  if (o.terms_.size() == 1) {
-    const Term& div = o.terms_[0];
-    Dim q;
-    for (const Term& t : terms_) {
+  if (o.terms_.empty()) {
+    if (o.constant_ == 0) return std::nullopt;
+    if (terms_.empty()) {
+      if (o.constant_ == -1) return constant_ == kMinDim ? std::nullopt : std::optional<Dim>(Dim(-constant_));
+      if (constant_ % o.constant_ != 0) return std::nullopt;
+      return Dim(constant_ / o.constant_);
+    }
+  }
+  const std::vector<Term> num = terms(), den = o.terms();
+  if (num.empty()) return Dim(0);
+  if (den.size() == 1) {
+    const Term& div = den[0];
+    std::vector<Term> q;
+    for (const Term& t : num) {
+      if (t.coeff == kMinDim && div.coeff == -1) return std::nullopt;  // the quotient overflows
       if (t.coeff % div.coeff != 0) return std::nullopt;
       Factors f = merge_factors(t.factors, div.factors, -1);
       for (const auto& p : f) {
         if (p.second < 0) return std::nullopt;
       }
-      q.terms_.push_back({t.coeff / div.coeff, std::move(f)});
+      q.push_back({t.coeff / div.coeff, std::move(f)});
     }
-    q.normalize();
-    return q;
+    return from_terms(std::move(q));
   }
   // A polynomial divisor: try the quotient of the leading terms and check by multiplying back.
-  Dim lead;
-  lead.terms_.push_back(terms_.front());
-  Dim lead_div;
-  lead_div.terms_.push_back(o.terms_.front());
-  std::optional<Dim> q = lead.divide(lead_div);
+  std::optional<Dim> q = from_terms({num.front()}).divide(from_terms({den.front()}));
   if (q && *q * o == *this) return q;
   return std::nullopt;
 }
 
 std::string Dim::to_string() const {
-  if (terms_.empty()) return "0";
+  if (terms_.empty()) return std::to_string(constant_);
   // Symbolic terms first (sorted), the constant last: "past+seq", "seq-2".
   std::vector<const Term*> order;
   for (const Term& t : terms_) {

@@ -221,6 +221,20 @@ Status Graph::topological_sort() {
     }
     return p->index_ < n && nodes_[p->index_].get() == p ? p->index_ : n + 1;
   };
+  // Most calls find the list already in order (passes append little and usually in order); then
+  // one sweep places every node, the sort keeps the list as it is, and this check is all it costs.
+  bool in_order = true;
+  for (size_t i = 0; i < n && in_order; ++i) {
+    for (const Value* in : nodes_[i]->inputs_) {
+      if (!in) continue;
+      const size_t p = producer_pos(in);
+      if (p != n && p >= i) {
+        in_order = false;
+        break;
+      }
+    }
+  }
+  if (in_order) return Status::OK();
   // Edges producer -> reader, one per input slot, in compressed rows.
   std::vector<uint32_t> waiting(n, 0);
   std::vector<size_t> row(n + 1, 0);

@@ -7,8 +7,14 @@
 namespace slimrt::onnx_import {
 
 std::string GraphBuilder::fresh_name(const std::string& hint) {
+  // Most models need no fresh names; the set of node names is built for those that do.
+  if (node_name_set_.empty() && !node_names_.empty()) {
+    node_name_set_.reserve(node_names_.size());
+    for (const std::string& nm : node_names_) node_name_set_.insert(nm);
+  }
   std::string name = hint;
-  for (int i = 1; names_.count(name) || fresh_names_.count(name) || g_.find_value(name); ++i)
+  for (int i = 1; names_.count(name) || node_name_set_.count(name) || fresh_names_.count(name) || g_.find_value(name);
+       ++i)
     name = hint + "_" + std::to_string(i);
   fresh_names_.insert(name);
   return name;
@@ -20,6 +26,10 @@ Value* GraphBuilder::find(std::string_view onnx_name) const {
 }
 
 OnnxName& GraphBuilder::entry(std::string_view onnx_name) {
+  for (size_t i = 0; i < expected_count_; ++i) {
+    OnnxNameEntry* e = expected_[i];
+    if (e && e->first == onnx_name) return e->second;
+  }
   auto it = names_.find(onnx_name);
   if (it == names_.end()) {
     // Every name of the model is in the table from the start; this keeps a name from elsewhere
@@ -32,6 +42,9 @@ OnnxName& GraphBuilder::entry(std::string_view onnx_name) {
 void GraphBuilder::define(std::string_view onnx_name, Value* v) { entry(onnx_name).value = v; }
 
 bool GraphBuilder::is_read(std::string_view onnx_name) const {
+  for (size_t i = 0; i < expected_count_; ++i) {
+    if (expected_[i] && expected_[i]->first == onnx_name) return expected_[i]->second.read;
+  }
   auto it = names_.find(onnx_name);
   return it != names_.end() && it->second.read;
 }

@@ -2,7 +2,6 @@
 // then shape inference with constant folding on the CPU.
 #include <algorithm>
 #include <filesystem>
-#include <set>
 
 #include "onnx/onnx_internal.h"
 #include "slimrt/backend.h"
@@ -58,65 +57,87 @@ Result<Attribute> convert_attribute(const onnx::AttributeProto& a, const std::st
   }
 }
 
-// The table entry of each node input, in node order (nullptr for an absent optional input), so
-// that the passes over the inputs after the table is filled need no lookups. Entries of an
-// unordered_map keep their addresses when it grows or is moved.
-struct InputEntries {
-  std::vector<const OnnxName*> entries;
-  std::vector<size_t> start;  // node i's inputs are entries[start[i], start[i + 1])
-  const OnnxName* at(int node, int k) const { return entries[start[static_cast<size_t>(node)] + static_cast<size_t>(k)]; }
+// The table entry of each node input and output, in node order (nullptr for an absent optional
+// one), so that the passes over the nodes after the table is filled need no lookups. Entries of
+// an unordered_map keep their addresses when it grows or is moved.
+struct NodeEntries {
+  std::vector<const OnnxName*> inputs;
+  std::vector<size_t> input_start;  // node i's inputs are inputs[input_start[i], input_start[i + 1])
+  std::vector<OnnxNameEntry*> outputs;
+  std::vector<size_t> output_start;
+  const OnnxName* input(int node, int k) const {
+    return inputs[input_start[static_cast<size_t>(node)] + static_cast<size_t>(k)];
+  }
 };
 
 // Orders node indices so producers come before consumers (ONNX requires it; some exporters do
 // not comply). Names produced by no node must be graph inputs or initializers (defined in the
 // table before this runs).
-Result<std::vector<int>> node_order(const onnx::GraphProto& g, const InputEntries& inputs,
+Result<std::vector<int>> node_order(const onnx::GraphProto& g, const NodeEntries& entries,
                                     const std::vector<std::string>& node_names) {
-  const int n = g.node_size();
-  std::vector<int> pending(static_cast<size_t>(n), 0);
-  std::vector<std::vector<int>> users(static_cast<size_t>(n));
-  for (int i = 0; i < n; ++i) {
-    std::set<int> deps;
-    for (int k = 0; k < g.node(i).input_size(); ++k) {
-      const OnnxName* e = inputs.at(i, k);
+  const size_t n = static_cast<size_t>(g.node_size());
+  // Each node's distinct producers, in compressed rows (deps[dep_start[i], dep_start[i + 1])).
+  std::vector<int> deps;
+  std::vector<size_t> dep_start(n + 1, 0);
+  deps.reserve(entries.inputs.size());
+  for (size_t i = 0; i < n; ++i) {
+    const int node = static_cast<int>(i);
+    dep_start[i] = deps.size();
+    for (int k = 0; k < g.node(node).input_size(); ++k) {
+      const OnnxName* e = entries.input(node, k);
       if (!e || e->value) continue;  // absent, or a graph input or initializer
-      const std::string& in = g.node(i).input(k);
       if (e->producer < 0) {
-        return invalid_argument(node_label(g.node(i), node_names[static_cast<size_t>(i)]) + " reads '" + in +
+        return invalid_argument(node_label(g.node(node), node_names[i]) + " reads '" + g.node(node).input(k) +
                                 "', which no node, graph input or initializer defines");
       }
-      if (e->producer == i) {
-        return invalid_argument(node_label(g.node(i), node_names[static_cast<size_t>(i)]) + " reads '" + in +
+      if (e->producer == node) {
+        return invalid_argument(node_label(g.node(node), node_names[i]) + " reads '" + g.node(node).input(k) +
                                 "', which it produces itself: a node cannot depend on its own output (ONNX "
                                 "graphs are acyclic)");
       }
-      deps.insert(e->producer);
+      // A node has few inputs: a linear check keeps each producer once.
+      if (std::find(deps.begin() + static_cast<std::ptrdiff_t>(dep_start[i]), deps.end(), e->producer) == deps.end())
+        deps.push_back(e->producer);
     }
-    pending[static_cast<size_t>(i)] = static_cast<int>(deps.size());
-    for (int d : deps) users[static_cast<size_t>(d)].push_back(i);
   }
+  dep_start[n] = deps.size();
+  // The reverse edges (users of each node), also in compressed rows, in increasing user order.
+  std::vector<size_t> user_start(n + 1, 0);
+  for (int d : deps) ++user_start[static_cast<size_t>(d) + 1];
+  for (size_t i = 0; i < n; ++i) user_start[i + 1] += user_start[i];
+  std::vector<int> users(deps.size());
+  {
+    std::vector<size_t> fill(user_start.begin(), user_start.end() - 1);
+    for (size_t i = 0; i < n; ++i) {
+      for (size_t e = dep_start[i]; e < dep_start[i + 1]; ++e)
+        users[fill[static_cast<size_t>(deps[e])]++] = static_cast<int>(i);
+    }
+  }
+  std::vector<int> pending(n);
+  for (size_t i = 0; i < n; ++i) pending[i] = static_cast<int>(dep_start[i + 1] - dep_start[i]);
   std::vector<int> order;
-  order.reserve(static_cast<size_t>(n));
+  order.reserve(n);
   std::vector<int> ready;
-  for (int i = n - 1; i >= 0; --i) {
-    if (pending[static_cast<size_t>(i)] == 0) ready.push_back(i);
+  for (size_t i = n; i-- > 0;) {
+    if (pending[i] == 0) ready.push_back(static_cast<int>(i));
   }
   while (!ready.empty()) {
     const int i = ready.back();
     ready.pop_back();
     order.push_back(i);
-    // Keep the file's order where it is already valid: push users in reverse so the smallest
-    // index pops first.
-    std::vector<int> now;
-    for (int u : users[static_cast<size_t>(i)]) {
-      if (--pending[static_cast<size_t>(u)] == 0) now.push_back(u);
+    // Keep the file's order where it is already valid: users become ready in increasing order
+    // and are pushed in reverse, so the smallest index pops first.
+    const size_t first_new = ready.size();
+    for (size_t e = user_start[static_cast<size_t>(i)]; e < user_start[static_cast<size_t>(i) + 1]; ++e) {
+      const int u = users[e];
+      if (--pending[static_cast<size_t>(u)] == 0) ready.push_back(u);
     }
-    for (auto it = now.rbegin(); it != now.rend(); ++it) ready.push_back(*it);
+    std::reverse(ready.begin() + static_cast<std::ptrdiff_t>(first_new), ready.end());
   }
-  if (order.size() != static_cast<size_t>(n)) {
-    for (int i = 0; i < n; ++i) {
-      if (pending[static_cast<size_t>(i)] > 0) {
-        return invalid_argument(node_label(g.node(i), node_names[static_cast<size_t>(i)]) +
+  if (order.size() != n) {
+    for (size_t i = 0; i < n; ++i) {
+      if (pending[i] > 0) {
+        return invalid_argument(node_label(g.node(static_cast<int>(i)), node_names[i]) +
                                 " is part of (or depends on) a cycle");
       }
     }
@@ -259,39 +280,46 @@ Result<Graph> import_model(onnx::ModelProto& model, const std::string& base_dir,
   }
   const size_t defined = static_cast<size_t>(gp.initializer_size() + gp.input_size()) + node_outputs;
   OnnxNames names;
-  names.reserve(defined + node_names.size());
+  names.reserve(defined);
   for (const auto& t : gp.initializer()) names[t.name()].initializer = true;
   for (const auto& vi : gp.input()) names.try_emplace(vi.name());
-  InputEntries inputs;
-  inputs.start.reserve(node_names.size() + 1);
+  NodeEntries entries;
+  entries.input_start.reserve(node_names.size() + 1);
+  entries.output_start.reserve(node_names.size() + 1);
+  entries.outputs.reserve(node_outputs);
   for (int i = 0; i < gp.node_size(); ++i) {
     const auto& n = gp.node(i);
-    inputs.start.push_back(inputs.entries.size());
+    entries.input_start.push_back(entries.inputs.size());
     for (const std::string& in : n.input()) {
       OnnxName* e = nullptr;
       if (!in.empty()) {
         e = &names[in];
         e->read = true;
       }
-      inputs.entries.push_back(e);
+      entries.inputs.push_back(e);
     }
+    entries.output_start.push_back(entries.outputs.size());
     for (const std::string& o : n.output()) {
-      if (o.empty()) continue;
-      OnnxName& e = names[o];
-      if (e.producer < 0) e.producer = i;
+      OnnxNameEntry* e = nullptr;
+      if (!o.empty()) {
+        e = &*names.try_emplace(o).first;
+        if (e->second.producer < 0) e->second.producer = i;
+      }
+      entries.outputs.push_back(e);
     }
   }
-  inputs.start.push_back(inputs.entries.size());
+  entries.input_start.push_back(entries.inputs.size());
+  entries.output_start.push_back(entries.outputs.size());
   for (const auto& vi : gp.output()) names[vi.name()].read = true;
-  for (const auto& nm : node_names) names.try_emplace(nm);
   g.reserve(defined + defined / 8, node_names.size() + node_names.size() / 8);
-  GraphBuilder b(g, opset, std::move(names));
+  GraphBuilder b(g, opset, std::move(names), node_names);
 
   // Old exporters list weights among the inputs: those are initializers, not runtime inputs.
   for (const auto& vi : gp.input()) {
     if (vi.name().empty()) return invalid_argument("a graph input has an empty name");
-    if (b.names().at(vi.name()).initializer) continue;
-    if (b.find(vi.name())) return invalid_argument("graph input '" + vi.name() + "' is listed twice");
+    OnnxName& e = b.entry(vi.name());
+    if (e.initializer) continue;
+    if (e.value) return invalid_argument("graph input '" + vi.name() + "' is listed twice");
     if (!vi.type().has_tensor_type()) {
       return unsupported("graph input '" + vi.name() +
                          "' is not a tensor (sequence, map and optional types are not supported)");
@@ -303,7 +331,7 @@ Result<Graph> import_model(onnx::ModelProto& model, const std::string& base_dir,
                          ", which slimrt does not support");
     }
     SLIMRT_ASSIGN_OR_RETURN(std::optional<Shape> shape, input_shape(vi));
-    b.define(vi.name(), g.add_input(vi.name(), *dt, std::move(shape)));
+    e.value = g.add_input(vi.name(), *dt, std::move(shape));
   }
   SLIMRT_RETURN_IF_ERROR(apply_input_shapes(g, options));
   // Ops and domains are checked before any weight is read, so an unsupported model fails fast
@@ -311,15 +339,16 @@ Result<Graph> import_model(onnx::ModelProto& model, const std::string& base_dir,
   SLIMRT_RETURN_IF_ERROR(check_node_support(model, node_names, opset));
 
   for (auto& t : *gp.mutable_initializer()) {
-    if (const Value* v = b.find(t.name()); v && !v->is_graph_input())
+    OnnxName& e = b.entry(t.name());
+    if (e.value && !e.value->is_graph_input())
       return invalid_argument("initializer '" + t.name() + "' is defined twice");
     SLIMRT_ASSIGN_OR_RETURN(Tensor tensor, tensor_from_proto(t, "initializer '" + t.name() + "'", &resolver));
-    b.define(t.name(), g.add_initializer(t.name(), std::move(tensor)));
+    e.value = g.add_initializer(t.name(), std::move(tensor));
     // The tensor holds its own copy: free the proto's bytes now to keep the peak memory low.
     std::string().swap(*t.mutable_raw_data());
   }
 
-  SLIMRT_ASSIGN_OR_RETURN(std::vector<int> order, node_order(gp, inputs, node_names));
+  SLIMRT_ASSIGN_OR_RETURN(std::vector<int> order, node_order(gp, entries, node_names));
 
   for (int idx : order) {
     const onnx::NodeProto& np = gp.node(idx);
@@ -329,7 +358,7 @@ Result<Graph> import_model(onnx::ModelProto& model, const std::string& base_dir,
     spec.name = name;
     const std::string desc = "node '" + name + "' (" + np.op_type() + ", opset " + std::to_string(opset) + ")";
     for (int k = 0; k < np.input_size(); ++k) {
-      const OnnxName* e = inputs.at(idx, k);
+      const OnnxName* e = entries.input(idx, k);
       if (!e) {
         spec.inputs.push_back(nullptr);
         continue;
@@ -342,7 +371,10 @@ Result<Graph> import_model(onnx::ModelProto& model, const std::string& base_dir,
       spec.attrs[a.name()] = std::move(attr);
     }
     spec.output_names.assign(np.output().begin(), np.output().end());
+    const size_t first_out = entries.output_start[static_cast<size_t>(idx)];
+    b.expect_outputs(entries.outputs.data() + first_out, entries.output_start[static_cast<size_t>(idx) + 1] - first_out);
     SLIMRT_RETURN_IF_ERROR(canonicalize_and_emit(b, std::move(spec)));
+    b.expect_outputs(nullptr, 0);
   }
 
   for (const auto& vi : gp.output()) {

@@ -115,15 +115,19 @@ struct OnnxName {
   bool read = false;         // a node reads it, or it is a graph output
   bool initializer = false;  // an initializer has this name
 };
-// Every name of an ONNX graph (initializers, inputs, node inputs and outputs, graph outputs, node
-// names), keyed by views of strings that outlive the import (the proto's own, the node names).
-// One table, filled once before any node is emitted, instead of a set or map per question.
+// Every value name of an ONNX graph (initializers, inputs, node inputs and outputs, graph
+// outputs), keyed by views of the proto's own strings, which outlive the import. One table,
+// filled once before any node is emitted, instead of a set or map per question. Entries keep
+// their addresses when the table grows or moves, so the importer holds pointers to them.
 using OnnxNames = std::unordered_map<std::string_view, OnnxName>;
+using OnnxNameEntry = OnnxNames::value_type;  // the name and what is known of it
 
 // Where canonicalization puts what it makes: helper nodes, constants, the final node.
 class GraphBuilder {
  public:
-  GraphBuilder(Graph& g, int64_t opset, OnnxNames names) : g_(g), opset_(opset), names_(std::move(names)) {}
+  // `node_names` (the model's node names, which fresh names also avoid) must outlive the builder.
+  GraphBuilder(Graph& g, int64_t opset, OnnxNames names, const std::vector<std::string>& node_names)
+      : g_(g), opset_(opset), names_(std::move(names)), node_names_(node_names) {}
 
   Graph& graph() { return g_; }
   int64_t opset() const { return opset_; }
@@ -143,10 +147,19 @@ class GraphBuilder {
   Value* find(std::string_view onnx_name) const;
   // Records that `onnx_name` now names `v`.
   void define(std::string_view onnx_name, Value* v);
+  // What is known of an ONNX name; added (with no value) when missing.
+  OnnxName& entry(std::string_view onnx_name);
   // Whether some node reads the ONNX name or it is a graph output: optional outputs nobody reads
   // are dropped (Dropout's mask, BatchNormalization's training statistics).
   bool is_read(std::string_view onnx_name) const;
-  const OnnxNames& names() const { return names_; }
+  // The table entries of the outputs of the node about to be emitted (nullptr for absent ones),
+  // which the importer resolved when it filled the table: define() and is_read() on these names
+  // then compare a few strings instead of hashing into a table of every name. Any other name
+  // still works through the table.
+  void expect_outputs(OnnxNameEntry* const* outs, size_t count) {
+    expected_ = outs;
+    expected_count_ = count;
+  }
 
   // Infers shapes of everything built so far, so a rewrite can learn an input's rank (legacy
   // broadcasting). Errors are returned; nothing is reported twice (inference runs again later).
@@ -158,12 +171,15 @@ class GraphBuilder {
 
  private:
   std::string fresh_name(const std::string& hint);
-  OnnxName& entry(std::string_view onnx_name);  // added (with no value) when missing
   Graph& g_;
   int64_t opset_;
   OnnxNames names_;
+  const std::vector<std::string>& node_names_;
+  std::unordered_set<std::string_view> node_name_set_;  // node_names_, built on the first fresh_name
   std::deque<std::string> extra_names_;         // keys of names_ defined outside the model's table
   std::unordered_set<std::string> fresh_names_;  // names made by fresh_name
+  OnnxNameEntry* const* expected_ = nullptr;
+  size_t expected_count_ = 0;
   std::vector<Node*> cast_like_;
 };
 

@@ -16,12 +16,9 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
-#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -112,19 +109,28 @@ std::optional<Template> fusable(const Node& n) {
 }
 
 struct Group {
-  std::vector<Node*> nodes;  // topological order; the last is the sink
+  std::vector<Node*> nodes;          // topological order; the last is the sink
+  std::vector<Template> templates;   // of each node
   std::vector<Value*> leaves;
 };
 
-Status rewrite(Graph& g, const Group& grp, const std::unordered_map<const Node*, Template>& templ) {
-  std::map<const Value*, int32_t> reg;
-  for (size_t i = 0; i < grp.leaves.size(); ++i) reg[grp.leaves[i]] = static_cast<int32_t>(i);
+Status rewrite(Graph& g, const Group& grp) {
+  // The register of each value the program reads: the leaves, then each node's result. A group
+  // has at most kMaxEwInputs + kMaxEwOps of them, so a list is the quickest map.
+  std::vector<std::pair<const Value*, int32_t>> reg;
+  reg.reserve(grp.leaves.size() + grp.nodes.size());
+  for (size_t i = 0; i < grp.leaves.size(); ++i) reg.emplace_back(grp.leaves[i], static_cast<int32_t>(i));
+  auto reg_of = [&](const Value* v) {
+    auto it = std::find_if(reg.begin(), reg.end(), [&](const auto& r) { return r.first == v; });
+    return it->second;  // every input is a leaf or an earlier member's result
+  };
   std::vector<EwInstr> code;
-  for (const Node* n : grp.nodes) {
-    EwInstr in = templ.at(n).instr;
-    in.a = reg.at(n->input(0));
-    in.b = templ.at(n).data_inputs == 2 ? reg.at(n->input(1)) : -1;
-    reg[n->output(0)] = static_cast<int32_t>(grp.leaves.size() + code.size());
+  for (size_t i = 0; i < grp.nodes.size(); ++i) {
+    const Node* n = grp.nodes[i];
+    EwInstr in = grp.templates[i].instr;
+    in.a = reg_of(n->input(0));
+    in.b = grp.templates[i].data_inputs == 2 ? reg_of(n->input(1)) : -1;
+    reg.emplace_back(n->output(0), static_cast<int32_t>(grp.leaves.size() + code.size()));
     code.push_back(in);
   }
   // The sink's value keeps its name (it may be a graph output): its readers wait on a
@@ -164,8 +170,9 @@ struct Forest {
   std::vector<int64_t> leaves;  // distinct values the subtree reads from outside it
 };
 
-Forest absorption_forest(const std::vector<Node*>& nodes, const std::vector<const Template*>& templ,
-                         const std::unordered_map<const Node*, size_t>& order) {
+// `nodes` is the graph's node list right after a topological sort, so a node's position in it is
+// its Node::id().
+Forest absorption_forest(const std::vector<Node*>& nodes, const std::vector<std::optional<Template>>& templ) {
   const size_t n = nodes.size();
   Forest f{std::vector<int64_t>(n, 1), std::vector<int64_t>(n, 0)};
   // The parent of node i (its value's only reader, when the value is absorbable), or n.
@@ -176,7 +183,7 @@ Forest absorption_forest(const std::vector<Node*>& nodes, const std::vector<cons
     const Value* v = nodes[i]->output(0);
     if (v->consumers().size() != 1 || v->is_graph_output() || !v->has_shape()) continue;
     const Node* c = v->consumers()[0];
-    const size_t ci = order.at(c);
+    const size_t ci = c->id();
     if (!templ[ci] || !c->output(0)->has_shape() || c->output(0)->shape() != v->shape()) continue;
     bool data = false;
     for (size_t k = 0; k < templ[ci]->data_inputs; ++k) data = data || c->input(k) == v;
@@ -202,7 +209,7 @@ Forest absorption_forest(const std::vector<Node*>& nodes, const std::vector<cons
     for (size_t k = 0; k < templ[i]->data_inputs; ++k) {
       const Value* v = nodes[i]->input(k);
       const Node* p = v->producer();
-      if (p && parent[order.at(p)] == i) continue;
+      if (p && parent[p->id()] == i) continue;
       set->insert(v);
     }
     f.leaves[i] = static_cast<int64_t>(set->size());
@@ -215,25 +222,17 @@ Forest absorption_forest(const std::vector<Node*>& nodes, const std::vector<cons
 
 Status fuse_elementwise(Graph& g, PassStats* stats) {
   SLIMRT_RETURN_IF_ERROR(g.topological_sort());
+  // Until the rewrites start the graph does not change: a node's position in `nodes` is its id,
+  // and the side tables are vectors by position.
   const std::vector<Node*> nodes = g.nodes();
-  std::unordered_map<const Node*, size_t> order;
-  std::unordered_map<const Node*, Template> templ;
-  order.reserve(nodes.size());
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    order[nodes[i]] = i;
-    if (std::optional<Template> t = fusable(*nodes[i])) templ[nodes[i]] = *t;
-  }
-  std::vector<const Template*> templ_at(nodes.size(), nullptr);
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    auto it = templ.find(nodes[i]);
-    if (it != templ.end()) templ_at[i] = &it->second;
-  }
-  const Forest forest = absorption_forest(nodes, templ_at, order);
-  std::unordered_set<const Node*> taken;
+  std::vector<std::optional<Template>> templ(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) templ[i] = fusable(*nodes[i]);
+  const Forest forest = absorption_forest(nodes, templ);
+  std::vector<bool> taken(nodes.size(), false);
   std::vector<Group> groups;
   for (size_t s = nodes.size(); s-- > 0;) {
     Node* sink = nodes[s];
-    if (!templ_at[s] || taken.count(sink) || !sink->output(0)->has_shape()) continue;
+    if (!templ[s] || taken[s] || !sink->output(0)->has_shape()) continue;
     if (forest.size[s] < 2) continue;
     if (forest.size[s] > kMaxEwOps) {
       passes::note(stats, fmt::format("kept a chain of {} ops ending at {}: {} inputs or {} ops exceed the limits",
@@ -244,23 +243,24 @@ Status fuse_elementwise(Graph& g, PassStats* stats) {
     std::vector<Node*> members = {sink};
     for (size_t q = 0; q < members.size(); ++q) {
       const Node* m = members[q];
-      for (size_t k = 0; k < templ.at(m).data_inputs; ++k) {
+      for (size_t k = 0; k < templ[m->id()]->data_inputs; ++k) {
         Value* v = m->input(k);
         Node* p = v->producer();
-        if (!p || !templ.count(p) || taken.count(p) || std::find(members.begin(), members.end(), p) != members.end())
+        if (!p || !templ[p->id()] || taken[p->id()] || std::find(members.begin(), members.end(), p) != members.end())
           continue;
         if (v->consumers().size() != 1 || v->is_graph_output() || !v->has_shape() || v->shape() != out_shape) continue;
         members.push_back(p);
       }
     }
-    std::sort(members.begin(), members.end(), [&](const Node* a, const Node* b) { return order.at(a) < order.at(b); });
+    std::sort(members.begin(), members.end(), [](const Node* a, const Node* b) { return a->id() < b->id(); });
     Group grp;
     grp.nodes = members;
-    std::set<const Node*> in_group(members.begin(), members.end());
     for (const Node* m : members) {
-      for (size_t k = 0; k < templ.at(m).data_inputs; ++k) {
+      const Template& t = *templ[m->id()];
+      grp.templates.push_back(t);
+      for (size_t k = 0; k < t.data_inputs; ++k) {
         Value* v = m->input(k);
-        if (v->producer() && in_group.count(v->producer())) continue;
+        if (v->producer() && std::find(members.begin(), members.end(), v->producer()) != members.end()) continue;
         if (std::find(grp.leaves.begin(), grp.leaves.end(), v) == grp.leaves.end()) grp.leaves.push_back(v);
       }
     }
@@ -269,7 +269,7 @@ Status fuse_elementwise(Graph& g, PassStats* stats) {
                                       members.size(), sink->describe(), grp.leaves.size(), members.size()));
       continue;
     }
-    for (const Node* m : members) taken.insert(m);
+    for (const Node* m : members) taken[m->id()] = true;
     groups.push_back(std::move(grp));
   }
   int64_t removed = 0;
@@ -280,7 +280,7 @@ Status fuse_elementwise(Graph& g, PassStats* stats) {
         fmt::format("fused {} ops ({}) into {} with {} inputs", grp.nodes.size(), ops, grp.nodes.back()->describe(),
                     grp.leaves.size());
     removed += static_cast<int64_t>(grp.nodes.size());
-    SLIMRT_RETURN_IF_ERROR(rewrite(g, grp, templ));
+    SLIMRT_RETURN_IF_ERROR(rewrite(g, grp));
     passes::note(stats, line);
   }
   if (stats) {

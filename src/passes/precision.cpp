@@ -7,6 +7,7 @@
 #include <limits>
 #include <map>
 #include <set>
+#include <unordered_map>
 
 #include "ir/op_registry.h"
 
@@ -194,8 +195,10 @@ class Converter {
       : g_(g), half_(half), opts_(o), r_(r) {}
 
   Status run() {
-    for (Value* v : g_.values()) original_[v] = v->dtype();
-    for (Value* v : g_.values()) {
+    const std::vector<Value*> values = g_.values();
+    original_.reserve(values.size() + values.size() / 4);  // room for the casts it adds
+    for (Value* v : values) {
+      original_[v] = v->dtype();
       if (v->constant() && v->dtype() == DataType::kFloat32) source_[v] = *v->constant();
     }
     const std::vector<Node*> nodes = g_.nodes();
@@ -385,8 +388,10 @@ class Converter {
 
   // Converts small marked constants now; counts the big ones left to the writer.
   Status finish_constants() {
-    for (auto& [v, src] : source_) {
-      if (v->dtype() == DataType::kFloat32) continue;
+    for (Value* v : g_.values()) {  // in graph order, so the report lines are too
+      auto it = source_.find(v);
+      if (it == source_.end() || v->dtype() == DataType::kFloat32) continue;
+      const Tensor& src = it->second;
       r_.weight_bytes_before += src.bytes();
       r_.weight_bytes_after += static_cast<uint64_t>(src.numel()) * dtype_size(v->dtype());
       if (src.bytes() > opts_.eager_weight_bytes) {
@@ -400,7 +405,7 @@ class Converter {
         r_.lines.push_back(fmt::format("weight '{}': {} values beyond the {} range clamped to its largest finite value",
                                        v->name(), clamped, dtype_name(v->dtype())));
       }
-      const_cast<Value*>(v)->set_constant(std::move(t));
+      v->set_constant(std::move(t));
       ++r_.weights_converted;
     }
     return Status::OK();
@@ -425,9 +430,9 @@ class Converter {
   DataType half_;
   const PrecisionOptions& opts_;
   PrecisionReport& r_;
-  std::map<const Value*, DataType> original_;
-  std::map<const Value*, Tensor> source_;  // float32 constants: their original data
-  std::map<const Value*, std::set<DataType>> used_as_;
+  std::unordered_map<const Value*, DataType> original_;
+  std::unordered_map<const Value*, Tensor> source_;  // float32 constants: their original data
+  std::unordered_map<const Value*, std::set<DataType>> used_as_;
   std::map<std::pair<Value*, DataType>, Value*> versions_;
 };
 

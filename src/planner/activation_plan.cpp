@@ -5,7 +5,6 @@
 #include <limits>
 #include <set>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -114,7 +113,7 @@ std::string human_bytes(int64_t b) {
 // size: the first such input, or with `prefer_oldest` the one whose reuse chain began earliest.
 void request_in_place_reuse(const std::vector<Node*>& nodes,
                             const std::vector<const Value*>& values,
-                            const std::unordered_map<const Value*, int32_t>& buffer_of,
+                            const std::vector<int32_t>& buffer_of,  // by Value::id(), -1: none
                             bool prefer_oldest, const PlanOptions& options, MemoryPlanner& planner) {
   auto shape_of = [&](const Value* v) -> const Shape& {
     if (options.profile_shapes != nullptr) {
@@ -133,33 +132,29 @@ void request_in_place_reuse(const std::vector<Node*>& nodes,
     const Value* out = node->output(0);
     const bool view = op_is_view(node->op_type());
     if (out == nullptr || !(view || op_supports_in_place(node->op_type()))) continue;
-    auto out_it = buffer_of.find(out);
-    if (out_it == buffer_of.end() || !out->has_shape()) continue;
+    const int32_t out_buffer = buffer_of[out->id()];
+    if (out_buffer < 0 || !out->has_shape()) continue;
     int32_t chosen = -1;
     // A view's data is its input 0 unchanged, whatever the shapes; its other inputs are shapes.
     const size_t candidates = view ? std::min<size_t>(1, node->num_inputs()) : node->num_inputs();
     for (size_t k = 0; k < candidates; ++k) {
       const Value* in = node->input(k);
-      auto in_it = buffer_of.find(in);  // graph inputs and constants have no buffer
-      if (in == nullptr || in_it == buffer_of.end() || in->is_graph_output() ||
-          taken[in_it->second]) {
-        continue;
-      }
-      const BufferRequest& src = planner.request(in_it->second);
+      if (in == nullptr) continue;
+      const int32_t in_buffer = buffer_of[in->id()];  // graph inputs and constants have none
+      if (in_buffer < 0 || in->is_graph_output() || taken[in_buffer]) continue;
+      const BufferRequest& src = planner.request(in_buffer);
       if (src.last_use != static_cast<int32_t>(i) || !in->has_shape() ||
           (!view && shape_of(in) != shape_of(out)) || in->dtype() != out->dtype() ||
-          src.size != planner.request(out_it->second).size) {
+          src.size != planner.request(out_buffer).size) {
         continue;
       }
-      if (chosen < 0 || (prefer_oldest && chain_start[in_it->second] < chain_start[chosen])) {
-        chosen = in_it->second;
-      }
+      if (chosen < 0 || (prefer_oldest && chain_start[in_buffer] < chain_start[chosen])) chosen = in_buffer;
       if (!prefer_oldest) break;
     }
     if (chosen < 0) continue;
-    planner.request_in_place(out_it->second, chosen);
+    planner.request_in_place(out_buffer, chosen);
     taken[chosen] = true;
-    chain_start[out_it->second] = chain_start[chosen];
+    chain_start[out_buffer] = chain_start[chosen];
   }
 }
 
@@ -211,9 +206,10 @@ Result<ActivationPlan> plan_activations(const Graph& graph, const ProfileShapes&
   const std::vector<std::pair<std::string, int64_t>> bindings(max_shapes.begin(), max_shapes.end());
   const std::vector<Node*> nodes = graph.nodes();
   const int32_t last_op = static_cast<int32_t>(nodes.size()) - 1;
-  std::unordered_map<const Node*, int32_t> node_index;
-  node_index.reserve(nodes.size());
-  for (size_t i = 0; i < nodes.size(); ++i) node_index[nodes[i]] = static_cast<int32_t>(i);
+  // Side tables by id (the graph is not changed here): the position of each node, the buffer of
+  // each value (-1 for none).
+  std::vector<int32_t> node_index(graph.node_id_bound(), -1);
+  for (size_t i = 0; i < nodes.size(); ++i) node_index[nodes[i]->id()] = static_cast<int32_t>(i);
 
   std::set<std::string> input_symbols;  // the symbols a profile can bind
   for (const Value* in : graph.inputs()) {
@@ -226,14 +222,12 @@ Result<ActivationPlan> plan_activations(const Graph& graph, const ProfileShapes&
   planner_options.alignment = options.alignment;
   MemoryPlanner planner(planner_options);
   std::vector<const Value*> values;  // buffer index -> Value
-  std::unordered_map<const Value*, int32_t> buffer_of;
-  buffer_of.reserve(nodes.size());  // about one buffer per node: no rehashing on big graphs
+  std::vector<int32_t> buffer_of(graph.value_id_bound(), -1);
   values.reserve(nodes.size());
 
   for (int32_t i = 0; i <= last_op; ++i) {
     for (const Value* out : nodes[i]->outputs()) {
-      if (out == nullptr || out->constant() != nullptr || out->is_graph_input() ||
-          buffer_of.count(out) != 0) {
+      if (out == nullptr || out->constant() != nullptr || out->is_graph_input() || buffer_of[out->id()] >= 0) {
         continue;
       }
       SLIMRT_ASSIGN_OR_RETURN(const int64_t bytes, value_bytes(*out, max_shapes, bindings, input_symbols, options));
@@ -241,12 +235,9 @@ Result<ActivationPlan> plan_activations(const Graph& graph, const ProfileShapes&
       r.size = bytes;
       r.first_use = i;
       r.last_use = i;
-      for (const Node* c : out->consumers()) {
-        auto it = node_index.find(c);
-        if (it != node_index.end()) r.last_use = std::max(r.last_use, it->second);
-      }
+      for (const Node* c : out->consumers()) r.last_use = std::max(r.last_use, node_index[c->id()]);
       if (out->is_graph_output()) r.last_use = last_op;
-      buffer_of[out] = planner.add_buffer(r);
+      buffer_of[out->id()] = planner.add_buffer(r);
       values.push_back(out);
     }
   }

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
 #include "slimrt/dtype.h"
 #include "slimrt/shape.h"
@@ -118,6 +119,36 @@ TEST(Dim, SumsCancelLikeKvCacheShapes) {
   EXPECT_EQ(dim_substitute(tokens, {{"batch", 2}, {"past", 5}, {"seq", 3}}), Dim(16));
   EXPECT_EQ(Dim(0).to_string(), "0");
   EXPECT_EQ(Dim(0), Dim(5) - Dim(5));
+}
+
+// Static dims are stored as a number and symbolic ones as terms: results that cancel every
+// symbol must come back static and compare equal to the plain number, and the terms seen from
+// outside are the same either way.
+TEST(Dim, StaticAndSymbolicMeetAtTheBoundary) {
+  const Dim s = Dim::symbol("seq");
+  const Dim back = (s + Dim(7)) - s;  // symbolic on the way, static at the end
+  EXPECT_TRUE(back.is_static());
+  EXPECT_EQ(back, Dim(7));
+  EXPECT_EQ(back.value(), 7);
+  EXPECT_EQ((s * Dim(6)).divide(s), Dim(6));
+  EXPECT_EQ(Dim(-3).to_string(), "-3");
+  EXPECT_EQ(Dim(42).terms().size(), 1u);
+  EXPECT_EQ(Dim(42).terms()[0].coeff, 42);
+  EXPECT_TRUE(Dim(42).terms()[0].factors.empty());
+  EXPECT_TRUE(Dim(0).terms().empty());
+  EXPECT_EQ((s - Dim(2)).terms().size(), 2u);
+  EXPECT_EQ(Dim(12) * Dim(-4), Dim(-48));
+  EXPECT_EQ(Dim(12) + Dim(-4), Dim(8));
+  EXPECT_EQ(Dim(12).divide(Dim(-4)), Dim(-3));
+  EXPECT_FALSE(Dim(12).divide(Dim(0)).has_value());
+  EXPECT_FALSE(s.divide(Dim(0)).has_value());
+  EXPECT_EQ(Dim(0).divide(s), Dim(0));
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+  EXPECT_FALSE(Dim(kMin).divide(Dim(-1)).has_value());  // the quotient does not fit
+  EXPECT_FALSE((Dim(kMin) * s).divide(Dim(-1)).has_value());
+  EXPECT_EQ(Dim(kMin).divide(Dim(1)), Dim(kMin));
+  EXPECT_NE(Dim(1), s);
+  EXPECT_NE(Dim(0), s - Dim(0) + Dim(1) - Dim(1) + s - s + Dim(3));
 }
 
 TEST(Tensor, AllocateWrapPoison) {
