@@ -230,6 +230,44 @@ def llama_inputs(batch, seq, gen):
     return {"input_ids": torch.randint(0, 1000, (batch, seq), generator=gen, dtype=torch.long)}
 
 
+class SegmentationOut(nn.Module):
+    """torchvision's segmentation models return {"out": ...}; ONNX export wants the tensor."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(x)["out"]
+
+
+def segmentation(name):
+    """A torchvision segmentation network (random weights, 21 classes) on a dynamic-size image:
+    the model of issue 15's large-image I/O scenario (1x3x1600x2560 there; small here)."""
+    base = vision(name)
+
+    def build():
+        import torchvision
+        model = getattr(torchvision.models.segmentation, name)(weights=None, weights_backbone=None)
+        gen = torch.Generator().manual_seed(1234)
+        with torch.no_grad():
+            calibrate_batchnorm(model, gen)
+        return SegmentationOut(model)
+
+    def inputs(batch, height, width, gen):
+        return {"image": torch.randn(batch, 3, height, width, generator=gen)}
+
+    return dict(base, build=build, inputs=inputs,
+                export_args={"batch": 1, "height": 224, "width": 320},
+                test_args={"batch": 2, "height": 160, "width": 256},
+                dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"},
+                              "classes": {0: "batch", 2: "height", 3: "width"}},
+                output_names=["classes"],
+                # A dynamic image size makes every strided Conv's output dims a floor division,
+                # which slimrt keeps as fresh symbols resolved per profile.
+                fresh_dims=True)
+
+
 MODELS = {
     "resnet18": vision("resnet18"),
     "resnet50": vision("resnet50"),
@@ -248,6 +286,9 @@ MODELS = {
                          "last_hidden_state": {0: "batch", 1: "seq"}, "pooled": {0: "batch"}},
         "output_names": ["last_hidden_state", "pooled"],
     },
+    # Issue 15's large-image network (1x3x1600x2560 there): LR-ASPP on MobileNetV3-Large, with the
+    # image's height and width dynamic.
+    "lraspp_mobilenet_v3_large": segmentation("lraspp_mobilenet_v3_large"),
     "llama_tiny": {
         "build": TinyLlama,
         "inputs": llama_inputs,
@@ -329,6 +370,7 @@ def export_one(name, spec, root, seed):
     meta = {"model": name, "opset": OPSET, "params": int(params), "torch": torch.__version__,
             "batch_row_spread": spread, "script_sha256": script_digest(),
             "export_shapes": {k: list(v.shape) for k, v in dummy.items()},
+            "fresh_dims": bool(spec.get("fresh_dims", False)),
             "inputs": [], "outputs": []}
     for k, v in feeds.items():
         a = v.numpy()

@@ -13,7 +13,7 @@ logs=${OUT:-/tmp/slimrt-gpu-logs}
 only=tests,conformance,conformance-engine,models,sanitize,smoke
 filter='*'
 sfilter='CudaElementwise*:CudaReduction*:CudaTensor*:CudaIndex*:CudaLinalg*:CudaNn*:CudaFusedPattern*:CudaLayout*:CudaFusedElementwise*'
-models=resnet50,mobilenet_v2,vit_b_16,bert_base,llama_tiny
+models=resnet50,mobilenet_v2,vit_b_16,bert_base,llama_tiny,lraspp_mobilenet_v3_large
 positional=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
