@@ -95,10 +95,12 @@ Result<std::vector<int>> node_order(const onnx::GraphProto& g, const NodeEntries
                                 "', which it produces itself: a node cannot depend on its own output (ONNX "
                                 "graphs are acyclic)");
       }
-      // A node has few inputs: a linear check keeps each producer once.
-      if (std::find(deps.begin() + static_cast<std::ptrdiff_t>(dep_start[i]), deps.end(), e->producer) == deps.end())
-        deps.push_back(e->producer);
+      deps.push_back(e->producer);
     }
+    // Each producer once (a Concat of thousands of inputs stays O(k log k)).
+    const auto first = deps.begin() + static_cast<std::ptrdiff_t>(dep_start[i]);
+    std::sort(first, deps.end());
+    deps.erase(std::unique(first, deps.end()), deps.end());
   }
   dep_start[n] = deps.size();
   // The reverse edges (users of each node), also in compressed rows, in increasing user order.

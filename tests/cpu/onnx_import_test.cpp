@@ -227,6 +227,17 @@ TEST(OnnxImport, WeightsAsInputsOutOfOrder) {
   run_case("weights_as_inputs_out_of_order");
 }
 
+// Nodes listed last-first, with a Concat that reads the same two producers five times: each
+// producer is counted once, so the order resolves and the Concat keeps its input order.
+TEST(OnnxImport, RepeatedProducersListedLastFirst) {
+  Result<Graph> g = import_onnx_file(fx("repeated_producers_reversed.onnx"));
+  ASSERT_TRUE(g.ok()) << g.status().to_string();
+  const std::vector<Node*> nodes = g->nodes();
+  ASSERT_FALSE(nodes.empty());
+  EXPECT_EQ(nodes.back()->op_type(), "Concat");
+  run_case("repeated_producers_reversed");
+}
+
 TEST(OnnxImport, BatchNormPerActivationIsUnsupported) {
   if (!is_supported_op("BatchNormalization")) GTEST_SKIP() << "op BatchNormalization is not registered yet";
   expect_error(import_onnx_file(fx("batchnorm7_per_activation.onnx")).status(), StatusCode::kUnsupported,

@@ -51,6 +51,10 @@ def rand(*shape):
     return RNG.uniform(-1, 1, size=shape).astype(np.float32)
 
 
+def sig(x):
+    return (1 / (1 + np.exp(-x))).astype(np.float32)
+
+
 def softmax(x, axis):
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
@@ -343,6 +347,16 @@ save_case("weights_as_inputs_out_of_order",
                  helper.make_node("Relu", ["x"], ["r"], name="early")],
                 [vi("x", [2, 3]), vi("w", [2, 3])], [vi("y", [2, 3])], inits=[numpy_helper.from_array(w23, "w")]),
           [x], [np.maximum(x, 0) * w23])
+# Nodes listed last-first, and a Concat reading the same two producers several times: the order
+# the importer finds counts each producer once.
+x = rand(2, 3)
+save_case("repeated_producers_reversed",
+          model([helper.make_node("Concat", ["a", "b", "a", "a", "b"], ["y"], axis=1, name="cat"),
+                 helper.make_node("Neg", ["r"], ["b"], name="neg"),
+                 helper.make_node("Relu", ["r"], ["a"], name="relu"),
+                 helper.make_node("Sigmoid", ["x"], ["r"], name="sig")],
+                [vi("x", [2, 3])], [vi("y", [2, 15])]),
+          [x], [np.concatenate([sig(x), -sig(x), sig(x), sig(x), -sig(x)], axis=1)])
 save("unknown_output", model([helper.make_node("Relu", ["x"], ["y"])], [vi("x", [2])], [vi("zzz", [2])]))
 save("constant_string", model([helper.make_node("Constant", [], ["s"], value_string="hi", name="strc")], [],
                               [vi("s", None, TensorProto.STRING)]))
