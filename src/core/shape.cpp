@@ -132,7 +132,7 @@ std::optional<Dim> Dim::divide(const Dim& o) const {
   if (o.terms_.empty()) {
     if (o.constant_ == 0) return std::nullopt;
     if (terms_.empty()) {
-      if (o.constant_ == -1) return constant_ == kMinDim ? std::nullopt : std::optional<Dim>(Dim(-constant_));
+      if (constant_ == kMinDim && o.constant_ == -1) return std::nullopt;  // the quotient overflows
       if (constant_ % o.constant_ != 0) return std::nullopt;
       return Dim(constant_ / o.constant_);
     }

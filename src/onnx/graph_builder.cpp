@@ -25,11 +25,15 @@ Value* GraphBuilder::find(std::string_view onnx_name) const {
   return it == names_.end() ? nullptr : it->second.value;
 }
 
-OnnxName& GraphBuilder::entry(std::string_view onnx_name) {
-  for (size_t i = 0; i < expected_count_; ++i) {
-    OnnxNameEntry* e = expected_[i];
-    if (e && e->first == onnx_name) return e->second;
+OnnxNameEntry* GraphBuilder::expected(std::string_view onnx_name) const {
+  for (OnnxNameEntry* e : expected_) {
+    if (e && e->first == onnx_name) return e;
   }
+  return nullptr;
+}
+
+OnnxName& GraphBuilder::entry(std::string_view onnx_name) {
+  if (OnnxNameEntry* e = expected(onnx_name)) return e->second;
   auto it = names_.find(onnx_name);
   if (it == names_.end()) {
     // Every name of the model is in the table from the start; this keeps a name from elsewhere
@@ -42,9 +46,7 @@ OnnxName& GraphBuilder::entry(std::string_view onnx_name) {
 void GraphBuilder::define(std::string_view onnx_name, Value* v) { entry(onnx_name).value = v; }
 
 bool GraphBuilder::is_read(std::string_view onnx_name) const {
-  for (size_t i = 0; i < expected_count_; ++i) {
-    if (expected_[i] && expected_[i]->first == onnx_name) return expected_[i]->second.read;
-  }
+  if (const OnnxNameEntry* e = expected(onnx_name)) return e->second.read;
   auto it = names_.find(onnx_name);
   return it != names_.end() && it->second.read;
 }

@@ -68,6 +68,10 @@ struct NodeEntries {
   const OnnxName* input(int node, int k) const {
     return inputs[input_start[static_cast<size_t>(node)] + static_cast<size_t>(k)];
   }
+  std::span<OnnxNameEntry* const> outputs_of(int node) const {
+    const size_t i = static_cast<size_t>(node);
+    return {outputs.data() + output_start[i], output_start[i + 1] - output_start[i]};
+  }
 };
 
 // Orders node indices so producers come before consumers (ONNX requires it; some exporters do
@@ -373,10 +377,9 @@ Result<Graph> import_model(onnx::ModelProto& model, const std::string& base_dir,
       spec.attrs[a.name()] = std::move(attr);
     }
     spec.output_names.assign(np.output().begin(), np.output().end());
-    const size_t first_out = entries.output_start[static_cast<size_t>(idx)];
-    b.expect_outputs(entries.outputs.data() + first_out, entries.output_start[static_cast<size_t>(idx) + 1] - first_out);
+    b.expect_outputs(entries.outputs_of(idx));
     SLIMRT_RETURN_IF_ERROR(canonicalize_and_emit(b, std::move(spec)));
-    b.expect_outputs(nullptr, 0);
+    b.expect_outputs({});
   }
 
   for (const auto& vi : gp.output()) {

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -156,10 +157,7 @@ class GraphBuilder {
   // which the importer resolved when it filled the table: define() and is_read() on these names
   // then compare a few strings instead of hashing into a table of every name. Any other name
   // still works through the table.
-  void expect_outputs(OnnxNameEntry* const* outs, size_t count) {
-    expected_ = outs;
-    expected_count_ = count;
-  }
+  void expect_outputs(std::span<OnnxNameEntry* const> outs) { expected_ = outs; }
 
   // Infers shapes of everything built so far, so a rewrite can learn an input's rank (legacy
   // broadcasting). Errors are returned; nothing is reported twice (inference runs again later).
@@ -171,6 +169,8 @@ class GraphBuilder {
 
  private:
   std::string fresh_name(const std::string& hint);
+  // The expected output entry named `onnx_name`, or nullptr.
+  OnnxNameEntry* expected(std::string_view onnx_name) const;
   Graph& g_;
   int64_t opset_;
   OnnxNames names_;
@@ -178,8 +178,7 @@ class GraphBuilder {
   std::unordered_set<std::string_view> node_name_set_;  // node_names_, built on the first fresh_name
   std::deque<std::string> extra_names_;         // keys of names_ defined outside the model's table
   std::unordered_set<std::string> fresh_names_;  // names made by fresh_name
-  OnnxNameEntry* const* expected_ = nullptr;
-  size_t expected_count_ = 0;
+  std::span<OnnxNameEntry* const> expected_;
   std::vector<Node*> cast_like_;
 };
 
