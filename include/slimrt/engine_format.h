@@ -50,6 +50,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -57,6 +58,7 @@
 
 #include "slimrt/dtype.h"
 #include "slimrt/graph.h"
+#include "slimrt/io_tensor.h"
 #include "slimrt/shape.h"
 #include "slimrt/status.h"
 #include "slimrt/stream_reader.h"
@@ -65,7 +67,7 @@ namespace slimrt {
 
 inline constexpr char kEngineMagic[8] = {'S', 'L', 'I', 'M', 'R', 'T', 'E', 'N'};
 inline constexpr uint16_t kEngineFormatMajor = 1;
-inline constexpr uint16_t kEngineFormatMinor = 0;
+inline constexpr uint16_t kEngineFormatMinor = 1;  // 1: io_formats
 inline constexpr uint64_t kEngineHeaderSize = 128;
 inline constexpr uint64_t kEngineRegionAlignment = 4096;  // weights start and size (O_DIRECT)
 inline constexpr uint64_t kEngineTensorAlignment = 256;   // each tensor inside the region
@@ -107,6 +109,8 @@ struct EngineOptions {
   uint64_t chunk_size = kEngineDefaultChunkSize;  // multiple of 4096, <= kEngineMaxChunkSize
   std::vector<OptimizationProfile> profiles;
   std::vector<EngineMemoryPlan> memory_plans;  // empty, or one per profile
+  // Inputs and outputs bound in another format than the model's (slimrt/io_tensor.h), by name.
+  std::map<std::string, IoFormat> io_formats;
 };
 
 struct EngineHeader {

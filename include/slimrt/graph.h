@@ -169,6 +169,15 @@ class Graph {
   size_t node_id_bound() const { return nodes_.size(); }
   size_t value_id_bound() const { return values_.size(); }
 
+  // Gives `v` the name `name`; kInvalidArgument (and nothing changed) when another value has it.
+  Status rename_value(Value* v, const std::string& name);
+  // Replaces graph input `old` by a fresh input of the same name and position with `dtype` and
+  // `shape`, and returns it. `old` stays in the graph as an ordinary value under a fresh name
+  // derived from its own, still read by its consumers and produced by nothing: the caller
+  // computes it from the new input (replace_all_uses, then remove_value).
+  Value* replace_input(Value* old, DataType dtype, std::optional<Shape> shape);
+  // Puts `to` in every graph-output slot `from` holds; nodes reading `from` keep reading it.
+  void replace_output(Value* from, Value* to);
   // Replaces every use of `from` (node inputs and graph outputs) by `to`.
   void replace_all_uses(Value* from, Value* to);
   void set_node_input(Node* n, size_t i, Value* v);

@@ -32,6 +32,19 @@
 //   - data_dependent_shape: an output with a dim that follows input values rather than shapes
 //     (NonZero's count): its size is known only after the run; a bound for it is not given.
 //
+// I/O formats. An engine built with --input-format / --output-format / --normalize (docs/cli.md,
+// slimrt/builder/io_formats.h) takes or gives some tensors in another dtype or layout than the
+// model declared, and converts them on the device itself. Such a tensor's dtype and dims are the
+// BOUND ones (uint8 [N,H,W,3] for a camera frame); `format` says what the model had and what the
+// engine does in between:
+//   const IoTensor* img = engine->io_tensor("image");
+//   img->dtype;                       // kUInt8
+//   img->format->model_dtype;         // kFloat32
+//   img->format->channels_last;       // true: bound [N,H,W,C], the model reads [N,C,H,W]
+//   img->format->to_string(img->dtype);  // "uint8 NHWC, normalized (x*0.00392157 - mean) / std,
+//                                        //  mean [0.485,0.456,0.406], std [0.229,0.224,0.225];
+//                                        //  the model has float32 NCHW"
+//
 // Shape checks. check_input_shapes(profile, shapes) checks concrete input shapes against one
 // profile: every name must be an input, the rank must match, static dims must be equal and
 // dynamic dims within [min, max]; the kInvalidArgument message names the input, the dim, the
@@ -42,6 +55,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -71,6 +85,21 @@ struct IoProfileDims {
   std::vector<int64_t> min, opt, max;
 };
 
+// How the engine converts between a bound input or output and the model's tensor (see above).
+struct IoFormat {
+  DataType model_dtype = DataType::kUndefined;  // the dtype the model declared
+  // The model's axis 1 (channels) is bound as the last axis: [N,H,W,C] for the model's [N,C,H,W].
+  bool channels_last = false;
+  // Inputs only: the model reads (x * scale - mean[c]) / stddev[c] at channel c. mean and stddev
+  // are empty without normalization; one value each applies to every channel.
+  float scale = 1.0f;
+  std::vector<float> mean, stddev;
+
+  bool normalizes() const { return !mean.empty(); }
+  // "uint8 NHWC, normalized ...; the model has float32 NCHW" given the bound dtype.
+  std::string to_string(DataType bound) const;
+};
+
 struct IoTensor {
   std::string name;
   IoDirection direction = IoDirection::kInput;
@@ -84,6 +113,8 @@ struct IoTensor {
   // An output with a dim that follows input values, not input shapes (NonZero's count, ...): its
   // size is known only after the run.
   bool data_dependent_shape = false;
+  // Set when the engine converts this tensor (an I/O format given at build time).
+  std::optional<IoFormat> format;
 
   bool is_input() const { return direction == IoDirection::kInput; }
   bool is_output() const { return direction == IoDirection::kOutput; }
@@ -99,7 +130,9 @@ struct IoTensor {
 // The inputs then the outputs of `graph` (its declared dtypes and shapes), with the ranges of
 // `profiles` (empty: none). Engine::io_tensors() is this for the engine's graph and profiles; a
 // graph that is not an engine (an imported ONNX model) is described the same way.
-std::vector<IoTensor> describe_io(const Graph& graph, const std::vector<OptimizationProfile>& profiles);
+// `formats` (name -> format) fills IoTensor::format; an engine's come from its file.
+std::vector<IoTensor> describe_io(const Graph& graph, const std::vector<OptimizationProfile>& profiles,
+                                  const std::map<std::string, IoFormat>& formats = {});
 
 // The checks Engine::check_input_shapes and Engine::select_profile make, over any description
 // (`io` from describe_io with `num_profiles` profiles; 0 profiles = one implicit profile).

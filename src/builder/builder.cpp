@@ -153,6 +153,9 @@ Status build_engine(const std::string& onnx_path, const BuildOptions& options, c
   SLIMRT_LOG(kVerbose, "build: imported '{}': {} nodes, {} external data files ({:.1f} ms)", onnx_path,
              r.nodes_imported, external_files.size(), r.import_ms);
 
+  IoFormatResult io;
+  SLIMRT_RETURN_IF_ERROR(apply_io_formats(graph, options.io_formats, &io));
+
   progress("passes", 0.2);
   t0 = Clock::now();
   if (options.run_passes) {
@@ -188,6 +191,13 @@ Status build_engine(const std::string& onnx_path, const BuildOptions& options, c
     }
     r.precision_ms = ms_since(t0);
   }
+  if (!options.io_formats.empty()) {
+    PassStats fs;
+    SLIMRT_RETURN_IF_ERROR(finish_io_formats(graph, &io, &fs).with_context("I/O formats"));
+    r.pass_summary.push_back(fmt::format("io_formats: -{} nodes", fs.nodes_removed));
+    for (const std::string& line : io.lines) SLIMRT_LOG(kInfo, "build: {}", line);
+    r.io_lines = std::move(io.lines);
+  }
   r.layers = static_cast<int64_t>(graph.num_nodes());
   for (const Node* n : graph.nodes()) ++r.op_counts[n->op_type()];
 
@@ -197,12 +207,19 @@ Status build_engine(const std::string& onnx_path, const BuildOptions& options, c
   auto bindings = resolve_profiles(graph, &profiles, &r.profile_choices);
   // What was chosen is logged also when the build then fails on it.
   for (const std::string& note : r.profile_choices.notes) SLIMRT_LOG(kInfo, "build: {}", note);
-  if (!bindings.ok()) return bindings.status();
+  if (!bindings.ok()) {
+    std::string hint;
+    for (const auto& [name, f] : io.formats) {
+      if (f.channels_last) hint += fmt::format("; input '{}' is bound channels-last (--input-format): give its shapes as N x H x W x C", name);
+    }
+    return hint.empty() ? bindings.status() : Status(bindings.status().code(), bindings.status().message() + hint);
+  }
   EngineOptions eo;
   eo.precision = options.precision;
   eo.tf32 = options.tf32;
   eo.target = options.target;
   eo.chunk_size = options.chunk_size;
+  eo.io_formats = io.formats;
   for (size_t k = 0; k < profiles.size(); ++k) {
     Result<ActivationPlan> plan = plan_profile_activations(graph, profiles[k], (*bindings)[k]);
     if (!plan.ok()) return plan.status().with_context(fmt::format("profile {}", k));

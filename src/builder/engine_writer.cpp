@@ -57,6 +57,13 @@ Offset<fb::Dim> encode_dim(FlatBufferBuilder& fbb, const Dim& d) {
 }
 
 Status validate_options(const Graph& graph, const EngineOptions& o) {
+  for (const auto& [name, f] : o.io_formats) {
+    const Value* v = graph.find_value(name);
+    if (v == nullptr || (!v->is_graph_input() && !v->is_graph_output()))
+      return invalid_argument("I/O format for '" + name + "': the graph has no input or output of that name");
+    if (f.mean.size() != f.stddev.size())
+      return invalid_argument("I/O format for '" + name + "': mean and stddev differ in length");
+  }
   if (o.chunk_size == 0 || o.chunk_size % kEngineRegionAlignment != 0 || o.chunk_size > kEngineMaxChunkSize)
     return invalid_argument("engine chunk size " + std::to_string(o.chunk_size) +
                             " must be a non-zero multiple of 4096 and at most " + std::to_string(kEngineMaxChunkSize));
@@ -307,12 +314,17 @@ Status write_engine(const Graph& graph, const EngineOptions& options, std::ostre
     fb_weights.push_back(fb::CreateWeightDirect(fbb, s.name.c_str(), static_cast<fb::DType>(s.dtype),
                                                 &s.tensor->shape(), s.offset, s.size));
   }
+  std::vector<Offset<fb::IoFormat>> fb_formats;
+  for (const auto& [name, f] : options.io_formats) {
+    fb_formats.push_back(fb::CreateIoFormatDirect(fbb, name.c_str(), static_cast<fb::DType>(f.model_dtype),
+                                                  f.channels_last, f.scale, &f.mean, &f.stddev));
+  }
   const std::vector<uint64_t> zero_hashes(num_chunks, 0);
   auto fb_options = fb::CreateBuilderOptionsDirect(fbb, static_cast<fb::Precision>(options.precision), options.tf32,
                                                    options.target.c_str());
   auto root = fb::CreateEngineDirect(fbb, fb_options, SLIMRT_VERSION_STRING, graph.name.c_str(), graph.source_opset,
                                      &fb_values, &fb_nodes, &g_inputs, &g_outputs, &fb_profiles, &fb_plans,
-                                     &fb_weights, &zero_hashes);
+                                     &fb_weights, &zero_hashes, fb_formats.empty() ? nullptr : &fb_formats);
   fb::FinishEngineBuffer(fbb, root);
   std::vector<uint8_t> metadata(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
   const fb::Engine* parsed = fb::GetEngine(metadata.data());

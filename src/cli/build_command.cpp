@@ -36,6 +36,7 @@ nlohmann::json report_json(const BuildReport& r) {
   j["precision_nodes"] = {{"half", r.half_nodes}, {"float", r.float_nodes}, {"any", r.any_nodes},
                           {"casts_inserted", r.casts_inserted}, {"weights_converted", r.weights_converted}};
   j["channels_last"] = {{"nodes", r.channels_last_nodes}, {"decisions", r.layout_lines}};
+  j["io_formats"] = r.io_lines;
   j["warnings"] = r.warnings;
   j["notes"] = r.profile_choices.notes;
   j["default_profile"] = !r.profile_choices.notes.empty();
@@ -84,6 +85,7 @@ void print_report(const BuildReport& r) {
       if (line.rfind("region", 0) == 0) fmt::print("           {}\n", line);
     }
   }
+  for (const std::string& line : r.io_lines) fmt::print("  io       {}\n", line);
   for (const std::string& w : r.warnings) fmt::print("warning    {}\n", w);
   std::vector<std::string> ops;
   for (const auto& [op, n] : r.op_counts) ops.push_back(fmt::format("{} {}", op, n));
@@ -129,6 +131,7 @@ Status execute(const BuildCommandOptions& o) {
   bo.channels_last = !o.no_channels_last;
   bo.exact_gelu = o.exact_gelu;
   SLIMRT_ASSIGN_OR_RETURN(bo.profiles, parse_profile_args(o.mins, o.opts, o.maxs));
+  SLIMRT_ASSIGN_OR_RETURN(bo.io_formats, parse_io_format_args(o.input_formats, o.output_formats, o.normalizes));
   if (isatty(STDERR_FILENO) && verbosity() != Verbosity::kQuiet) bo.progress = draw_progress;
   std::string out = o.output;
   if (o.output_given && out.empty())
@@ -170,6 +173,13 @@ void add_build_command(CLI::App& app, BuildCommandOptions& opts, int& exit_code)
   b->add_option("--min", opts.mins, "NAME:DIMS smallest shape of a dynamic input (repeat per profile)");
   b->add_option("--opt", opts.opts, "NAME:DIMS shape to optimize for (repeat per profile)");
   b->add_option("--max", opts.maxs, "NAME:DIMS largest shape; activations are planned at it (repeat per profile)");
+  b->add_option("--input-format", opts.input_formats,
+                "NAME:DTYPE[:nhwc] bind a float input as fp32|fp16|bf16|uint8, channels last with nhwc; the engine "
+                "converts it on the GPU (repeat per input)");
+  b->add_option("--output-format", opts.output_formats, "NAME:DTYPE give a float output as fp32|fp16|bf16");
+  b->add_option("--normalize", opts.normalizes,
+                "NAME:mean=M,..:std=S,..[:scale=K] the model reads (x*K - mean)/std per channel; K is 1/255 for uint8 "
+                "inputs, else 1");
   b->add_flag("--no-passes", opts.no_passes, "Skip the graph passes");
   b->add_flag("--no-channels-last", opts.no_channels_last,
               "Keep fp16/bf16 convolutions NCHW (default: NHWC regions where tensor cores want them)");

@@ -36,6 +36,8 @@ struct BuildCommandOptions {
   bool fp32 = false, fp16 = false, bf16 = false, tf32 = false;
   std::string target = "any";
   std::vector<std::string> mins, opts, maxs;  // NAME:DIMS, positional per input (docs/cli.md)
+  // NAME:DTYPE[:nhwc], NAME:DTYPE, NAME:mean=..:std=..[:scale=..] (slimrt/builder/io_formats.h)
+  std::vector<std::string> input_formats, output_formats, normalizes;
   bool no_passes = false;
   bool no_channels_last = false;
   bool exact_gelu = false;

@@ -43,7 +43,16 @@ nlohmann::json info_json(const EngineInfo& info, int max_layers) {
   j["graph"] = {{"name", info.graph_name}, {"source_opset", info.source_opset}};
   auto binding = [&](int32_t idx) {
     const EngineValue& v = info.values[static_cast<size_t>(idx)];
-    return nlohmann::json{{"name", v.name}, {"dtype", dtype_name(v.dtype)}, {"shape", value_shape(v)}};
+    nlohmann::json b{{"name", v.name}, {"dtype", dtype_name(v.dtype)}, {"shape", value_shape(v)}};
+    if (auto f = info.options.io_formats.find(v.name); f != info.options.io_formats.end()) {
+      b["format"] = {{"model_dtype", dtype_name(f->second.model_dtype)},
+                     {"channels_last", f->second.channels_last},
+                     {"scale", f->second.scale},
+                     {"mean", f->second.mean},
+                     {"std", f->second.stddev},
+                     {"text", f->second.to_string(v.dtype)}};
+    }
+    return b;
   };
   j["inputs"] = nlohmann::json::array();
   for (int32_t i : info.inputs) j["inputs"].push_back(binding(i));
@@ -87,14 +96,14 @@ void print_info(const EngineInfo& info, int max_layers) {
              h.file_size, h.metadata_size, h.metadata_offset, h.weights_size, h.weights_offset, h.num_chunks,
              h.chunk_size);
   fmt::print("graph      '{}' (from ONNX opset {})\n", info.graph_name, info.source_opset);
-  for (int32_t i : info.inputs) {
+  auto print_binding = [&](const char* kind, int32_t i) {
     const EngineValue& v = info.values[static_cast<size_t>(i)];
-    fmt::print("input      {} {} {}\n", v.name, dtype_name(v.dtype), value_shape(v));
-  }
-  for (int32_t i : info.outputs) {
-    const EngineValue& v = info.values[static_cast<size_t>(i)];
-    fmt::print("output     {} {} {}\n", v.name, dtype_name(v.dtype), value_shape(v));
-  }
+    fmt::print("{:<10} {} {} {}\n", kind, v.name, dtype_name(v.dtype), value_shape(v));
+    if (auto f = info.options.io_formats.find(v.name); f != info.options.io_formats.end())
+      fmt::print("  format   {}\n", f->second.to_string(v.dtype));
+  };
+  for (int32_t i : info.inputs) print_binding("input", i);
+  for (int32_t i : info.outputs) print_binding("output", i);
   for (size_t k = 0; k < info.options.profiles.size(); ++k) {
     fmt::print("profile {}\n", k);
     for (const InputProfile& ip : info.options.profiles[k].inputs)

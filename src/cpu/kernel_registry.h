@@ -58,5 +58,6 @@ void register_image_kernels(KernelRegistry& r);
 void register_fused_epilogue_kernels(KernelRegistry& r);  // kernels/fused_epilogue*.cpp
 void register_fused_pattern_kernels(KernelRegistry& r);   // kernels/fused_pattern*.cpp
 void register_fused_elementwise_kernels(KernelRegistry& r);  // kernels/fused_elementwise.cpp
+void register_input_convert_kernels(KernelRegistry& r);      // kernels/input_convert.cpp
 
 }  // namespace slimrt::cpu

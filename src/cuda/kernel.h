@@ -154,5 +154,6 @@ void register_linalg_kernels(KernelRegistry& r);       // linalg*.cu (cuBLASLt)
 void register_nn_kernels(KernelRegistry& r);           // nn*.cu (cuDNN conv, pooling)
 void register_fused_pattern_kernels(KernelRegistry& r);  // fused_pattern*.cu (norms, attention)
 void register_fused_elementwise_kernels(KernelRegistry& r);  // fused_elementwise.cu
+void register_input_convert_kernels(KernelRegistry& r);      // input_convert.cu
 
 }  // namespace slimrt::cuda

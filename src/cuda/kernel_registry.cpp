@@ -47,6 +47,7 @@ const KernelRegistry& KernelRegistry::get() {
     register_nn_kernels(*r);
     register_fused_pattern_kernels(*r);
     register_fused_elementwise_kernels(*r);
+    register_input_convert_kernels(*r);
     return r;
   }();
   return *registry;

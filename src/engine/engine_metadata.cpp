@@ -268,6 +268,31 @@ Status decode_profiles(const fb::Engine& m, EngineInfo& info) {
   return Status::OK();
 }
 
+Status decode_io_formats(const fb::Engine& m, EngineInfo& info) {
+  if (!m.io_formats()) return Status::OK();
+  for (const fb::IoFormat* f : *m.io_formats()) {
+    const std::string name = f->name()->str();
+    const std::string owner = "I/O format of '" + name + "'";
+    bool found = false;
+    for (const std::vector<int32_t>* list : {&info.inputs, &info.outputs}) {
+      for (int32_t idx : *list) found |= info.values[static_cast<size_t>(idx)].name == name;
+    }
+    if (!found) return bad(owner + ": no graph input or output has that name");
+    SLIMRT_RETURN_IF_ERROR(check_aligned(f->mean(), owner));
+    SLIMRT_RETURN_IF_ERROR(check_aligned(f->stddev(), owner));
+    IoFormat fmt;
+    SLIMRT_ASSIGN_OR_RETURN(fmt.model_dtype, decode_dtype(f->model_dtype(), owner));
+    fmt.channels_last = f->channels_last();
+    fmt.scale = f->scale();
+    if (f->mean()) fmt.mean.assign(f->mean()->begin(), f->mean()->end());
+    if (f->stddev()) fmt.stddev.assign(f->stddev()->begin(), f->stddev()->end());
+    if (fmt.mean.size() != fmt.stddev.size())
+      return bad(owner + ": " + u64s(fmt.mean.size()) + " means for " + u64s(fmt.stddev.size()) + " stddevs");
+    if (!info.options.io_formats.emplace(name, std::move(fmt)).second) return bad(owner + " is given twice");
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Status decode_metadata(const fb::Engine& m, EngineInfo& info) {
@@ -291,7 +316,8 @@ Status decode_metadata(const fb::Engine& m, EngineInfo& info) {
   if (nh) info.chunk_hashes.assign(m.chunk_hashes()->begin(), m.chunk_hashes()->end());
   SLIMRT_RETURN_IF_ERROR(decode_weights(m, info));
   SLIMRT_RETURN_IF_ERROR(decode_graph(m, info));
-  return decode_profiles(m, info);
+  SLIMRT_RETURN_IF_ERROR(decode_profiles(m, info));
+  return decode_io_formats(m, info);
 }
 
 }  // namespace slimrt::engine

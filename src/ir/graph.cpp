@@ -66,6 +66,31 @@ Value* Graph::add_input(const std::string& name, DataType dtype, std::optional<S
   return v;
 }
 
+Status Graph::rename_value(Value* v, const std::string& name) {
+  if (v->name_ == name) return Status::OK();
+  if (name.empty() || by_name_.count(name) != 0)
+    return invalid_argument("cannot rename value '" + v->name_ + "' to '" + name + "': " +
+                            (name.empty() ? "the name is empty" : "another value has that name"));
+  by_name_.erase(v->name_);
+  v->name_ = name;
+  by_name_.emplace(v->name_, v);
+  return Status::OK();
+}
+
+Value* Graph::replace_input(Value* old, DataType dtype, std::optional<Shape> shape) {
+  const std::string name = old->name_;
+  by_name_.erase(old->name_);
+  old->name_ = name + "/model";
+  while (!by_name_.try_emplace(old->name_, old).second) old->name_ = name + "/model__" + std::to_string(++unique_counter_);
+  old->is_input_ = false;
+  Value* v = add_value(name);
+  v->dtype_ = dtype;
+  v->shape_ = std::move(shape);
+  v->is_input_ = true;
+  std::replace(inputs_.begin(), inputs_.end(), old, v);
+  return v;
+}
+
 Value* Graph::add_initializer(const std::string& name, Tensor t) {
   Value* v = add_value(name);
   v->dtype_ = t.dtype();
@@ -157,6 +182,15 @@ void Graph::set_node_input(Node* n, size_t i, Value* v) {
   if (v) v->consumers_.push_back(n);
 }
 
+void Graph::replace_output(Value* from, Value* to) {
+  for (Value*& out : outputs_) {
+    if (out != from) continue;
+    from->is_output_ = false;
+    out = to;
+    to->is_output_ = true;
+  }
+}
+
 void Graph::replace_all_uses(Value* from, Value* to) {
   if (from == to) return;
   // Every reader moves at once: O(readers), where one set_node_input per slot would search and
@@ -171,13 +205,7 @@ void Graph::replace_all_uses(Value* from, Value* to) {
       if (to) to->consumers_.push_back(n);
     }
   }
-  for (Value*& out : outputs_) {
-    if (out == from) {
-      from->is_output_ = false;
-      out = to;
-      to->is_output_ = true;
-    }
-  }
+  replace_output(from, to);
 }
 
 Status Graph::remove_node(Node* n) {

@@ -120,6 +120,7 @@ const OpRegistry& OpRegistry::get() {
     register_fused_epilogue_ops(r);
     register_fused_pattern_ops(r);
     register_fused_elementwise_ops(r);
+    register_input_convert_ops(r);
     return r;
   }();
   return registry;

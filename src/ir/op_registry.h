@@ -108,6 +108,7 @@ void register_image_ops(OpRegistry& r);        // Resize, Pad, DepthToSpace, Spa
 void register_fused_epilogue_ops(OpRegistry& r);  // Conv/Gemm/MatMul + bias, activation, residual
 void register_fused_pattern_ops(OpRegistry& r);   // RMSNormalization, SiLU, Attention, ...
 void register_fused_elementwise_ops(OpRegistry& r);  // FusedElementwise (ir/elementwise_program.h)
+void register_input_convert_ops(OpRegistry& r);      // InputConvert (ir/input_convert.h)
 
 // Shared helpers for inference functions.
 // Numpy-style multidirectional broadcasting; error names the shapes.

@@ -155,6 +155,9 @@ std::vector<OpPrecisionEntry> make_table() {
       {"BitShift", A, 0, "integer"},
       // Casts.
       {"Cast", A, kAllFixed, "keeps its 'to' dtype: an explicit cast in the model is respected"},
+      {"InputConvert", A, kAllFixed,
+       "converts a bound input (slimrt/builder/io_formats.h): writes half when a reader runs in half or follows its "
+       "inputs, in fp32 arithmetic rounded once"},
       {"CastLike", A, 0, "takes the dtype of its second input"},
       {"Identity", A, 0, kMove},
       {"Dropout", A, 0, kMove},
@@ -258,6 +261,7 @@ class Converter {
   Status convert_node(Node& n) {
     const OpDef* def = OpRegistry::get().find(n.op_type());
     if (!def) return unsupported(n.describe() + ": op is not in the IR registry");
+    if (n.op_type() == "InputConvert") return convert_input(n, *def);
     const OpPrecisionEntry* e = find_op_precision(n.op_type());
     const OpPrecision cls = e ? e->precision : OpPrecision::kFloat;
     const uint32_t fixed = e ? e->fixed_inputs : 0;
@@ -296,6 +300,21 @@ class Converter {
       }
     }
     return infer_node(n, *def);
+  }
+
+  // An engine input's conversion (slimrt/builder/io_formats.h) writes what its readers take: half
+  // when one of them runs in half or follows its inputs, so the bound input reaches a half
+  // convolution in one pass and no Cast follows.
+  Status convert_input(Node& n, const OpDef& def) {
+    ++r_.any_nodes;
+    if (was_fp32(n.output(0))) {
+      const bool half_reader = std::any_of(n.output(0)->consumers().begin(), n.output(0)->consumers().end(), [](const Node* c) {
+        const OpPrecisionEntry* e = find_op_precision(c->op_type());
+        return e != nullptr && e->precision != OpPrecision::kFloat;
+      });
+      if (half_reader) n.set_attr("to", static_cast<int64_t>(half_));
+    }
+    return infer_node(n, def);
   }
 
   // Re-infers one node's output dtypes and shapes from its (possibly retyped) inputs.

@@ -133,7 +133,20 @@ Result<uint64_t> IoTensor::byte_size(const std::vector<int64_t>& concrete) const
   return static_cast<uint64_t>(n) * elem;
 }
 
-std::vector<IoTensor> describe_io(const Graph& graph, const std::vector<OptimizationProfile>& profiles) {
+std::string IoFormat::to_string(DataType bound) const {
+  // A layout is named only when the engine moves the channels.
+  std::string s = fmt::format("{}{}", dtype_name(bound), channels_last ? " NHWC" : "");
+  const std::string x = scale == 1.0f ? std::string("x") : fmt::format("x*{:g}", scale);
+  if (normalizes()) {
+    s += fmt::format(", normalized ({} - mean) / std, mean [{}], std [{}]", x, fmt::join(mean, ","), fmt::join(stddev, ","));
+  } else if (scale != 1.0f) {
+    s += fmt::format(", scaled: {}", x);
+  }
+  return s + fmt::format("; the model has {}{}", dtype_name(model_dtype), channels_last ? " NCHW" : "");
+}
+
+std::vector<IoTensor> describe_io(const Graph& graph, const std::vector<OptimizationProfile>& profiles,
+                                  const std::map<std::string, IoFormat>& formats) {
   std::vector<IoTensor> io;
   io.reserve(graph.inputs().size() + graph.outputs().size());
   // Per profile and list (min/opt/max), the value of each symbol an input dim names.
@@ -163,6 +176,7 @@ std::vector<IoTensor> describe_io(const Graph& graph, const std::vector<Optimiza
       t.profiles.push_back(std::move(p));
     }
     t.is_host_input = read_on_host[i] && fits_host_input(t);
+    if (auto f = formats.find(t.name); f != formats.end()) t.format = f->second;
     io.push_back(std::move(t));
   }
   for (size_t i = 0; i < graph.outputs().size(); ++i) {
@@ -183,6 +197,7 @@ std::vector<IoTensor> describe_io(const Graph& graph, const std::vector<Optimiza
       }
       t.profiles.push_back(std::move(p));
     }
+    if (auto f = formats.find(t.name); f != formats.end()) t.format = f->second;
     io.push_back(std::move(t));
   }
   return io;

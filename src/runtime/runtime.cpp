@@ -178,7 +178,7 @@ Result<std::shared_ptr<Engine>> Runtime::load(StreamReader& reader, const LoadOp
     graph_tensors[i] = mirrored[i] ? mirrors[i] : engine->weight_tensors_.back();
   }
   SLIMRT_ASSIGN_OR_RETURN(engine->graph_, make_engine_graph(info, graph_tensors));
-  engine->io_ = describe_io(engine->graph_, info.options.profiles);
+  engine->io_ = describe_io(engine->graph_, info.options.profiles, info.options.io_formats);
 
   LoadStats& st = engine->stats_;
   st.weights_bytes = h.weights_size;

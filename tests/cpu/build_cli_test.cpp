@@ -117,10 +117,56 @@ TEST(BuildCli, BadArgumentsExit2) {
   EXPECT_EQ(no_model.exit_code, 2);
 }
 
+// I/O formats through the CLI: a uint8 NHWC engine whose report, inspect and run show the
+// bound formats; bad format arguments exit 2 naming the tensor.
+TEST(BuildCli, IoFormats) {
+  const std::string p = temp_dir() + "/u8.engine";
+  const std::string nhwc = " --min image:1x64x64x3 --opt image:2x64x64x3 --max image:4x64x64x3";
+  CliResult b = run_cli("build " + tinynet() + " -o " + p + nhwc +
+                        " --fp16 --input-format image:uint8:nhwc --output-format probs:fp16"
+                        " --normalize image:mean=0.485,0.456,0.406:std=0.229,0.224,0.225");
+  ASSERT_EQ(b.exit_code, 0) << b.output;
+  EXPECT_NE(b.output.find("io       input 'image' (uint8 NHWC, normalized (x*0.00392157 - mean) / std"), std::string::npos)
+      << b.output;
+  EXPECT_NE(b.output.find("io       output 'probs' (float16): written directly by node 'softmax' (Softmax)"),
+            std::string::npos) << b.output;
+  CliResult i = run_cli("inspect " + p);
+  ASSERT_EQ(i.exit_code, 0) << i.output;
+  for (const char* s : {"input      image uint8 [batch,64,64,3]", "  format   uint8 NHWC, normalized",
+                        "the model has float32 NCHW", "output     probs float16 [batch,10]",
+                        "  format   float16; the model has float32"})
+    EXPECT_NE(i.output.find(s), std::string::npos) << s << "\n" << i.output;
+  CliResult j = run_cli("inspect " + p + " --json", /*stdout_only=*/true);
+  ASSERT_EQ(j.exit_code, 0) << j.output;
+  nlohmann::json doc = nlohmann::json::parse(j.output);
+  EXPECT_EQ(doc["inputs"][0]["format"]["model_dtype"], "float32");
+  EXPECT_EQ(doc["inputs"][0]["format"]["channels_last"], true);
+  EXPECT_EQ(doc["inputs"][0]["format"]["mean"].size(), 3u);
+  CliResult r = run_cli("run " + p + " --shapes image:2x64x64x3");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("input    image uint8 [2,64,64,3]"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("output   probs float16 [2,10]"), std::string::npos) << r.output;
+
+  struct Bad {
+    std::string flags, says;
+  };
+  for (const Bad& c : std::vector<Bad>{
+           {" --input-format nope:uint8", "I/O format for 'nope': the model has no input of that name (inputs: image)"},
+           {" --input-format image:int4", "--input-format 'image:int4': expected NAME:FORMAT"},
+           {" --output-format probs:uint8", "output 'probs' (float32 [batch,10]): outputs are given as fp32, fp16 or bf16"},
+           {" --normalize image:mean=1,2:std=1,2", "--normalize gives 2 values per list, but the input has 3 channels"},
+           {" --input-format image:uint8:nhwc" + kProfile, "give its shapes as N x H x W x C"}}) {
+    CliResult bad = run_cli("build " + tinynet() + " -o " + temp_dir() + "/bad.engine" + c.flags);
+    EXPECT_EQ(bad.exit_code, 2) << c.flags << "\n" << bad.output;
+    EXPECT_NE(bad.output.find(c.says), std::string::npos) << c.flags << "\n" << bad.output;
+    EXPECT_FALSE(std::filesystem::exists(temp_dir() + "/bad.engine"));
+  }
+}
+
 TEST(BuildCli, InspectShowsEverythingAndJsonParses) {
   CliResult r = run_cli("inspect " + tinynet_engine());
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  for (const char* s : {"magic SLIMRTEN", "format 1.0", "target any", "precision fp32", "input      image float32 [batch,3,64,64]",
+  for (const char* s : {"magic SLIMRTEN", "format 1.1", "target any", "precision fp32", "input      image float32 [batch,3,64,64]",
                         "output     probs float32 [batch,10]", "min 1x3x64x64  opt 2x3x64x64  max 4x3x64x64",
                         "memory plan: arena", "layers     8: Flatten 1, FusedConv 4, Gemm 1, GlobalAveragePool 1, Softmax 1", "checksums  OK"})
     EXPECT_NE(r.output.find(s), std::string::npos) << s << "\n" << r.output;

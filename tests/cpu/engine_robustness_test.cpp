@@ -172,7 +172,7 @@ TEST_F(EngineRobustness, NewerMajorVersionIsUnsupported) {
   std::vector<uint8_t> b = bytes_;
   put_u16(b, 8, 2);
   rehash_header(b);
-  EXPECT_ERROR(load(b), kUnsupported, "engine format version 2.0");
+  EXPECT_ERROR(load(b), kUnsupported, "engine format version 2.1");
   EXPECT_ERROR(load(b), kUnsupported, "reads format 1.x");
   // Even when the rest of the header no longer matches (a new layout), the version decides.
   put_u64(b, 120, 0);

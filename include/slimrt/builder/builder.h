@@ -7,9 +7,10 @@
 //   BuildReport report;
 //   SLIMRT_RETURN_IF_ERROR(build_engine("model.onnx", opts, "model.engine", &report));
 //
-// Pipeline: import (with symbolic shape inference) -> graph passes (slimrt/builder/passes.h) ->
+// Pipeline: import (with symbolic shape inference) -> I/O formats (slimrt/builder/io_formats.h)
+// -> graph passes (slimrt/builder/passes.h) ->
 // shape inference again -> precision conversion (slimrt/builder/precision.h; fp16/bf16 only) ->
-// profiles resolved against the graph inputs -> one activation plan per profile at the
+// the I/O conversions merged (finish_io_formats) -> profiles resolved against the graph inputs -> one activation plan per profile at the
 // profile's MAX shapes -> write_engine (slimrt/builder/engine_writer.h, with hooks).
 //
 // Build memory. Weights are never copied: external data stays memory-mapped (Tensor::adopt over
@@ -46,6 +47,7 @@
 #include <vector>
 
 #include "slimrt/engine_format.h"
+#include "slimrt/builder/io_formats.h"
 #include "slimrt/graph.h"
 #include "slimrt/memory_plan.h"
 #include "slimrt/status.h"
@@ -63,6 +65,9 @@ struct BuildOptions {
   // (PrecisionOptions::tanh_gelu).
   bool exact_gelu = false;
   std::vector<OptimizationProfile> profiles;
+  // Inputs and outputs in another dtype or layout than the model's, converted by the engine
+  // (slimrt/builder/io_formats.h; the CLI's --input-format, --output-format, --normalize).
+  std::vector<IoFormatRequest> io_formats;
   uint64_t chunk_size = kEngineDefaultChunkSize;
   // Called at each stage with a fraction in [0, 1] of the build done; may be empty.
   std::function<void(std::string_view stage, double fraction)> progress;
@@ -110,6 +115,8 @@ struct BuildReport {
   int64_t weights_converted = 0;  // float32 weights written as half
   int64_t channels_last_nodes = 0;  // convolutions and pools given the NHWC layout
   std::vector<std::string> layout_lines;  // the layout pass's decisions (region sizes, refusals)
+  // Per formatted input or output: what reads or writes it and whether a conversion pass remains.
+  std::vector<std::string> io_lines;
   std::vector<std::string> warnings;  // e.g. weights clamped to the half range
   double import_ms = 0, passes_ms = 0, precision_ms = 0, plan_ms = 0, write_ms = 0, total_ms = 0;
   // Resident memory of the building process (VmHWM and VmRSS of /proc/self/status; 0 where
