@@ -12,7 +12,7 @@ bundle=build/gpu-bundle.tar.xz
 logs=${OUT:-/tmp/slimrt-gpu-logs}
 only=tests,conformance,conformance-engine,models,sanitize,smoke
 filter='*'
-sfilter='CudaElementwise*:CudaReduction*:CudaTensor*:CudaIndex*:CudaLinalg*:CudaNn*:CudaFusedPattern*:CudaLayout*:CudaFusedElementwise*'
+sfilter='CudaElementwise*:CudaReduction*:CudaTensor*:CudaIndex*:CudaLinalg*:CudaNn*:CudaFusedPattern*:CudaLayout*:CudaFusedElementwise*:CudaInputConvert*:CudaHostIo*:CudaPipeline*'
 models=resnet50,mobilenet_v2,vit_b_16,bert_base,llama_tiny,lraspp_mobilenet_v3_large
 positional=()
 while [[ $# -gt 0 ]]; do

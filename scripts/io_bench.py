@@ -159,6 +159,15 @@ def slimrt_figures(slimrt, model, out, h, w, iters):
         r[f"{name}_io_lines"] = report.get("io_formats", [])
         bench = json.loads(run([slimrt, "bench", engine, "--json", "--iterations", str(iters), "--warmup", "10"]))
         r[f"{name}_bench"] = bench
+        # Host data in and out through the pipeline: pinned buffers, 1 to 4 requests in flight;
+        # and the model's own fp32 I/O from pageable memory one at a time (the serial baseline).
+        modes = [("pinned", ["1", "2", "3", "4"])] + ([("pageable", ["1", "2"])] if name == "fp32_io" else [])
+        for io, streams in modes:
+            args = [slimrt, "bench", engine, "--json", "--io", io, "--iterations", str(iters), "--warmup", "4",
+                    "--timeline", os.path.join(out, f"timeline_{name}_{io}.svg")]
+            for k in streams:
+                args += ["--streams", k]
+            r[f"{name}_io_{io}"] = json.loads(run(args))
         prof = run([slimrt, "bench", engine, "--iterations", "20", "--warmup", "5", "--profile"])
         r[f"{name}_profile_head"] = [line for line in prof.splitlines() if "InputConvert" in line or "Cast" in line][:6]
     return r
@@ -187,7 +196,15 @@ def main():
         if isinstance(v, float):
             print(f"{k:48s} {v:9.3f}")
         elif k.endswith("_bench"):
-            print(f"{k:48s} {json.dumps(v)[:600]}")
+            print(f"{k:48s} {json.dumps(v.get('results'))[:400]}")
+        elif "_io_" in k and isinstance(v, dict):
+            for run_ in v.get("runs", []):
+                print(f"{k:30s} streams {run_['streams']}: h2d {run_['h2d']['p50_ms']:.3f} compute "
+                      f"{run_['compute']['p50_ms']:.3f} d2h {run_['d2h']['p50_ms']:.3f} latency "
+                      f"{run_['latency']['p50_ms']:.3f} ms; {run_['throughput_per_s']:.1f}/s "
+                      f"(bound {run_['stage_bound_per_s']:.1f}, ratio {run_['throughput_vs_bound']:.2f})")
+            for w in v.get("warnings", []):
+                print(f"{k:30s} warning {w}")
         else:
             print(f"{k:48s} {v}")
 

@@ -34,6 +34,32 @@
 // capture is never broken by another thread using the legacy default stream. When the stream is
 // already being captured by the caller, enqueue records its work into the caller's capture.
 //
+// Host memory. set_tensor_address(name, ptr, where, capacity) binds an input or output to device
+// memory, pinned host memory (HostBuffer, HostRegistration: slimrt/host_memory.h), mapped host
+// memory or ordinary pageable host memory, and enqueue moves the data itself:
+//   ctx->set_tensor_address("image", frame.data(), BufferLocation::kPinned, frame.size());
+//   ctx->set_tensor_address("classes", numpy_ptr, BufferLocation::kPageable, n_bytes);
+//   ctx->set_input_consumed_event(consumed);   // recorded once the inputs may be refilled
+//   ctx->enqueue(stream);                      // H2D copies, compute, D2H copies, in stream order
+//   cudaStreamSynchronize(stream);             // the classes are in numpy_ptr
+//  - pinned: one cudaMemcpyAsync each way between the caller's buffer and a device copy the
+//    context keeps per tensor (sized once, at the first such binding, for the profile's max);
+//  - pageable: staged through a pinned ring the context owns (ContextOptions::staging_bytes,
+//    allocated at the first pageable binding): a CUDA host function copies each chunk between
+//    the caller's memory and a ring slot on a stream of the context's, overlapping the DMA of the
+//    previous chunk on the caller's stream, so enqueue stays asynchronous and a tensor larger than
+//    the ring streams through it;
+//  - mapped: the kernels read and write the caller's buffer in place across PCIe (no copy);
+//  - device: as before, in place.
+// kAuto asks the driver (device, pinned or pageable; mapped is never guessed). The copies are
+// stream-ordered work around the CUDA graph of the compute, which reads the device copies, so
+// rebinding host buffers never captures a graph again. The caller's pageable buffers must stay
+// valid until the stream reaches the end of the enqueue; inputs may be refilled once the
+// input-consumed event has completed. Nothing is allocated per enqueue.
+// Errors name the tensor: memory of another kind than stated (host memory bound as kDevice,
+// pageable memory as kPinned or kMapped), a capacity smaller than the tensor at the current
+// shapes (checked at enqueue), an output whose size depends on input values bound to host memory.
+//
 // Threads: a context is used by one thread at a time; several contexts of one engine may run
 // at once on different streams from different threads.
 #pragma once
@@ -45,14 +71,17 @@
 #include <vector>
 
 #include "slimrt/backend.h"
+#include "slimrt/host_memory.h"
 #include "slimrt/runtime.h"
 #include "slimrt/status.h"
 
 struct CUstream_st;
+struct CUevent_st;
 
 namespace slimrt {
 
 using CudaStream = CUstream_st*;  // cudaStream_t
+using CudaEvent = CUevent_st*;    // cudaEvent_t
 
 struct ContextOptions {
   uint32_t profile = 0;
@@ -65,6 +94,10 @@ struct ContextOptions {
   uint32_t max_cached_shapes = 32;
   // Scratch shared by the kernels, part of device_memory_size().
   uint64_t workspace_bytes = uint64_t{32} << 20;
+  // The pinned ring pageable bindings are staged through: staging_slots slots of
+  // staging_bytes / staging_slots bytes each (allocated at the first pageable binding).
+  uint64_t staging_bytes = uint64_t{16} << 20;
+  uint32_t staging_slots = 4;
 };
 
 // One node's GPU time, from ExecutionContext::profile_layers.
@@ -81,6 +114,8 @@ struct ContextStats {
   uint64_t graph_launches = 0;
   uint64_t graph_updates = 0;      // graphs re-pointed at new addresses instead of captured
   uint64_t shape_resolutions = 0;  // cache misses
+  uint64_t bytes_to_device = 0;    // copied from host bindings (pinned and pageable)
+  uint64_t bytes_to_host = 0;      // copied to host bindings
 };
 
 class ExecutionContext {
@@ -110,9 +145,22 @@ class ExecutionContext {
   // kernels again when the values change, caching them like a new shape set. Engine::io_tensors()
   // describes the same inputs (IoTensor::is_host_input) before any context exists.
   bool is_host_input(std::string_view name) const;
-  // Binds a graph input or output to device memory (host memory for a host input). Outputs not
-  // bound stay in the arena (see output_address()).
-  Status set_tensor_address(std::string_view name, void* ptr);
+  // Binds a graph input or output to memory at `ptr` (see "Host memory" above; a host input
+  // takes host memory, read on the host). `capacity`: the bytes available at ptr, checked at each
+  // enqueue against the tensor's size (0: not known, not checked). Outputs not bound stay in the
+  // arena (see output_address()). The two-argument form is kAuto with no capacity.
+  Status set_tensor_address(std::string_view name, void* ptr, BufferLocation where, uint64_t capacity = 0);
+  Status set_tensor_address(std::string_view name, void* ptr) {
+    return set_tensor_address(name, ptr, BufferLocation::kAuto, 0);
+  }
+  // Where `name` is bound now (kDevice when it is not bound).
+  BufferLocation tensor_location(std::string_view name) const;
+  // Events (cudaEvent_t, or null to stop) that enqueue records on its stream: once no input
+  // buffer is read any more (after the copies of host-bound inputs; after the compute when an
+  // input is read in place from device or mapped memory), and once the outputs are computed,
+  // before they are copied to host bindings.
+  Status set_input_consumed_event(CudaEvent event);
+  Status set_outputs_computed_event(CudaEvent event);
   // Resolves shapes for the current input shapes (enqueue does this when needed).
   Status resolve_shapes();
   // The dims of an input or output at the current input shapes.

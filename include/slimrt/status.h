@@ -28,6 +28,7 @@ enum class StatusCode : int {
   kOutOfMemory,      // an allocation failed
   kIoError,          // the operating system refused a read or write
   kCancelled,        // the caller asked to stop
+  kUnavailable,      // no room now (a full queue the caller asked not to wait on); retry later
   kInternal,         // a bug in slimrt
 };
 
@@ -75,6 +76,7 @@ Status out_of_range(std::string message);
 Status out_of_memory(std::string message);
 Status io_error(std::string message);
 Status cancelled(std::string message);
+Status unavailable(std::string message);
 Status internal_error(std::string message);
 
 template <typename T>

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "cli/bench_io.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "slimrt/context.h"
@@ -39,13 +40,6 @@ struct BenchResult {
   double median_ms = 0, p90_ms = 0, p99_ms = 0, min_ms = 0;
   double throughput = 0;  // samples per second
   std::vector<LayerTime> layers;  // --profile
-};
-
-// The options as numbers, checked (parse_bench_numbers).
-struct BenchNumbers {
-  std::vector<int64_t> batches;
-  int iterations = 0, warmup = 0;
-  uint64_t seed = 0;
 };
 
 #ifdef SLIMRT_HAVE_CUDA
@@ -192,6 +186,18 @@ Result<BenchNumbers> parse_bench_numbers(const BenchOptions& opts) {
   if (!warmup.ok())
     return invalid_argument(warmup.status().message() + " (the first enqueue runs eagerly, the second captures the CUDA graph)");
   SLIMRT_ASSIGN_OR_RETURN(n.seed, parse_seed_option("--seed", opts.seed));
+  for (const std::string& s : opts.streams) {
+    SLIMRT_ASSIGN_OR_RETURN(int64_t k, parse_int_option("--streams", s, 1, 64));
+    n.streams.push_back(k);
+  }
+  if (n.streams.empty()) n.streams.push_back(1);
+  if (opts.io.empty() && (!opts.streams.empty() || !opts.timeline.empty()))
+    return invalid_argument("--streams and --timeline measure host data in and out: give --io device|pinned|mapped|pageable");
+  if (!opts.io.empty() && opts.io != "device" && opts.io != "pinned" && opts.io != "mapped" && opts.io != "pageable")
+    return invalid_argument(fmt::format("--io '{}': expected device, pinned, mapped or pageable", opts.io));
+  if (!opts.io.empty() && opts.profile) return invalid_argument("--profile times the compute alone: leave out --io");
+  if (!opts.io.empty() && opts.batches.size() > 1)
+    return invalid_argument("--io takes one --batch (or none: the profile's opt shapes)");
   n.iterations = static_cast<int>(iterations);
   n.warmup = static_cast<int>(*warmup);
   return n;
@@ -213,6 +219,7 @@ Status execute(const BenchOptions& opts) {
   ro.backend = "cuda";
   SLIMRT_ASSIGN_OR_RETURN(auto rt, Runtime::create(ro));
   SLIMRT_ASSIGN_OR_RETURN(std::shared_ptr<Engine> engine, rt->load_file(opts.engine));
+  if (!opts.io.empty()) return run_io_bench(opts, num, engine, q.description);
   ContextOptions co;
   co.cuda_graphs = !opts.no_cuda_graphs;
   SLIMRT_ASSIGN_OR_RETURN(auto ctx, ExecutionContext::create(engine, co));
@@ -282,6 +289,11 @@ void add_bench_command(CLI::App& app, BenchOptions& opts, int& exit_code) {
   bench->add_flag("--profile", opts.profile,
                   "Then time every layer (eager, an event between launches) and print per-op-type totals and the "
                   "slowest layers");
+  bench->add_option("--io", opts.io,
+                    "Time host data in and out too: requests with device|pinned|mapped|pageable buffers through a "
+                    "pipeline, H2D, compute and D2H apart");
+  bench->add_option("--streams", opts.streams, "With --io: requests in flight (1 to 64; repeatable to compare)");
+  bench->add_option("--timeline", opts.timeline, "With --io: write an SVG of the last run's streams (H2D, compute, D2H)");
   bench->footer("Exit codes: 0 ok, 1 runtime failure, 2 bad usage, bad input or no GPU.");
   bench->callback([&opts, &exit_code] {
     Status s = execute(opts);

@@ -53,6 +53,11 @@ struct BenchOptions {
   bool no_cuda_graphs = false;
   bool json = false;
   bool profile = false;  // per-layer GPU time after the timed run
+  // Host-to-host mode (src/cli/bench_io.cpp): where the request buffers live, the in-flight
+  // request counts to compare (repeatable), and an SVG timeline of the last run.
+  std::string io;                    // "" (compute only), device, pinned, mapped, pageable
+  std::vector<std::string> streams;  // default 1
+  std::string timeline;
 };
 
 struct InspectOptions {

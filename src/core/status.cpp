@@ -21,6 +21,7 @@ std::string_view status_code_name(StatusCode code) {
     case StatusCode::kOutOfMemory: return "OutOfMemory";
     case StatusCode::kIoError: return "IoError";
     case StatusCode::kCancelled: return "Cancelled";
+    case StatusCode::kUnavailable: return "Unavailable";
     case StatusCode::kInternal: return "Internal";
   }
   return "Unknown";
@@ -76,6 +77,7 @@ Status out_of_range(std::string m) { return Status(StatusCode::kOutOfRange, std:
 Status out_of_memory(std::string m) { return Status(StatusCode::kOutOfMemory, std::move(m)); }
 Status io_error(std::string m) { return Status(StatusCode::kIoError, std::move(m)); }
 Status cancelled(std::string m) { return Status(StatusCode::kCancelled, std::move(m)); }
+Status unavailable(std::string m) { return Status(StatusCode::kUnavailable, std::move(m)); }
 Status internal_error(std::string m) { return Status(StatusCode::kInternal, std::move(m)); }
 
 void check_failed(const char* expr, const char* file, int line, std::string_view msg) {

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "cuda/device_resources.h"
 #include "cuda/graph_rebase.h"
+#include "cuda/host_io.h"
 #include "cuda/host_run.h"
 #include "cuda/program.h"
 #include "cuda/program_kernels.h"
@@ -44,6 +45,13 @@ struct ExecutionContext::Impl {
   bool any_host_input = false;
   BindingAddresses addr;
   bool dirty = true;
+  // Host bindings (pinned, mapped, pageable) and their copies; "input 'x'" / "output 'y'" per tensor
+  // for its errors, and each tensor's bytes at the profile's max (0: depends on data).
+  std::unique_ptr<cuda::HostIo> host_io;
+  std::vector<std::string> input_what, output_what;
+  std::vector<uint64_t> input_max_bytes, output_max_bytes;
+  cudaEvent_t input_consumed_event = nullptr;
+  cudaEvent_t outputs_computed_event = nullptr;
 
   struct ShapeEntry {
     std::vector<std::vector<int64_t>> dims;
@@ -213,6 +221,41 @@ struct ExecutionContext::Impl {
     return nullptr;
   }
 
+  // The compute: a CUDA graph replayed, captured, or the eager launch sequence.
+  Status compute(cudaStream_t stream, bool may_use_graphs) {
+    ShapeEntry& e = *current;
+    if (options.cuda_graphs && may_use_graphs) {
+      GraphEntry* g = find_graph(e.binding.get());
+      if (!g) g = update_graph(e.binding.get());
+      if (g) {
+        g->last_used = ++tick;
+        ++stats.graph_launches;
+        return SLIMRT_CUDA(cudaGraphLaunch(g->exec.get(), stream));
+      }
+      if (e.eager_runs > 0) return capture_and_launch(stream);
+    }
+    ++e.eager_runs;
+    ++stats.eager_enqueues;
+    return e.binding->enqueue(addr, stream, res->cublaslt(), res->cudnn_if_created());
+  }
+
+  // Each bound tensor's bytes at the current shapes, checked against the capacity bound with it;
+  // the host-bound ones' copies move that much.
+  Status size_host_bindings() {
+    const Graph& g = engine->graph();
+    for (size_t i = 0; i < input_dims.size(); ++i) {
+      if (host_input[i]) continue;
+      SLIMRT_RETURN_IF_ERROR(host_io->set_bytes(cuda::IoSide::kInput, i,
+                                                static_cast<uint64_t>(numel_of(input_dims[i])) * dtype_size(g.inputs()[i]->dtype())));
+    }
+    for (size_t o = 0; o < g.outputs().size(); ++o) {
+      SLIMRT_RETURN_IF_ERROR(host_io->set_bytes(
+          cuda::IoSide::kOutput, o,
+          static_cast<uint64_t>(numel_of(current->binding->output_dims(o))) * dtype_size(g.outputs()[o]->dtype())));
+    }
+    return Status::OK();
+  }
+
   Status capture_and_launch(cudaStream_t stream) {
     Binding& b = *current->binding;
     cudaStream_t cs = capture_stream.get();
@@ -352,6 +395,19 @@ Result<std::unique_ptr<ExecutionContext>> ExecutionContext::create(std::shared_p
     impl->any_host_input = impl->any_host_input || impl->host_input[i];
   }
   impl->program->set_host_only_inputs(impl->host_input);
+  impl->host_io = std::make_unique<cuda::HostIo>(n_in, g.outputs().size(), options.staging_bytes, options.staging_slots);
+  for (size_t i = 0; i < n_in; ++i) {
+    impl->input_what.push_back(fmt::format("input '{}'", g.inputs()[i]->name()));
+    impl->input_max_bytes.push_back(static_cast<uint64_t>(numel_of(impl->max_dims[i])) * dtype_size(g.inputs()[i]->dtype()));
+  }
+  for (const IoTensor& t : engine->io_tensors()) {
+    if (!t.is_output()) continue;
+    impl->output_what.push_back(fmt::format("output '{}'", t.name));
+    // The output's dims at the profile's max shapes (-1 where they follow input values).
+    const std::vector<int64_t>& dims = t.profiles.empty() ? t.dims : t.profiles[options.profile].max;
+    const bool known = t.has_shape && std::all_of(dims.begin(), dims.end(), [](int64_t d) { return d >= 0; });
+    impl->output_max_bytes.push_back(known ? static_cast<uint64_t>(numel_of(dims)) * dtype_size(t.dtype) : 0);
+  }
   if (options.allocate_device_memory) {
     SLIMRT_ASSIGN_OR_RETURN(impl->owned_arena, DeviceBuffer::allocate(impl->program->arena_bytes(),
                                                                       "the execution context's activation arena"));
@@ -412,17 +468,50 @@ bool ExecutionContext::is_host_input(std::string_view name) const {
   return i >= 0 && impl_->host_input[static_cast<size_t>(i)];
 }
 
-Status ExecutionContext::set_tensor_address(std::string_view name, void* ptr) {
+Status ExecutionContext::set_tensor_address(std::string_view name, void* ptr, BufferLocation where, uint64_t capacity) {
   Impl& m = *impl_;
   if (int i = m.input_index(name); i >= 0) {
-    m.addr.inputs[static_cast<size_t>(i)] = ptr;
+    const auto k = static_cast<size_t>(i);
+    if (m.host_input[k]) {
+      if (where == BufferLocation::kDevice || where == BufferLocation::kMapped)
+        return invalid_argument(fmt::format("{} is a host input (its values are kernel parameters, read on the host): "
+                                            "bind host memory", m.input_what[k]));
+      m.addr.inputs[k] = ptr;
+      return Status::OK();
+    }
+    SLIMRT_ASSIGN_OR_RETURN(void* device, m.host_io->bind(cuda::IoSide::kInput, k, m.input_what[k], ptr, where, capacity,
+                                                           m.input_max_bytes[k]));
+    m.addr.inputs[k] = device;
     return Status::OK();
   }
   if (int o = m.output_index(name); o >= 0) {
-    m.addr.outputs[static_cast<size_t>(o)] = ptr;
+    const auto k = static_cast<size_t>(o);
+    SLIMRT_ASSIGN_OR_RETURN(void* device, m.host_io->bind(cuda::IoSide::kOutput, k, m.output_what[k], ptr, where,
+                                                           capacity, m.output_max_bytes[k]));
+    m.addr.outputs[k] = device;
     return Status::OK();
   }
   return invalid_argument(fmt::format("'{}' is not an input or output of the engine (tensors: {})", name, m.tensor_names()));
+}
+
+BufferLocation ExecutionContext::tensor_location(std::string_view name) const {
+  const Impl& m = *impl_;
+  if (int i = m.input_index(name); i >= 0) {
+    return m.host_input[static_cast<size_t>(i)] ? BufferLocation::kPageable
+                                                : m.host_io->location(cuda::IoSide::kInput, static_cast<size_t>(i));
+  }
+  if (int o = m.output_index(name); o >= 0) return m.host_io->location(cuda::IoSide::kOutput, static_cast<size_t>(o));
+  return BufferLocation::kDevice;
+}
+
+Status ExecutionContext::set_input_consumed_event(CudaEvent event) {
+  impl_->input_consumed_event = event;
+  return Status::OK();
+}
+
+Status ExecutionContext::set_outputs_computed_event(CudaEvent event) {
+  impl_->outputs_computed_event = event;
+  return Status::OK();
 }
 
 Status ExecutionContext::resolve_shapes() { return impl_->resolve(); }
@@ -453,23 +542,25 @@ Status ExecutionContext::enqueue(CudaStream stream) {
                                           m.engine->graph().inputs()[i]->name()));
   }
   SLIMRT_RETURN_IF_ERROR(m.res->bind_stream(stream));
-  ++m.stats.enqueues;
-  Impl::ShapeEntry& e = *m.current;
   cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
   SLIMRT_CUDA_RETURN_IF_ERROR(cudaStreamIsCapturing(stream, &capturing));
-  if (m.options.cuda_graphs && capturing == cudaStreamCaptureStatusNone) {
-    Impl::GraphEntry* g = m.find_graph(e.binding.get());
-    if (!g) g = m.update_graph(e.binding.get());
-    if (g) {
-      g->last_used = ++m.tick;
-      ++m.stats.graph_launches;
-      return SLIMRT_CUDA(cudaGraphLaunch(g->exec.get(), stream));
-    }
-    if (e.eager_runs > 0) return m.capture_and_launch(stream);
-  }
-  ++e.eager_runs;
-  ++m.stats.eager_enqueues;
-  return e.binding->enqueue(m.addr, stream, m.res->cublaslt(), m.res->cudnn_if_created());
+  const bool copies = m.host_io->copies_inputs() || m.host_io->copies_outputs();
+  // Every bound buffer against its stated capacity (and the copies' sizes).
+  SLIMRT_RETURN_IF_ERROR(m.size_host_bindings());
+  if (capturing != cudaStreamCaptureStatusNone && m.host_io->stages_pageable())
+    return invalid_argument("enqueue: the stream is being captured into a CUDA graph, and a tensor is bound to pageable "
+                            "memory, whose staging cannot be captured; bind pinned or device memory");
+  ++m.stats.enqueues;
+  if (copies) SLIMRT_RETURN_IF_ERROR(m.host_io->copy_in(stream, &m.stats.bytes_to_device));
+  const bool consumed_early = !m.host_io->reads_inputs_in_place();
+  if (m.input_consumed_event && consumed_early)
+    SLIMRT_CUDA_RETURN_IF_ERROR(cudaEventRecord(m.input_consumed_event, stream));
+  SLIMRT_RETURN_IF_ERROR(m.compute(stream, capturing == cudaStreamCaptureStatusNone));
+  if (m.input_consumed_event && !consumed_early)
+    SLIMRT_CUDA_RETURN_IF_ERROR(cudaEventRecord(m.input_consumed_event, stream));
+  if (m.outputs_computed_event) SLIMRT_CUDA_RETURN_IF_ERROR(cudaEventRecord(m.outputs_computed_event, stream));
+  if (copies) SLIMRT_RETURN_IF_ERROR(m.host_io->copy_out(stream, &m.stats.bytes_to_host));
+  return Status::OK();
 }
 
 Result<std::vector<LayerTime>> ExecutionContext::profile_layers(CudaStream stream, int iterations) {

@@ -13,6 +13,7 @@
 #include "ir/graph_inputs.h"
 #include "slimrt/engine_format.h"
 #include "slimrt/graph.h"
+#include "slimrt/host_memory.h"
 #include "slimrt/runtime.h"
 
 namespace slimrt {
@@ -99,6 +100,17 @@ Status check_names(const std::vector<IoTensor>& io, const InputShapes& shapes) {
 }  // namespace
 
 std::string_view io_direction_name(IoDirection d) { return d == IoDirection::kInput ? "input" : "output"; }
+
+std::string_view buffer_location_name(BufferLocation where) {
+  switch (where) {
+    case BufferLocation::kAuto: return "auto";
+    case BufferLocation::kDevice: return "device";
+    case BufferLocation::kPinned: return "pinned";
+    case BufferLocation::kMapped: return "mapped";
+    case BufferLocation::kPageable: return "pageable";
+  }
+  return "?";
+}
 
 bool IoTensor::is_dynamic() const {
   return !has_shape || std::any_of(dims.begin(), dims.end(), [](int64_t d) { return d < 0; });

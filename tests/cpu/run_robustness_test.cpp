@@ -279,6 +279,12 @@ TEST(RunRobustness, NumericOptionsOutOfRangeExit2) {
       {"bench " + engine + " --iterations 0", "--iterations '0'"},
       {"bench " + engine + " --warmup 1", "--warmup '1': expected an integer from 2 to 1000000"},
       {"bench " + engine + " --seed -1", "--seed '-1'"},
+      {"bench " + engine + " --io disk", "--io 'disk': expected device, pinned, mapped or pageable"},
+      {"bench " + engine + " --streams 2", "--streams and --timeline measure host data in and out: give --io"},
+      {"bench " + engine + " --io pinned --streams 0", "--streams '0': expected an integer from 1 to 64"},
+      {"bench " + engine + " --io pinned --streams 65", "--streams '65'"},
+      {"bench " + engine + " --io pinned --profile", "--profile times the compute alone: leave out --io"},
+      {"bench " + engine + " --io pinned --batch 1 --batch 2", "--io takes one --batch"},
   };
   for (const Case& c : cases) {
     CliResult r = run_cli(c.args);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <sstream>
 
@@ -139,6 +140,23 @@ double expect_cuda_matches_cpu(const OpCheck& c) {
     return std::numeric_limits<double>::infinity();
   }
   return compare_outputs(what.str(), *ref, *got, c.compare_outputs, c.tolerance);
+}
+
+std::string tinynet_onnx() {
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec && std::filesystem::exists(exe.parent_path() / "tinynet.onnx")) return exe.parent_path() / "tinynet.onnx";
+  return std::string(SLIMRT_SOURCE_DIR) + "/models/tinynet.onnx";
+}
+
+IoFormatRequest normalized_image(const std::string& name, DataType dtype, bool nhwc) {
+  IoFormatRequest r;
+  r.name = name;
+  r.dtype = dtype;
+  r.channels_last = nhwc;
+  r.mean = {0.485f, 0.456f, 0.406f};
+  r.stddev = {0.229f, 0.224f, 0.225f};
+  return r;
 }
 
 }  // namespace slimrt::testing

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "slimrt/backend.h"
+#include "slimrt/builder/io_formats.h"
 #include "slimrt/device.h"
 #include "slimrt/graph.h"
 #include "support/test_util.h"
@@ -53,6 +54,13 @@ struct OpCheck {
 // tolerance (or in shape/dtype), describing the op, attributes and input shapes. Returns the
 // largest relative L2 error seen (or +inf when the CUDA run failed).
 double expect_cuda_matches_cpu(const OpCheck& check);
+
+// models/tinynet.onnx: beside the test binary in the GPU bundle (scripts/gpu-bundle.sh), else in
+// the source tree.
+std::string tinynet_onnx();
+// The I/O format of an image input bound as `dtype` (NHWC when `nhwc`) with ImageNet's mean and
+// std normalized by the engine.
+IoFormatRequest normalized_image(const std::string& name, DataType dtype, bool nhwc);
 
 // The same for a whole graph (shapes inferred): feeds are host tensors.
 double expect_graph_cuda_matches_cpu(const Graph& g, const std::vector<NamedTensor>& feeds, double tolerance = -1);

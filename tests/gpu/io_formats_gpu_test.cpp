@@ -58,14 +58,6 @@ TEST(CudaInputConvert, EveryFormAndDtype) {
 
 // ---- engines ------------------------------------------------------------------------------------
 
-// The GPU bundle (scripts/gpu-bundle.sh) carries tinynet.onnx beside the test binary.
-std::string tinynet() {
-  std::error_code ec;
-  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (!ec && std::filesystem::exists(exe.parent_path() / "tinynet.onnx")) return exe.parent_path() / "tinynet.onnx";
-  return std::string(SLIMRT_SOURCE_DIR) + "/models/tinynet.onnx";
-}
-
 std::string temp_engine() {
   return (std::filesystem::temp_directory_path() / ("slimrt_io_formats_" + std::to_string(getpid()) + ".engine")).string();
 }
@@ -83,12 +75,7 @@ TEST(CudaIoFormats, TinynetEnginesInEveryFormatMatchCpu) {
         SCOPED_TRACE(what);
         BuildOptions o;
         o.precision = precision;
-        IoFormatRequest in;
-        in.name = "image";
-        in.dtype = dt;
-        in.channels_last = nhwc;
-        in.mean = {0.485f, 0.456f, 0.406f};
-        in.stddev = {0.229f, 0.224f, 0.225f};
+        IoFormatRequest in = testing::normalized_image("image", dt, nhwc);
         IoFormatRequest out;
         out.name = "probs";
         out.direction = IoDirection::kOutput;
@@ -99,7 +86,7 @@ TEST(CudaIoFormats, TinynetEnginesInEveryFormatMatchCpu) {
         ASSERT_TRUE(profiles.ok());
         o.profiles = *profiles;
         const std::string path = temp_engine();
-        Status built = build_engine(tinynet(), o, path);
+        Status built = build_engine(testing::tinynet_onnx(), o, path);
         ASSERT_TRUE(built.ok()) << built.to_string();
         Result<std::shared_ptr<Engine>> e = (*rt)->load_file(path);
         ASSERT_TRUE(e.ok()) << e.status().to_string();
