@@ -52,7 +52,9 @@ struct TensorBuffer {
   std::vector<int64_t> dims;    // inputs: the shape; outputs: unused
 };
 
-// Called on a pipeline thread when the request is done (its outputs are in place) or failed.
+// Called on a pipeline thread when the request is done (its outputs are in place) or failed. It
+// runs on the worker that ran the request: keep it short, and do not submit(r, true) from it (a
+// worker waiting for room in the queue it should be draining can wait forever).
 using RequestCallback = void (*)(void* user, const Status& status);
 
 struct Request {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <numeric>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -253,7 +254,28 @@ Status bypass(Graph& g, Node* n, Value* v) {
   return g.remove_value(out);
 }
 
-// Merges the Casts and Transposes reading `ic`'s output into it; removes it when it is left a
+// The zeros a Pad appends at the end of each axis, when `n` is a Pad that only appends zeros (mode
+// constant, constant pads, value absent or 0, all axes): the layout pass's channel padding.
+std::optional<std::vector<int64_t>> zero_pad_at_end(const Node& n, int64_t rank) {
+  if (n.op_type() != "Pad" || n.attr_string("mode", "constant") != "constant" || n.num_inputs() < 2) return std::nullopt;
+  if (n.num_inputs() > 3 && n.input(3)) return std::nullopt;  // axes
+  if (n.num_inputs() > 2 && n.input(2)) {
+    const Tensor* v = n.input(2)->constant();
+    if (!v || v->numel() != 1 || v->get_as_double(0) != 0.0) return std::nullopt;
+  }
+  const Tensor* pads = n.input(1) ? n.input(1)->constant() : nullptr;
+  if (!pads || pads->numel() != 2 * rank) return std::nullopt;
+  std::vector<int64_t> ends;
+  for (int64_t a = 0; a < rank; ++a) {
+    const auto begin = static_cast<int64_t>(pads->get_as_double(a));
+    const auto end = static_cast<int64_t>(pads->get_as_double(rank + a));
+    if (begin != 0 || end < 0) return std::nullopt;
+    ends.push_back(end);
+  }
+  return ends;
+}
+
+// Merges the Casts, Transposes and zero Pads reading `ic`'s output into it; removes it when it is left a
 // plain cast to its input's own dtype. Returns whether the node is gone.
 Result<bool> merge_into(Graph& g, Node* ic, PassStats* stats) {
   Value* x = ic->input(0);
@@ -264,6 +286,8 @@ Result<bool> merge_into(Graph& g, Node* ic, PassStats* stats) {
     Value* out = next->output(0);
     if (next->op_type() == "Cast" && is_float(out->dtype())) {
       p.to = out->dtype();
+    } else if (const std::optional<std::vector<int64_t>> ends = zero_pad_at_end(*next, y->rank()); ends && !p.pads()) {
+      p.pad_end = *ends;
     } else if (next->op_type() == "Transpose" && out->has_shape() && y->has_shape()) {
       std::vector<int64_t> t = next->attr_ints("perm");
       if (t.empty()) {
@@ -276,7 +300,10 @@ Result<bool> merge_into(Graph& g, Node* ic, PassStats* stats) {
         merged.push_back(p.perm[static_cast<size_t>(a)]);
         if (a == p.axis) axis = static_cast<int64_t>(i);
       }
+      std::vector<int64_t> pads;
+      for (int64_t a : t) pads.push_back(p.pad_end[static_cast<size_t>(a < 0 ? a + y->rank() : a)]);
       p.perm = std::move(merged);
+      p.pad_end = std::move(pads);
       p.axis = p.axis >= 0 ? axis : -1;
     } else {
       break;

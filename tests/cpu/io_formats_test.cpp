@@ -341,9 +341,10 @@ TEST(IoFormatEngines, ConversionsMergeIntoOnePassOrNone) {
   EXPECT_EQ(f16->engine->graph().inputs()[0]->consumers()[0]->op_type(), "FusedConv");
   EXPECT_NE(f16->report.io_lines[0].find("read directly by node 'stem.conv' (FusedConv)"), std::string::npos)
       << f16->report.io_lines[0];
-  // uint8 NHWC into an fp16 engine whose stem runs channels-last: the Cast and the NCHW -> NHWC
-  // Transpose merge into the one InputConvert, which then keeps the bound layout (identity perm)
-  // and normalizes along the last axis.
+  // uint8 NHWC into an fp16 engine whose stem runs channels-last: the Cast, the NCHW -> NHWC
+  // Transpose and the stem's channel padding (3 -> 8) merge into the one InputConvert, which then
+  // keeps the bound layout (identity perm), normalizes along the last axis and writes the zero
+  // channels, and the stem convolution reads it.
   IoFormatRequest u8 = input_request("image", DataType::kUInt8, true);
   u8.mean = kMean;
   u8.stddev = kStd;
@@ -358,7 +359,10 @@ TEST(IoFormatEngines, ConversionsMergeIntoOnePassOrNone) {
   EXPECT_TRUE(p->identity_perm());
   EXPECT_EQ(p->axis, 3);
   EXPECT_EQ(p->to, DataType::kFloat16);
-  for (const Node* reader : ic->output(0)->consumers()) EXPECT_NE(reader->op_type(), "Transpose");
+  EXPECT_EQ(p->pad_end, (std::vector<int64_t>{0, 0, 0, 5}));
+  ASSERT_EQ(ic->output(0)->consumers().size(), 1u);
+  EXPECT_EQ(ic->output(0)->consumers()[0]->op_type(), "FusedConv");
+  EXPECT_EQ(shape_to_string(ic->output(0)->shape()), "[batch,64,64,8]");
   EXPECT_NE(b->report.io_lines[0].find("one pass"), std::string::npos) << b->report.io_lines[0];
   // An fp32 engine keeps the layout change in the InputConvert (NHWC -> NCHW, channels on axis 1).
   Result<Built> f32 = build_and_load("merge_u8_fp32", Precision::kFp32, {u8});

@@ -26,13 +26,14 @@ Tensor bound_input(DataType t, const std::vector<int64_t>& shape, std::mt19937_6
 }
 
 void check_convert(DataType from, DataType to, const std::vector<int64_t>& shape, const Ints& perm, int64_t axis,
-                   const Floats& scale, const Floats& bias) {
+                   const Floats& scale, const Floats& bias, const Ints& pad_end = {}) {
   auto rng = testing::make_rng();
   OpCheck op("InputConvert");
   op.inputs = {bound_input(from, shape, rng)};
   op.attrs = {{"to", static_cast<int64_t>(to)}, {"scale", scale}, {"bias", bias}};
   if (!perm.empty()) op.attrs.push_back({"perm", perm});
   if (axis >= 0) op.attrs.push_back({"axis", axis});
+  if (!pad_end.empty()) op.attrs.push_back({"pad_end", pad_end});
   SCOPED_TRACE(std::string(dtype_name(from)) + " -> " + std::string(dtype_name(to)));
   testing::expect_cuda_matches_cpu(op);
 }
@@ -52,6 +53,10 @@ TEST(CudaInputConvert, EveryFormAndDtype) {
       check_convert(from, to, {2, 9, 13, 5}, {0, 3, 1, 2}, -1, {2.0f}, {-1.0f});
       // Any other permutation.
       check_convert(from, to, {3, 2, 17, 5}, {2, 0, 3, 1}, 2, {1, 2, 3, 4, 5}, {0, 0, 1, 1, 2});
+      // Channel padding written in the same pass (a channels-last stem's 3 -> 8), and padding
+      // after a permutation.
+      check_convert(from, to, {2, 17, 29, 3}, {}, 3, s3, b3, {0, 0, 0, 5});
+      check_convert(from, to, {2, 17, 29, 3}, {0, 3, 1, 2}, 1, s3, b3, {0, 5, 1, 2});
     }
   }
 }

@@ -13,23 +13,30 @@ template <typename X, typename Y>
 void convert(const Tensor& x, Tensor& y, const InputConvertParams& p) {
   const std::vector<int64_t>& yd = y.shape();
   const size_t rank = yd.size();
-  // X's element stride along each axis of Y.
-  std::vector<int64_t> x_strides(x.rank(), 1), along(rank);
+  // X's element stride along each axis of Y, and each axis's size before the padding.
+  std::vector<int64_t> x_strides(x.rank(), 1), along(rank), limit(rank);
   for (size_t k = x.rank(); k-- > 1;) x_strides[k - 1] = x_strides[k] * x.dim(k);
-  for (size_t k = 0; k < rank; ++k) along[k] = x_strides[static_cast<size_t>(p.perm[k])];
+  for (size_t k = 0; k < rank; ++k) {
+    along[k] = x_strides[static_cast<size_t>(p.perm[k])];
+    limit[k] = yd[k] - p.pad_end[k];
+  }
   const X* src = x.data<X>();
   Y* dst = y.data<Y>();
   std::vector<int64_t> idx(rank, 0);
-  int64_t off = 0;
   const int64_t total = y.numel();
   for (int64_t e = 0; e < total; ++e) {
+    int64_t off = 0;
+    bool padding = false;
+    for (size_t k = 0; k < rank; ++k) {
+      padding = padding || idx[k] >= limit[k];
+      off += idx[k] * along[k];
+    }
     const size_t c = p.axis >= 0 ? static_cast<size_t>(idx[static_cast<size_t>(p.axis)]) : 0;
-    dst[e] = static_cast<Y>(static_cast<double>(src[off]) * static_cast<double>(p.scale[c]) +
-                            static_cast<double>(p.bias[c]));
+    dst[e] = padding ? Y(0)
+                     : static_cast<Y>(static_cast<double>(src[off]) * static_cast<double>(p.scale[c]) +
+                                      static_cast<double>(p.bias[c]));
     for (size_t k = rank; k-- > 0;) {
-      off += along[k];
       if (++idx[k] < yd[k]) break;
-      off -= along[k] * yd[k];
       idx[k] = 0;
     }
   }

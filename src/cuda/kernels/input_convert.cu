@@ -8,7 +8,8 @@
 //   - channels last -> channels first (perm = (0, r-1, 1, ..., r-2), NHWC -> NCHW): one thread
 //     per pixel reads its C channels (adjacent bytes) and writes each to its plane, so a warp's
 //     reads and each of its C writes are contiguous;
-//   - any other permutation: one thread per element, X's offset from Y's index through strides.
+//   - any other permutation, or padding (pad_end): one thread per element, X's offset from Y's
+//     index through strides; an index past an axis's unpadded size writes 0.
 // Indices are 32-bit where the tensor has fewer than 2^31 elements (integer division is the
 // kernel's main cost), 64-bit otherwise.
 #include <cstdint>
@@ -56,19 +57,26 @@ __global__ void convert_channels_first(const X* __restrict__ x, Y* __restrict__ 
   }
 }
 
+// Each axis's size before the padding.
+struct Limits {
+  int64_t v[kMaxRank] = {};
+};
+
 template <typename X, typename Y>
-__global__ void convert_permuted(const X* __restrict__ x, Y* __restrict__ y, int64_t n, BroadcastStrides s, int axis,
-                                 Affine a) {
+__global__ void convert_permuted(const X* __restrict__ x, Y* __restrict__ y, int64_t n, BroadcastStrides s, Limits lim,
+                                 int axis, Affine a) {
   for (int64_t j = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; j < n;
        j += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     int64_t idx = j, off = 0, c = 0;
+    bool padding = false;
     for (int k = s.rank - 1; k >= 0; --k) {
       const int64_t q = idx / s.out_dims[k], r = idx - q * s.out_dims[k];
       off += r * s.in_strides[k];
+      padding = padding || r >= lim.v[k];
       if (k == axis) c = r;
       idx = q;
     }
-    store_f(y, j, fmaf(load_f(x, off), a.scale[c], a.bias[c]));
+    store_f(y, j, padding ? 0.0f : fmaf(load_f(x, off), a.scale[c], a.bias[c]));
   }
 }
 
@@ -86,6 +94,7 @@ class InputConvertKernel final : public Kernel {
   int64_t n_ = 0, inner = 1, channels = 1, pixels = 1;
   int axis = -1;
   BroadcastStrides strides;
+  Limits limits;
   Affine affine{};
 
  private:
@@ -120,7 +129,7 @@ class InputConvertKernel final : public Kernel {
           break;
         }
         case Form::kPermuted:
-          convert_permuted<X, Y><<<grid_for(n_), kBlock, 0, args.stream>>>(x, y, n_, strides, axis, affine);
+          convert_permuted<X, Y><<<grid_for(n_), kBlock, 0, args.stream>>>(x, y, n_, strides, limits, axis, affine);
           break;
       }
     });
@@ -156,13 +165,16 @@ Result<std::unique_ptr<Kernel>> create_input_convert(const PrepareArgs& a) {
     k->affine.scale[c] = p->scale[c];
     k->affine.bias[c] = p->bias[c];
   }
-  k->channels = p->axis >= 0 ? y.dims[static_cast<size_t>(p->axis)] : 1;
+  // The channel count before any padding (padded channels are written as 0, never scaled).
+  k->channels = p->axis >= 0 ? y.dims[static_cast<size_t>(p->axis)] - p->pad_end[static_cast<size_t>(p->axis)] : 1;
   if (p->axis >= 0 && k->channels != static_cast<int64_t>(channels))
     return a.invalid("scale/bias hold " + std::to_string(channels) + " values for " + std::to_string(k->channels) +
                      " channels");
   for (size_t d = static_cast<size_t>(std::max(p->axis, int64_t{0})) + 1; d < y.dims.size() && p->axis >= 0; ++d)
     k->inner *= y.dims[d];
-  if (p->identity_perm()) {
+  if (p->pads()) {
+    k->form = Form::kPermuted;
+  } else if (p->identity_perm()) {
     k->form = Form::kSameOrder;
   } else if (moves_last_to_second(p->perm) && (p->axis == 1 || p->axis < 0)) {
     k->form = Form::kChannelsFirst;
@@ -185,6 +197,7 @@ Result<std::unique_ptr<Kernel>> create_input_convert(const PrepareArgs& a) {
     for (size_t d = 0; d < y.dims.size(); ++d) {
       k->strides.out_dims[d] = y.dims[d];
       k->strides.in_strides[d] = x_strides[static_cast<size_t>(p->perm[d])];
+      k->limits.v[d] = y.dims[d] - p->pad_end[d];
     }
   }
   return std::unique_ptr<Kernel>(std::move(k));

@@ -32,10 +32,13 @@ Status infer_input_convert(ShapeContext& ctx) {
   Shape y;
   for (int64_t a : p->perm) y.push_back(x[static_cast<size_t>(a)]);
   if (p->axis >= 0) {
-    const std::optional<int64_t> c = y[static_cast<size_t>(p->axis)].value();
+    const std::optional<int64_t> c = y[static_cast<size_t>(p->axis)].value();  // before the padding
     if (c && *c != static_cast<int64_t>(p->scale.size()))
       return ctx.error("scale and bias hold " + std::to_string(p->scale.size()) + " values, but Y's axis " +
                        std::to_string(p->axis) + " has " + std::to_string(*c));
+  }
+  for (size_t a = 0; a < y.size(); ++a) {
+    if (p->pad_end[a] != 0) y[a] = y[a] + Dim(p->pad_end[a]);
   }
   ctx.set_output(0, to, std::move(y));
   return Status::OK();
@@ -50,8 +53,12 @@ bool InputConvertParams::identity_perm() const {
   return true;
 }
 
+bool InputConvertParams::pads() const {
+  return std::any_of(pad_end.begin(), pad_end.end(), [](int64_t v) { return v != 0; });
+}
+
 bool InputConvertParams::is_plain_cast() const {
-  return identity_perm() && scale.size() == 1 && bias.size() == 1 && scale[0] == 1.0f && bias[0] == 0.0f;
+  return identity_perm() && !pads() && scale.size() == 1 && bias.size() == 1 && scale[0] == 1.0f && bias[0] == 0.0f;
 }
 
 Result<InputConvertParams> read_input_convert(const Node& n, int64_t rank) {
@@ -71,6 +78,11 @@ Result<InputConvertParams> read_input_convert(const Node& n, int64_t rank) {
     if (sorted[i] != static_cast<int64_t>(i))
       return invalid_argument(n.describe() + ": perm is not a permutation of the input's axes");
   }
+  p.pad_end = n.attr_ints("pad_end");
+  if (p.pad_end.empty()) p.pad_end.assign(static_cast<size_t>(rank), 0);
+  if (static_cast<int64_t>(p.pad_end.size()) != rank ||
+      std::any_of(p.pad_end.begin(), p.pad_end.end(), [](int64_t v) { return v < 0; }))
+    return invalid_argument(n.describe() + ": pad_end must hold " + std::to_string(rank) + " non-negative entries");
   p.scale = n.attr_floats("scale", {1.0f});
   p.bias = n.attr_floats("bias", {0.0f});
   if (p.scale.empty() || p.bias.empty()) return invalid_argument(n.describe() + ": scale and bias may not be empty");
@@ -100,6 +112,8 @@ void write_input_convert(Node* n, const InputConvertParams& p) {
   else n->remove_attr("axis");
   n->set_attr("scale", p.scale);
   n->set_attr("bias", p.bias);
+  if (p.pads()) n->set_attr("pad_end", p.pad_end);
+  else n->remove_attr("pad_end");
 }
 
 void register_input_convert_ops(OpRegistry& r) { r.add({"InputConvert", 1, 1, 1, 1, infer_input_convert}); }
