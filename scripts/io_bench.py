@@ -130,6 +130,8 @@ def torch_figures(h, w, iters):
             pipeline(frames)
             runs.append((time.perf_counter() - t0) * 1e3 / frames)
         r["torch_best_pinned_fp16_2streams_ms_per_frame"] = statistics.median(runs)
+    for k, v in r.items():
+        print("torch", k, round(v, 3), flush=True)
     r["torch"] = torch.__version__
     r["gpu"] = torch.cuda.get_device_name()
     return r
@@ -159,6 +161,7 @@ def slimrt_figures(slimrt, model, out, h, w, iters):
         r[f"{name}_io_lines"] = report.get("io_formats", [])
         bench = json.loads(run([slimrt, "bench", engine, "--json", "--iterations", str(iters), "--warmup", "10"]))
         r[f"{name}_bench"] = bench
+        print(name, "compute", json.dumps(bench.get("results"))[:300], flush=True)
         # Host data in and out through the pipeline: pinned buffers, 1 to 4 requests in flight;
         # and the model's own fp32 I/O from pageable memory one at a time (the serial baseline).
         modes = [("pinned", ["1", "2", "3", "4"])] + ([("pageable", ["1", "2"])] if name == "fp32_io" else [])
@@ -168,6 +171,11 @@ def slimrt_figures(slimrt, model, out, h, w, iters):
             for k in streams:
                 args += ["--streams", k]
             r[f"{name}_io_{io}"] = json.loads(run(args))
+            for run_ in r[f"{name}_io_{io}"]["runs"]:
+                print(name, io, "streams", run_["streams"], "h2d", round(run_["h2d"]["p50_ms"], 3), "compute",
+                      round(run_["compute"]["p50_ms"], 3), "d2h", round(run_["d2h"]["p50_ms"], 3), "latency",
+                      round(run_["latency"]["p50_ms"], 3), "per_s", round(run_["throughput_per_s"], 1), "bound",
+                      round(run_["stage_bound_per_s"], 1), flush=True)
         prof = run([slimrt, "bench", engine, "--iterations", "20", "--warmup", "5", "--profile"])
         r[f"{name}_profile_head"] = [line for line in prof.splitlines() if "InputConvert" in line or "Cast" in line][:6]
     return r
