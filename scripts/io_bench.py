@@ -137,8 +137,28 @@ def torch_figures(h, w, iters):
     return r
 
 
+def bundle_env(slimrt):
+    """The environment a bundled slimrt needs (scripts/gpu-check.sh does the same): the bundle's
+    lib/ and the cuDNN slimrt was built against, which lives in the Python environment there."""
+    env = dict(os.environ)
+    paths = [os.path.join(os.path.dirname(os.path.abspath(slimrt)), "lib")]
+    try:
+        import nvidia.cudnn
+        paths.append(os.path.join(list(nvidia.cudnn.__path__)[0], "lib"))
+    except ImportError:
+        pass
+    paths.append("/usr/local/cuda/lib64")
+    if env.get("LD_LIBRARY_PATH"):
+        paths.append(env["LD_LIBRARY_PATH"])
+    env["LD_LIBRARY_PATH"] = ":".join(paths)
+    return env
+
+
+ENV = None
+
+
 def run(cmd, **kw):
-    p = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    p = subprocess.run(cmd, capture_output=True, text=True, env=ENV, **kw)
     if p.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {p.returncode}:\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}")
     return p.stdout
@@ -190,6 +210,8 @@ def main():
     ap.add_argument("--iterations", type=int, default=30)
     ap.add_argument("--skip-torch", action="store_true")
     args = ap.parse_args()
+    global ENV
+    ENV = bundle_env(args.slimrt)
     os.makedirs(args.out, exist_ok=True)
     models = os.path.join(args.out, "models")
     run([sys.executable, os.path.join(HERE, "export_models.py"), models, "--models", "lraspp_mobilenet_v3_large"])
