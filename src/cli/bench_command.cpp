@@ -43,12 +43,6 @@ struct BenchResult {
 };
 
 #ifdef SLIMRT_HAVE_CUDA
-double percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  const size_t k = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5));
-  return v[k];
-}
-
 // Device buffers freed on scope exit.
 struct DeviceBuffers {
   std::vector<cuda::DeviceBuffer> owned;

@@ -30,6 +30,13 @@
 
 namespace slimrt::cli {
 
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t k = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5));
+  return v[k];
+}
+
 #ifndef SLIMRT_HAVE_CUDA
 Status run_io_bench(const BenchOptions&, const BenchNumbers&, const std::shared_ptr<Engine>&, const std::string&) {
   return unsupported("slimrt bench --io needs a GPU: slimrt was built without CUDA");
@@ -104,13 +111,6 @@ class BenchBuffer {
   HostBuffer host_;
   std::vector<uint8_t> pageable_;
 };
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t k = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5));
-  return v[k];
-}
 
 struct StageFigures {
   double p50 = 0, p90 = 0, p99 = 0;

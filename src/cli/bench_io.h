@@ -20,6 +20,9 @@ struct BenchNumbers {
   std::vector<int64_t> streams;  // --streams values (1 to 64); {1} when not given
 };
 
+// The value at fraction p (0..1) of the sorted samples (nearest rank); 0 for none.
+double percentile(std::vector<double> v, double p);
+
 // Runs the I/O benchmark for every --streams value at the first --batch (or the profile's opt
 // shapes) and prints its table, or its JSON with --json; writes --timeline when given. `engine`
 // is loaded on the CUDA backend.
