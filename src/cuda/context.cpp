@@ -45,11 +45,8 @@ struct ExecutionContext::Impl {
   bool any_host_input = false;
   BindingAddresses addr;
   bool dirty = true;
-  // Host bindings (pinned, mapped, pageable) and their copies; "input 'x'" / "output 'y'" per tensor
-  // for its errors, and each tensor's bytes at the profile's max (0: depends on data).
+  // Host bindings (pinned, mapped, pageable) and their copies.
   std::unique_ptr<cuda::HostIo> host_io;
-  std::vector<std::string> input_what, output_what;
-  std::vector<uint64_t> input_max_bytes, output_max_bytes;
   cudaEvent_t input_consumed_event = nullptr;
   cudaEvent_t outputs_computed_event = nullptr;
 
@@ -395,19 +392,20 @@ Result<std::unique_ptr<ExecutionContext>> ExecutionContext::create(std::shared_p
     impl->any_host_input = impl->any_host_input || impl->host_input[i];
   }
   impl->program->set_host_only_inputs(impl->host_input);
-  impl->host_io = std::make_unique<cuda::HostIo>(n_in, g.outputs().size(), options.staging_bytes, options.staging_slots);
+  // Each input and output's bytes at the profile's max shapes (an output's dims follow input
+  // values where they are -1: 0 bytes, it cannot be bound to host memory).
+  std::vector<cuda::HostIoTensor> io_in, io_out;
   for (size_t i = 0; i < n_in; ++i) {
-    impl->input_what.push_back(fmt::format("input '{}'", g.inputs()[i]->name()));
-    impl->input_max_bytes.push_back(static_cast<uint64_t>(numel_of(impl->max_dims[i])) * dtype_size(g.inputs()[i]->dtype()));
+    io_in.push_back({fmt::format("input '{}'", g.inputs()[i]->name()),
+                     static_cast<uint64_t>(numel_of(impl->max_dims[i])) * dtype_size(g.inputs()[i]->dtype())});
   }
   for (const IoTensor& t : engine->io_tensors()) {
     if (!t.is_output()) continue;
-    impl->output_what.push_back(fmt::format("output '{}'", t.name));
-    // The output's dims at the profile's max shapes (-1 where they follow input values).
     const std::vector<int64_t>& dims = t.profiles.empty() ? t.dims : t.profiles[options.profile].max;
     const bool known = t.has_shape && std::all_of(dims.begin(), dims.end(), [](int64_t d) { return d >= 0; });
-    impl->output_max_bytes.push_back(known ? static_cast<uint64_t>(numel_of(dims)) * dtype_size(t.dtype) : 0);
+    io_out.push_back({fmt::format("output '{}'", t.name), known ? static_cast<uint64_t>(numel_of(dims)) * dtype_size(t.dtype) : 0});
   }
+  impl->host_io = std::make_unique<cuda::HostIo>(io_in, io_out, options.staging_bytes, options.staging_slots);
   if (options.allocate_device_memory) {
     SLIMRT_ASSIGN_OR_RETURN(impl->owned_arena, DeviceBuffer::allocate(impl->program->arena_bytes(),
                                                                       "the execution context's activation arena"));
@@ -475,19 +473,17 @@ Status ExecutionContext::set_tensor_address(std::string_view name, void* ptr, Bu
     if (m.host_input[k]) {
       if (where == BufferLocation::kDevice || where == BufferLocation::kMapped)
         return invalid_argument(fmt::format("{} is a host input (its values are kernel parameters, read on the host): "
-                                            "bind host memory", m.input_what[k]));
+                                            "bind host memory", m.host_io->what(cuda::IoSide::kInput, k)));
       m.addr.inputs[k] = ptr;
       return Status::OK();
     }
-    SLIMRT_ASSIGN_OR_RETURN(void* device, m.host_io->bind(cuda::IoSide::kInput, k, m.input_what[k], ptr, where, capacity,
-                                                           m.input_max_bytes[k]));
+    SLIMRT_ASSIGN_OR_RETURN(void* device, m.host_io->bind(cuda::IoSide::kInput, k, ptr, where, capacity));
     m.addr.inputs[k] = device;
     return Status::OK();
   }
   if (int o = m.output_index(name); o >= 0) {
     const auto k = static_cast<size_t>(o);
-    SLIMRT_ASSIGN_OR_RETURN(void* device, m.host_io->bind(cuda::IoSide::kOutput, k, m.output_what[k], ptr, where,
-                                                           capacity, m.output_max_bytes[k]));
+    SLIMRT_ASSIGN_OR_RETURN(void* device, m.host_io->bind(cuda::IoSide::kOutput, k, ptr, where, capacity));
     m.addr.outputs[k] = device;
     return Status::OK();
   }
@@ -544,14 +540,13 @@ Status ExecutionContext::enqueue(CudaStream stream) {
   SLIMRT_RETURN_IF_ERROR(m.res->bind_stream(stream));
   cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
   SLIMRT_CUDA_RETURN_IF_ERROR(cudaStreamIsCapturing(stream, &capturing));
-  const bool copies = m.host_io->copies_inputs() || m.host_io->copies_outputs();
   // Every bound buffer against its stated capacity (and the copies' sizes).
   SLIMRT_RETURN_IF_ERROR(m.size_host_bindings());
   if (capturing != cudaStreamCaptureStatusNone && m.host_io->stages_pageable())
     return invalid_argument("enqueue: the stream is being captured into a CUDA graph, and a tensor is bound to pageable "
                             "memory, whose staging cannot be captured; bind pinned or device memory");
   ++m.stats.enqueues;
-  if (copies) SLIMRT_RETURN_IF_ERROR(m.host_io->copy_in(stream, &m.stats.bytes_to_device));
+  SLIMRT_RETURN_IF_ERROR(m.host_io->copy_in(stream, &m.stats.bytes_to_device));
   const bool consumed_early = !m.host_io->reads_inputs_in_place();
   if (m.input_consumed_event && consumed_early)
     SLIMRT_CUDA_RETURN_IF_ERROR(cudaEventRecord(m.input_consumed_event, stream));
@@ -559,7 +554,7 @@ Status ExecutionContext::enqueue(CudaStream stream) {
   if (m.input_consumed_event && !consumed_early)
     SLIMRT_CUDA_RETURN_IF_ERROR(cudaEventRecord(m.input_consumed_event, stream));
   if (m.outputs_computed_event) SLIMRT_CUDA_RETURN_IF_ERROR(cudaEventRecord(m.outputs_computed_event, stream));
-  if (copies) SLIMRT_RETURN_IF_ERROR(m.host_io->copy_out(stream, &m.stats.bytes_to_host));
+  SLIMRT_RETURN_IF_ERROR(m.host_io->copy_out(stream, &m.stats.bytes_to_host));
   return Status::OK();
 }
 

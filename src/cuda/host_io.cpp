@@ -27,9 +27,19 @@ void CUDART_CB HostIo::run_task(void* p) {
   std::memcpy(t->dst, t->src, t->bytes);
 }
 
-HostIo::HostIo(size_t num_inputs, size_t num_outputs, uint64_t staging_bytes, uint32_t staging_slots)
-    : inputs_(num_inputs), outputs_(num_outputs), ring_bytes_(staging_bytes), num_slots_(std::max<uint32_t>(staging_slots, 2)) {
+HostIo::HostIo(const std::vector<HostIoTensor>& inputs, const std::vector<HostIoTensor>& outputs, uint64_t staging_bytes,
+               uint32_t staging_slots)
+    : inputs_(inputs.size()), outputs_(outputs.size()), ring_bytes_(staging_bytes),
+      num_slots_(std::max<uint32_t>(staging_slots, 2)) {
   slot_bytes_ = std::max<uint64_t>(ring_bytes_ / num_slots_ / 256 * 256, 256);
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    inputs_[k].what = inputs[k].what;
+    inputs_[k].max_bytes = inputs[k].max_bytes;
+  }
+  for (size_t k = 0; k < outputs.size(); ++k) {
+    outputs_[k].what = outputs[k].what;
+    outputs_[k].max_bytes = outputs[k].max_bytes;
+  }
 }
 
 HostIo::~HostIo() {
@@ -37,16 +47,6 @@ HostIo::~HostIo() {
   if (side_) SLIMRT_CUDA_IGNORE(cudaStreamSynchronize(side_.get()));
 }
 
-bool HostIo::copies_inputs() const {
-  return std::any_of(inputs_.begin(), inputs_.end(), [](const Slot& s) {
-    return s.where == BufferLocation::kPinned || s.where == BufferLocation::kPageable;
-  });
-}
-bool HostIo::copies_outputs() const {
-  return std::any_of(outputs_.begin(), outputs_.end(), [](const Slot& s) {
-    return s.where == BufferLocation::kPinned || s.where == BufferLocation::kPageable;
-  });
-}
 bool HostIo::reads_inputs_in_place() const {
   return std::any_of(inputs_.begin(), inputs_.end(), [](const Slot& s) {
     return s.where == BufferLocation::kDevice || s.where == BufferLocation::kMapped;
@@ -76,9 +76,10 @@ Status HostIo::ensure_ring() {
   return Status::OK();
 }
 
-Result<void*> HostIo::bind(IoSide side, size_t k, const std::string& what, void* ptr, BufferLocation where,
-                           uint64_t capacity, uint64_t max_bytes) {
+Result<void*> HostIo::bind(IoSide side, size_t k, void* ptr, BufferLocation where, uint64_t capacity) {
   Slot& s = slot(side, k);
+  const std::string& what = s.what;
+  const uint64_t max_bytes = s.max_bytes;
   if (ptr == nullptr) {
     s.where = BufferLocation::kDevice;
     s.host = nullptr;
@@ -146,7 +147,6 @@ Result<void*> HostIo::bind(IoSide side, size_t k, const std::string& what, void*
   s.where = where;
   s.host = ptr;
   s.capacity = capacity;
-  if (s.what != what) s.what = what;
   return device;
 }
 

@@ -3,10 +3,10 @@
 // tensor keeps, the pinned ring pageable memory is staged through, and the stream-ordered copies
 // enqueue issues around the compute. Host-only header.
 //
-//   HostIo io(num_inputs, num_outputs, options);
-//   void* device_addr = io.bind(IoSide::kInput, i, "input 'image'", ptr, where, capacity, max_bytes).value();
-//   io.set_bytes(IoSide::kInput, i, bytes_now);             // at each enqueue (no allocation)
-//   io.copy_in(stream); ...compute...; io.copy_out(stream);
+//   HostIo io({{"input 'image'", max_bytes}}, {{"output 'y'", 0}}, staging_bytes, staging_slots);
+//   void* device_addr = io.bind(IoSide::kInput, 0, ptr, where, capacity).value();
+//   io.set_bytes(IoSide::kInput, 0, bytes_now);             // at each enqueue (no allocation)
+//   io.copy_in(stream, &moved); ...compute...; io.copy_out(stream, &moved);
 //
 // Pageable staging. The ring has S slots. Each chunk of a pageable tensor takes the next slot:
 // an input chunk is copied by a CUDA host function (memcpy on the driver's callback thread) from
@@ -36,32 +36,38 @@ namespace slimrt::cuda {
 
 enum class IoSide : uint8_t { kInput, kOutput };
 
+// One graph input or output as HostIo sees it: its name in errors ("input 'image'") and its bytes
+// at the profile's largest shapes (0 when its size follows input values: it cannot be bound to
+// host memory).
+struct HostIoTensor {
+  std::string what;
+  uint64_t max_bytes = 0;
+};
+
 class HostIo {
  public:
-  HostIo(size_t num_inputs, size_t num_outputs, uint64_t staging_bytes, uint32_t staging_slots);
+  HostIo(const std::vector<HostIoTensor>& inputs, const std::vector<HostIoTensor>& outputs, uint64_t staging_bytes,
+         uint32_t staging_slots);
   ~HostIo();
   HostIo(const HostIo&) = delete;
   HostIo& operator=(const HostIo&) = delete;
 
   // Checks `where` against what the driver says `ptr` is (kAuto: takes that), allocates the
-  // tensor's device copy at its first pinned or pageable binding (`max_bytes`, the profile's
-  // largest size; 0 for a size that depends on data, which cannot be bound to host memory), the
-  // staging ring at the first pageable one, and returns the device address the kernels use:
-  // ptr itself (device), its mapped device address, or the device copy. `what` names the tensor
-  // in errors ("input 'image'").
-  Result<void*> bind(IoSide side, size_t k, const std::string& what, void* ptr, BufferLocation where, uint64_t capacity,
-                     uint64_t max_bytes);
+  // tensor's device copy at its first pinned or pageable binding (its max_bytes), the staging ring
+  // at the first pageable one, and returns the device address the kernels use: ptr itself
+  // (device), its mapped device address, or the device copy.
+  Result<void*> bind(IoSide side, size_t k, void* ptr, BufferLocation where, uint64_t capacity);
   BufferLocation location(IoSide side, size_t k) const { return slot(side, k).where; }
-  // Whether any tensor is copied (pinned or pageable), and whether any input is read in place.
-  bool copies_inputs() const;
-  bool copies_outputs() const;
+  const std::string& what(IoSide side, size_t k) const { return slot(side, k).what; }
+  // Whether any input is read in place (device or mapped memory) rather than copied.
   bool reads_inputs_in_place() const;
   bool stages_pageable() const;
 
   // The bytes of tensor k at the current shapes, before copy_in/copy_out; kInvalidArgument naming
   // the tensor when they exceed the capacity bound with it.
   Status set_bytes(IoSide side, size_t k, uint64_t bytes);
-  // The copies of the bound host inputs into their device copies, on `stream`.
+  // The copies of the bound host inputs into their device copies, on `stream` (nothing for the
+  // tensors read in place).
   Status copy_in(cudaStream_t stream, uint64_t* bytes_moved);
   // The copies of the device copies to the bound host outputs, on `stream`, and the join.
   Status copy_out(cudaStream_t stream, uint64_t* bytes_moved);
@@ -73,7 +79,8 @@ class HostIo {
     uint64_t bytes = 0;
   };
   struct Slot {
-    std::string what;  // "input 'image'"
+    std::string what;        // "input 'image'"
+    uint64_t max_bytes = 0;  // the device copy's size
     BufferLocation where = BufferLocation::kDevice;
     void* host = nullptr;    // the caller's buffer (host locations)
     uint64_t capacity = 0;   // 0: unknown
